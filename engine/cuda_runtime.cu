@@ -1,0 +1,146 @@
+// engine/cuda_runtime.cu — the caching device allocator, copies, the stream and library handles.
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/cuda_runtime.h"
+#include "kernels/cuda_common.cuh"
+
+namespace ff::cudart {
+
+namespace {
+struct Allocator {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;        // size -> block
+  std::unordered_map<void*, size_t> block_size;    // every live or cached block
+  AllocatorStats stats;
+
+  static size_t round(size_t n) {
+    if (n == 0) n = 1;
+    const size_t small = 512, large = 2u << 20;
+    return n < (1u << 20) ? (n + small - 1) / small * small : (n + large - 1) / large * large;
+  }
+  void* alloc(size_t n) {
+    size_t r = round(n);
+    std::lock_guard<std::mutex> lock(mu);
+    // Best fit among cached blocks, but never hand out a block more than twice the request.
+    auto it = free_blocks.lower_bound(r);
+    if (it != free_blocks.end() && it->first <= 2 * r) {
+      void* p = it->second;
+      stats.bytes_cached -= it->first;
+      stats.bytes_in_use += it->first;
+      free_blocks.erase(it);
+      stats.peak_in_use = std::max(stats.peak_in_use, stats.bytes_in_use);
+      return p;
+    }
+    void* p = nullptr;
+    cudaError_t err = cudaMalloc(&p, r);
+    if (err != cudaSuccess) {  // release the cache and try once more
+      (void)cudaGetLastError();
+      release_cache_locked();
+      CUDA_CHECK(cudaMalloc(&p, r));
+    }
+    ++stats.driver_allocs;
+    block_size[p] = r;
+    stats.bytes_in_use += r;
+    stats.peak_in_use = std::max(stats.peak_in_use, stats.bytes_in_use);
+    return p;
+  }
+  void free(void* p) {
+    if (!p) return;
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = block_size.find(p);
+    if (it == block_size.end()) return;
+    stats.bytes_in_use -= it->second;
+    stats.bytes_cached += it->second;
+    free_blocks.emplace(it->second, p);
+  }
+  void release_cache_locked() {
+    cudaDeviceSynchronize();
+    for (auto& [size, p] : free_blocks) {
+      cudaFree(p);
+      block_size.erase(p);
+      stats.bytes_cached -= size;
+    }
+    free_blocks.clear();
+  }
+};
+Allocator& allocator() {
+  static Allocator* a = new Allocator();  // leaked on purpose: outlives static tensors
+  return *a;
+}
+
+struct Handles {
+  cudaStream_t stream = nullptr;
+  cublasHandle_t cublas = nullptr;
+  cudnnHandle_t cudnn = nullptr;
+  void* ws = nullptr;
+  size_t ws_size = 0;
+  Handles() {
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    CUBLAS_CHECK(cublasCreate(&cublas));
+    CUBLAS_CHECK(cublasSetStream(cublas, stream));
+    CUDNN_CHECK(cudnnCreate(&cudnn));
+    CUDNN_CHECK(cudnnSetStream(cudnn, stream));
+  }
+};
+Handles& handles() {
+  static Handles* h = new Handles();
+  return *h;
+}
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+void* alloc(size_t nbytes) { return allocator().alloc(nbytes); }
+void free(void* p) { allocator().free(p); }
+
+// Copies are ordered on the one stream; a copy to the host waits for it, so the host sees the data.
+void memcpy_h2d(void* dst, const void* src, size_t n) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream()));
+  CUDA_CHECK(cudaStreamSynchronize(stream()));  // src is pageable host memory the caller may reuse
+}
+void memcpy_d2h(void* dst, const void* src, size_t n) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream()));
+  CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+void memcpy_d2d(void* dst, const void* src, size_t n) {
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream()));
+}
+void memset_zero(void* dst, size_t n) { CUDA_CHECK(cudaMemsetAsync(dst, 0, n, stream())); }
+void memset_bytes(void* dst, int value, size_t n) { CUDA_CHECK(cudaMemsetAsync(dst, value, n, stream())); }
+void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
+
+AllocatorStats allocator_stats() {
+  std::lock_guard<std::mutex> lock(allocator().mu);
+  return allocator().stats;
+}
+void empty_cache() {
+  std::lock_guard<std::mutex> lock(allocator().mu);
+  allocator().release_cache_locked();
+}
+
+cudaStream_t stream() { return handles().stream; }
+cublasHandle_t cublas() { return handles().cublas; }
+cudnnHandle_t cudnn() { return handles().cudnn; }
+void* workspace(size_t nbytes) {
+  Handles& h = handles();
+  if (nbytes > h.ws_size) {
+    if (h.ws) {
+      CUDA_CHECK(cudaStreamSynchronize(h.stream));
+      allocator().free(h.ws);
+    }
+    h.ws = allocator().alloc(nbytes);
+    h.ws_size = nbytes;
+  }
+  return h.ws;
+}
+
+}  // namespace ff::cudart

@@ -1,0 +1,88 @@
+// engine/device.cpp — dtype and device names, device discovery, shared argument checks.
+#include <string>
+
+#include "engine/cuda_runtime.h"
+#include "engine/dispatch.h"
+#include "engine/dtype.h"
+
+namespace ff {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F32: return 4;
+    case DType::F64: return 8;
+    case DType::I32: return 4;
+    case DType::I64: return 8;
+    case DType::U8: return 1;
+  }
+  return 0;
+}
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    case DType::I32: return "int32";
+    case DType::I64: return "int64";
+    case DType::U8: return "uint8";
+  }
+  return "?";
+}
+
+std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+
+Device Device::parse(const std::string& s) {
+  if (s == "cpu") return cpu();
+  if (s == "cuda") return cuda(0);
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
+    return cuda(std::stoi(s.substr(5)));
+  FF_FAIL("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
+}
+
+bool cuda_compiled() {
+#ifdef FF_HAS_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cuda_available() {
+#ifdef FF_HAS_CUDA
+  static const bool ok = cudart::device_count() > 0;
+  return ok;
+#else
+  return false;
+#endif
+}
+
+namespace detail {
+void no_cuda(const char* op) {
+  FF_FAIL(op, ": this build of faceforge has no CUDA backend (rebuild with nvcc, cuBLAS and cuDNN present)");
+}
+}  // namespace detail
+
+void check_defined(const char* op, const Tensor& t, const char* what) {
+  FF_CHECK(t.defined(), op, ": ", what, " is undefined");
+}
+void check_float(const char* op, const Tensor& t, const char* what) {
+  check_defined(op, t, what);
+  FF_CHECK(is_floating(t.dtype()), op, ": ", what, " must be float32 or float64, got ", t.str());
+}
+void check_same_device(const char* op, const Tensor& a, const Tensor& b) {
+  FF_CHECK(a.device() == b.device(), op, ": tensors on different devices: ", a.str(), " and ", b.str());
+}
+void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
+  FF_CHECK(a.dtype() == b.dtype(), op, ": dtypes differ: ", a.str(), " and ", b.str());
+}
+void check_same_shape(const char* op, const Tensor& a, const Tensor& b) {
+  FF_CHECK(a.shape() == b.shape(), op, ": shapes differ: ", a.str(), " and ", b.str());
+}
+void check_dim(const char* op, const Tensor& t, int64_t dim, const char* what) {
+  FF_CHECK(t.dim() == dim, op, ": ", what, " must have ", dim, " dims, got ", t.str());
+}
+void check_cuda_f32(const char* op, const Tensor& t) {
+  FF_CHECK(!t.device().is_cuda() || t.dtype() == DType::F32, op,
+           ": CUDA tensors must be float32 (float64 is for CPU gradient checks), got ", t.str());
+}
+
+}  // namespace ff

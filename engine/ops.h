@@ -1,0 +1,60 @@
+// engine/ops.h — every public op of the engine.
+//
+// Each op checks its arguments once (shapes, dtypes, devices) and throws ff::Error naming the op
+// and the offending tensors, then dispatches to a CPU or CUDA function in kernels/, and records an
+// autograd Node when an input requires a gradient. float32 runs on both devices; float64 runs on
+// the CPU (for gradient checks). Shapes in comments: N batch, C channels, H/W height/width.
+#pragma once
+#include "engine/random.h"
+#include "engine/tensor.h"
+
+namespace ff {
+
+// ---------------------------------------------------------------- element-wise (engine/ops_elementwise.cpp)
+Tensor add(const Tensor& a, const Tensor& b);  // same shapes
+Tensor sub(const Tensor& a, const Tensor& b);  // same shapes
+Tensor mul(const Tensor& a, const Tensor& b);  // same shapes, element-wise product
+Tensor scale(const Tensor& x, double s);       // s * x
+Tensor add_scalar(const Tensor& x, double s);  // x + s
+Tensor relu(const Tensor& x);
+Tensor sum(const Tensor& x);   // all elements -> 0-dim tensor
+Tensor mean(const Tensor& x);  // all elements -> 0-dim tensor
+Tensor flatten(const Tensor& x, int64_t start_dim = 1);  // view: [N, C, H, W] -> [N, C*H*W]
+// In place, never recorded (optimizers, gradient accumulation, buffers):
+void add_(Tensor& a, const Tensor& b);                    // a += b
+void axpy_(Tensor& a, double alpha, const Tensor& b);     // a += alpha * b
+void scale_(Tensor& a, double s);                         // a *= s
+void fill_(Tensor& a, double value);
+
+// ---------------------------------------------------------------- convolution and pooling (engine/ops_conv.cpp)
+// x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or undefined -> [N, Cout, Ho, Wo],
+// Ho = (H + 2 pad - k) / stride + 1. Square kernels, symmetric padding, no dilation, no groups.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
+// Max pooling, square window; padding counts as -inf (PyTorch semantics, floor mode).
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad);
+// [N, C, H, W] -> [N, C, 1, 1], the mean over H and W.
+Tensor adaptive_avg_pool2d_1x1(const Tensor& x);
+
+// ---------------------------------------------------------------- normalisation, resampling, dropout (engine/ops_norm.cpp)
+// Batch norm over [N, C, H, W] with per-channel gamma, beta [C]. Training: normalise by the batch
+// statistics (biased variance) and update running_mean/var in place with momentum (PyTorch: new =
+// (1 - momentum) * old + momentum * batch, the running variance unbiased). Eval: running stats.
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                    Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
+// Bilinear resize of [N, C, H, W] to [N, C, out_h, out_w], PyTorch's F.interpolate semantics.
+Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners);
+// Inverted dropout: in training, zero each element with probability p and scale the rest by
+// 1/(1-p); identity in eval or when p == 0. The mask comes from rng (same on CPU and CUDA).
+Tensor dropout(const Tensor& x, double p, bool training, Rng& rng);
+
+// ---------------------------------------------------------------- linear algebra and losses (engine/ops_linear.cpp)
+// x [N, in], w [out, in], b [out] or undefined -> [N, out] = x wᵀ + b.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// mean((x - target)^2) over all elements; target needs no gradient.
+Tensor mse_loss(const Tensor& x, const Tensor& target);
+// logits [N, K], labels int64 [N] in [0, K) -> mean over the batch of -log softmax(logits)[label].
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// x / max(||x||_2, eps) along dim 1 of a 2-D tensor (PyTorch F.normalize(x, dim=1)).
+Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
+
+}  // namespace ff

@@ -1,0 +1,48 @@
+// engine/safetensors.h — read and write the safetensors format.
+//
+// File layout: 8-byte little-endian header length L, then L bytes of JSON
+//   {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+//    "__metadata__": {"key": "value", ...}}
+// then the raw little-endian tensor bytes; offsets are relative to the end of the header.
+// The reader validates everything before it trusts it (header size, JSON, dtypes, shapes against
+// byte counts, offsets inside the file, no overlaps and no gaps) and throws ff::Error naming the
+// file and the problem. The writer writes a temporary file, fsyncs it and renames it over the
+// target, so a crash never leaves a half-written file.
+#pragma once
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace ff {
+
+struct SafeTensors {
+  std::vector<std::pair<std::string, Tensor>> tensors;  // in file order (sorted by offset)
+  std::map<std::string, std::string> metadata;
+  // The tensor called name; throws naming the file's contents when absent.
+  const Tensor& at(const std::string& name) const;
+  bool has(const std::string& name) const;
+};
+
+constexpr uint64_t kMaxSafetensorsHeader = 100ull * 1024 * 1024;
+
+// Parses a safetensors file held in memory; `what` names it in errors. Supported dtypes: F32,
+// F64, I32, I64, U8, and BF16 (converted to float32 on load).
+SafeTensors parse_safetensors(const std::string& bytes, const std::string& what);
+SafeTensors read_safetensors(const std::string& path);
+
+// Serialises tensors (any device; copied to the host) with metadata. bf16 = true stores float32
+// tensors as BF16 (round to nearest even).
+std::string serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
+                                  const std::map<std::string, std::string>& metadata, bool bf16 = false);
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata = {}, bool bf16 = false);
+
+// Writes bytes to path atomically: path.tmp.<pid>, fsync, rename, fsync of the directory.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+std::string read_file(const std::string& path);
+
+}  // namespace ff

@@ -1,0 +1,257 @@
+// engine/tensor.cpp — Storage, Tensor construction, copies, views and autograd entry points.
+#include "engine/tensor.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "engine/autograd.h"
+#include "engine/cuda_runtime.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+
+namespace ff {
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream os;
+  os << "[";
+  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << "]";
+  return os.str();
+}
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// ------------------------------------------------------------------ Storage
+namespace {
+bool g_poison = false;
+}
+void set_poison_allocations(bool on) { g_poison = on; }
+bool poison_allocations() { return g_poison; }
+
+Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
+  if (d.is_cpu()) {
+    size_t rounded = (n + 63) / 64 * 64;
+    data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    FF_CHECK(data != nullptr, "out of host memory allocating ", n, " bytes");
+    if (g_poison) std::memset(data, 0xFF, n);
+  } else {
+#ifdef FF_HAS_CUDA
+    data = cudart::alloc(n);
+    if (g_poison) cudart::memset_bytes(data, 0xFF, n);
+#else
+    detail::no_cuda("allocating CUDA memory");
+#endif
+  }
+}
+
+Storage::~Storage() {
+  if (device.is_cpu()) {
+    std::free(data);
+  } else {
+#ifdef FF_HAS_CUDA
+    cudart::free(data);
+#endif
+  }
+}
+
+// ------------------------------------------------------------------ construction
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
+  for (int64_t d : shape) FF_CHECK(d >= 0, "Tensor::empty: negative size in shape ", shape_str(shape));
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
+  impl->shape = shape;
+  impl->dtype = dtype;
+  return Tensor(impl);
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 0.0, dtype, device);
+}
+Tensor Tensor::ones(const Shape& shape, DType dtype, Device device) {
+  return full(shape, 1.0, dtype, device);
+}
+Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device) {
+  Tensor t = empty(shape, dtype, device);
+  t.fill_(value);
+  return t;
+}
+Tensor Tensor::scalar(double value, DType dtype, Device device) {
+  return full({}, value, dtype, device);
+}
+
+// ------------------------------------------------------------------ metadata
+const TensorImpl& Tensor::checked() const {
+  FF_CHECK(impl_ != nullptr, "use of an undefined Tensor");
+  return *impl_;
+}
+const Shape& Tensor::shape() const { return checked().shape; }
+DType Tensor::dtype() const { return checked().dtype; }
+Device Tensor::device() const { return checked().storage->device; }
+int64_t Tensor::size(int64_t d) const {
+  int64_t n = dim();
+  int64_t i = d < 0 ? d + n : d;
+  FF_CHECK(i >= 0 && i < n, "Tensor::size: dim ", d, " out of range for shape ", shape_str(shape()));
+  return shape()[i];
+}
+std::string Tensor::str() const {
+  if (!defined()) return "undefined";
+  return detail::cat(dtype_name(dtype()), shape_str(shape()), " on ", device().str());
+}
+void* Tensor::raw() const {
+  const TensorImpl& t = checked();
+  return static_cast<char*>(t.storage->data) + t.offset;
+}
+
+double Tensor::item() const {
+  FF_CHECK(numel() == 1, "Tensor::item: tensor has ", numel(), " elements ", str());
+  return to_vector<double>()[0];
+}
+
+// ------------------------------------------------------------------ copies
+namespace {
+template <typename S, typename D>
+void convert_loop(const S* s, D* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = static_cast<D>(s[i]);
+}
+template <typename S>
+void convert_from(const S* s, void* d, DType dt, int64_t n) {
+  switch (dt) {
+    case DType::F32: convert_loop(s, static_cast<float*>(d), n); break;
+    case DType::F64: convert_loop(s, static_cast<double*>(d), n); break;
+    case DType::I32: convert_loop(s, static_cast<int32_t*>(d), n); break;
+    case DType::I64: convert_loop(s, static_cast<int64_t*>(d), n); break;
+    case DType::U8: convert_loop(s, static_cast<uint8_t*>(d), n); break;
+  }
+}
+void convert_host(const void* s, DType st, void* d, DType dt, int64_t n) {
+  switch (st) {
+    case DType::F32: convert_from(static_cast<const float*>(s), d, dt, n); break;
+    case DType::F64: convert_from(static_cast<const double*>(s), d, dt, n); break;
+    case DType::I32: convert_from(static_cast<const int32_t*>(s), d, dt, n); break;
+    case DType::I64: convert_from(static_cast<const int64_t*>(s), d, dt, n); break;
+    case DType::U8: convert_from(static_cast<const uint8_t*>(s), d, dt, n); break;
+  }
+}
+}  // namespace
+
+void Tensor::copy_from(const Tensor& src) {
+  FF_CHECK(defined() && src.defined(), "copy_from: undefined tensor");
+  FF_CHECK(shape() == src.shape() && dtype() == src.dtype(), "copy_from: destination ", str(),
+           " and source ", src.str(), " differ in shape or dtype");
+  size_t n = nbytes();
+  if (n == 0) return;
+  Device d = device(), s = src.device();
+  if (d.is_cpu() && s.is_cpu()) {
+    std::memcpy(raw(), src.raw(), n);
+  } else if (d.is_cuda() && s.is_cpu()) {
+    FF_CUDA_CALL("copy_from", cudart::memcpy_h2d(raw(), src.raw(), n));
+  } else if (d.is_cpu() && s.is_cuda()) {
+    FF_CUDA_CALL("copy_from", cudart::memcpy_d2h(raw(), src.raw(), n));
+  } else {
+    FF_CUDA_CALL("copy_from", cudart::memcpy_d2d(raw(), src.raw(), n));
+  }
+}
+
+Tensor Tensor::to(Device device) const {
+  if (this->device() == device) return *this;
+  Tensor out = empty(shape(), dtype(), device);
+  out.copy_from(*this);
+  // Moving between devices is differentiable: the gradient moves back.
+  Device from = this->device();
+  return record(out, "to_device", {*this}, [from](const Tensor& g) {
+    return std::vector<Tensor>{g.to(from)};
+  });
+}
+
+Tensor Tensor::to(DType dt) const {
+  if (dtype() == dt) return *this;
+  Tensor host = device().is_cpu() ? *this : detach().to(Device::cpu());
+  Tensor out = empty(shape(), dt, Device::cpu());
+  convert_host(host.raw(), dtype(), out.raw(), dt, numel());
+  if (device().is_cuda()) out = out.to(device());
+  DType from = dtype();
+  if (!is_floating(from) || !is_floating(dt)) return out;
+  return record(out, "to_dtype", {*this}, [from](const Tensor& g) {
+    return std::vector<Tensor>{g.to(from)};
+  });
+}
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype(), device());
+  out.copy_from(*this);
+  return out;
+}
+
+Tensor Tensor::detach() const {
+  const TensorImpl& t = checked();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.storage;
+  impl->offset = t.offset;
+  impl->shape = t.shape;
+  impl->dtype = t.dtype;
+  return Tensor(impl);
+}
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  Shape s = new_shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      FF_CHECK(infer < 0, "reshape: more than one -1 in ", shape_str(new_shape));
+      infer = static_cast<int64_t>(i);
+    } else {
+      FF_CHECK(s[i] >= 0, "reshape: bad size in ", shape_str(new_shape));
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    FF_CHECK(known > 0 && numel() % known == 0, "reshape: cannot view ", str(), " as ",
+             shape_str(new_shape));
+    s[infer] = numel() / known;
+  }
+  FF_CHECK(shape_numel(s) == numel(), "reshape: cannot view ", str(), " as ", shape_str(new_shape));
+  Tensor out = detach();
+  out.impl()->shape = s;
+  Shape old = shape();
+  return record(out, "reshape", {*this}, [old](const Tensor& g) {
+    return std::vector<Tensor>{g.reshape(old)};
+  });
+}
+
+void Tensor::fill_(double value) { ff::fill_(*this, value); }
+
+// ------------------------------------------------------------------ autograd
+bool Tensor::requires_grad() const { return checked().requires_grad; }
+Tensor& Tensor::requires_grad_(bool on) {
+  FF_CHECK(checked().grad_fn == nullptr, "requires_grad_: only leaf tensors can be set; ", str(),
+           " was produced by ", impl_->grad_fn->name);
+  FF_CHECK(!on || is_floating(dtype()), "requires_grad_: only float tensors can require a gradient, got ", str());
+  impl_->requires_grad = on;
+  return *this;
+}
+Tensor Tensor::grad() const {
+  const TensorImpl& t = checked();
+  return t.grad ? Tensor(t.grad) : Tensor();
+}
+void Tensor::set_grad(const Tensor& g) {
+  checked();
+  if (g.defined())
+    FF_CHECK(g.shape() == shape() && g.dtype() == dtype() && g.device() == device(),
+             "set_grad: gradient ", g.str(), " does not match tensor ", str());
+  impl_->grad = g.impl_ptr();
+}
+void Tensor::zero_grad() { checked(); impl_->grad.reset(); }
+bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
+
+void Tensor::backward() const {
+  FF_CHECK(numel() == 1, "backward: implicit seed needs a one-element tensor, got ", str());
+  backward(Tensor::ones(shape(), dtype(), device()));
+}
+void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
+
+}  // namespace ff

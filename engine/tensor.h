@@ -1,0 +1,132 @@
+// engine/tensor.h — the Tensor: shared storage + shape + dtype + device, and its autograd fields.
+//
+// Storage is contiguous and row-major; a tensor may start at a byte offset into its storage (views
+// made by reshape share the storage). Copying a Tensor copies a handle, not the data: use clone().
+// Autograd: a tensor that requires a gradient either is a leaf (a parameter: grad accumulates in
+// .grad()) or was produced by an op that recorded a Node (grad_fn) saying how to push the gradient
+// back to its inputs. See engine/autograd.h.
+#pragma once
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/dtype.h"
+#include "engine/error.h"
+
+namespace ff {
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& s);  // "[2, 3, 4]"
+int64_t shape_numel(const Shape& s);
+
+// A block of memory on one device. Device memory comes from the caching allocator
+// (engine/cuda_runtime.h), host memory from aligned malloc (64-byte alignment).
+struct Storage {
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+};
+
+struct Node;
+
+// Test aid: when on, every new allocation (host and device) is filled with 0xFF bytes (NaN for
+// floats), so an output element a kernel forgot to write fails the comparison.
+void set_poison_allocations(bool on);
+bool poison_allocations();
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  size_t offset = 0;  // bytes from storage->data
+  Shape shape;
+  DType dtype = DType::F32;
+  bool requires_grad = false;
+  std::shared_ptr<TensorImpl> grad;  // accumulated gradient (leaves only)
+  std::shared_ptr<Node> grad_fn;     // the op that produced this tensor (non-leaves only)
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- construction (contents of empty() are undefined)
+  static Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::F32,
+                     Device device = Device::cpu());
+  template <typename T>
+  static Tensor from_vector(const std::vector<T>& values, const Shape& shape,
+                            Device device = Device::cpu()) {
+    FF_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape), "Tensor::from_vector: ",
+             values.size(), " values for shape ", shape_str(shape));
+    Tensor t = empty(shape, dtype_of<T>(), Device::cpu());
+    if (!values.empty()) std::memcpy(t.raw(), values.data(), values.size() * sizeof(T));
+    return device.is_cpu() ? t : t.to(device);
+  }
+  // A 0-dim tensor holding one value.
+  static Tensor scalar(double value, DType dtype = DType::F32, Device device = Device::cpu());
+
+  // ---- metadata
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  int64_t dim() const { return static_cast<int64_t>(shape().size()); }
+  int64_t size(int64_t d) const;  // negative d counts from the end
+  int64_t numel() const { return shape_numel(shape()); }
+  DType dtype() const;
+  Device device() const;
+  size_t nbytes() const { return numel() * dtype_size(dtype()); }
+  std::string str() const;  // "float32[2, 3] on cpu" — for error messages
+
+  // ---- data access (host pointers only for CPU tensors; device pointers for CUDA tensors)
+  void* raw() const;
+  template <typename T>
+  T* data() const {
+    FF_CHECK(dtype() == dtype_of<T>(), "Tensor::data: tensor is ", dtype_name(dtype()),
+             ", asked for ", dtype_name(dtype_of<T>()));
+    return static_cast<T*>(raw());
+  }
+  template <typename T>
+  std::vector<T> to_vector() const {  // copies to the host, converting to T
+    Tensor c = to(Device::cpu()).to(dtype_of<T>());
+    const T* p = c.data<T>();
+    return std::vector<T>(p, p + c.numel());
+  }
+  double item() const;  // value of a one-element tensor
+
+  // ---- copies and views
+  Tensor to(Device device) const;  // no copy when already there
+  Tensor to(DType dtype) const;    // converts (on the CPU, or float32<->float64 on either)
+  Tensor cpu() const { return to(Device::cpu()); }
+  Tensor clone() const;                    // deep copy, no autograd history
+  Tensor detach() const;                   // shares storage, no autograd history
+  Tensor reshape(const Shape& shape) const;  // a view; one dim may be -1; differentiable
+  void copy_from(const Tensor& src);       // same shape and dtype; any devices
+  void fill_(double value);
+
+  // ---- autograd
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool on = true);  // leaves only
+  Tensor grad() const;                     // undefined until a backward reached it
+  void set_grad(const Tensor& g);
+  void zero_grad();                        // drops the gradient
+  void backward() const;                   // from a one-element tensor, seed 1
+  void backward(const Tensor& grad_output) const;
+  bool is_leaf() const;
+  const std::shared_ptr<Node>& grad_fn() const;
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+  bool same(const Tensor& o) const { return impl_ == o.impl_; }
+
+ private:
+  const TensorImpl& checked() const;
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+}  // namespace ff

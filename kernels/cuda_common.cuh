@@ -1,0 +1,53 @@
+// kernels/cuda_common.cuh — what every CUDA file of faceforge shares: checked calls, the stream,
+// the cuBLAS and cuDNN handles, launch helpers. Included only by .cu files.
+#pragma once
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdint>
+
+#include "engine/error.h"
+
+// Every CUDA, cuBLAS and cuDNN call goes through one of these: a failure throws ff::Error naming
+// the file, the line, the call and the library's own message.
+#define CUDA_CHECK(call)                                                                       \
+  do {                                                                                         \
+    cudaError_t err_ = (call);                                                                 \
+    if (err_ != cudaSuccess)                                                                   \
+      FF_FAIL("CUDA error at ", __FILE__, ":", __LINE__, ": ", #call, ": ", cudaGetErrorString(err_)); \
+  } while (0)
+#define CUBLAS_CHECK(call)                                                                     \
+  do {                                                                                         \
+    cublasStatus_t st_ = (call);                                                               \
+    if (st_ != CUBLAS_STATUS_SUCCESS)                                                          \
+      FF_FAIL("cuBLAS error at ", __FILE__, ":", __LINE__, ": ", #call, ": ", cublasGetStatusString(st_)); \
+  } while (0)
+#define CUDNN_CHECK(call)                                                                      \
+  do {                                                                                         \
+    cudnnStatus_t st_ = (call);                                                                \
+    if (st_ != CUDNN_STATUS_SUCCESS)                                                           \
+      FF_FAIL("cuDNN error at ", __FILE__, ":", __LINE__, ": ", #call, ": ", cudnnGetErrorString(st_)); \
+  } while (0)
+// After a kernel launch: catches bad launch configurations at once (no device synchronisation).
+#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+namespace ff::cudart {
+cudaStream_t stream();          // the one stream faceforge issues work on
+cublasHandle_t cublas();        // bound to stream()
+cudnnHandle_t cudnn();          // bound to stream()
+// Scratch memory for library workspaces, grown on demand and reused (never freed in a step).
+void* workspace(size_t nbytes);
+}  // namespace ff::cudart
+
+namespace ff::cuda {
+constexpr int kBlock = 256;
+inline int blocks_for(int64_t n, int block = kBlock) {
+  int64_t b = (n + block - 1) / block;
+  return static_cast<int>(b > 65535 * 8 ? 65535 * 8 : (b < 1 ? 1 : b));
+}
+}  // namespace ff::cuda
+
+// Grid-stride loop over [0, n).
+#define FF_KERNEL_LOOP(i, n) \
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)

@@ -1,0 +1,55 @@
+// tests/op_cases.h — the one table of op test cases (DESIGN.md §5, after ggml's test-backend-ops).
+//
+// Every differentiable op registers one or more OpCase. tests/test_ops.cpp runs each case in
+// three modes:
+//   GradCheck     float64 on the CPU: analytic gradient of f = sum(op(inputs) * R) against central
+//                 differences, for every input listed in grad_inputs, on every shape set.
+//   CudaVsCpu     float32 on both backends from the same inputs, device memory poisoned with NaN
+//                 first so an unwritten element fails; skipped with a message when no GPU.
+//   PyTorch       inputs, output and input gradients written by tools/make_goldens.py with
+//                 Debian's python3-torch into tests/data/ops/<name>.safetensors. A case without a
+//                 golden file fails: a new op is incomplete until its PyTorch reference exists.
+// A new op without a case here is incomplete too.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/ops.h"
+
+namespace ff::test {
+
+struct OpCase {
+  std::string name;  // [A-Za-z0-9_]; also the golden file's name
+  int shape_sets = 1;
+  // Random inputs for shape set k (0 <= k < shape_sets), on the CPU, floats in dtype `dt`.
+  std::function<std::vector<Tensor>(Rng& rng, DType dt, int k)> make;
+  // The op under test. Must be deterministic (dropout: a fixed-seed Rng made inside).
+  std::function<Tensor(const std::vector<Tensor>& in)> fn;
+  std::vector<int> grad_inputs;  // which inputs are differentiable and checked
+  // float32 against PyTorch: |ours - ref| <= atol + rtol * |ref|.
+  double rtol = 1e-5, atol = 1e-6;
+  // float32 CUDA against float32 CPU.
+  double cuda_rtol = 1e-5, cuda_atol = 1e-5;
+  // float64 gradient check: step and tolerance.
+  double grad_eps = 1e-6, grad_rtol = 1e-5, grad_atol = 1e-7;
+};
+
+std::vector<OpCase>& op_cases();
+struct Registrar {
+  explicit Registrar(OpCase c) { op_cases().push_back(std::move(c)); }
+};
+
+// Random float tensor of `shape` in dtype dt with values uniform in [lo, hi).
+Tensor rand_tensor(Rng& rng, const Shape& shape, DType dt, double lo = -1.0, double hi = 1.0);
+// Random int64 labels in [0, classes).
+Tensor rand_labels(Rng& rng, int64_t n, int64_t classes);
+
+}  // namespace ff::test
+
+// Registers a case built by the function body that follows:
+//   FF_OP_CASE(relu) { OpCase c; c.name = "relu"; ...; return c; }
+#define FF_OP_CASE(id)                                                   \
+  static ::ff::test::OpCase ff_make_op_case_##id();                      \
+  static ::ff::test::Registrar ff_op_case_reg_##id(ff_make_op_case_##id()); \
+  static ::ff::test::OpCase ff_make_op_case_##id()

@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Write PyTorch reference data for every op case of tests/op_cases.h.
+
+Run with Debian's interpreter (python3-torch is a Debian package and loads only there):
+
+    /usr/bin/python3 tools/make_goldens.py            # all cases
+    /usr/bin/python3 tools/make_goldens.py conv2d_3x3  # the named cases only
+
+Each case lives in a module tools/goldens/<group>.py as an entry of its CASES list:
+
+    Case(name, sets=[shapes_0, shapes_1, ...], fn=lambda *inputs: torch_result,
+         grad_inputs=[0, 1], make=optional custom input maker)
+
+For every shape set k the script draws inputs (float32 uniform in [-1, 1) unless `make` says
+otherwise; make(gen, k) returns the input list), runs fn, draws an upstream gradient gout and runs
+backward. It writes tests/data/ops/<name>.safetensors with tensors "k/in0", "k/in1", ...,
+"k/out", "k/gout", "k/grad<i>" and metadata {"sets": "<count>"}. The C++ test feeds in<i> to our
+op, compares out, runs backward from gout and compares grad<i>.
+
+The torch generator is seeded per case from its name, so a rerun writes identical files.
+"""
+import glob
+import importlib
+import json
+import os
+import struct
+import sys
+import zlib
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "tests", "data", "ops")
+sys.path.insert(0, HERE)
+
+from goldens.common import Case  # noqa: E402
+
+DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8"}
+
+
+def write_safetensors(path, tensors, metadata):
+    """Minimal safetensors writer (the format is 8-byte header length + JSON + raw bytes)."""
+    header, blobs, pos = {}, [], 0
+    for name, t in tensors:
+        t = t.detach().contiguous().cpu()
+        raw = t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [pos, pos + len(raw)]}
+        blobs.append(raw)
+        pos += len(raw)
+    header["__metadata__"] = metadata
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def run_case(case: Case):
+    gen = torch.Generator().manual_seed(zlib.crc32(case.name.encode()))
+    tensors = []
+    for k, shapes in enumerate(case.sets):
+        if case.make is not None:
+            inputs = case.make(gen, k)
+        else:
+            inputs = [torch.rand(s, generator=gen) * 2 - 1 for s in shapes]
+        leaves = []
+        for i, x in enumerate(inputs):
+            x = x.clone()
+            if i in case.grad_inputs:
+                x.requires_grad_(True)
+            leaves.append(x)
+        out = case.fn(*leaves)
+        for i, x in enumerate(inputs):
+            tensors.append((f"{k}/in{i}", x))
+        tensors.append((f"{k}/out", out))
+        if case.grad_inputs:
+            gout = torch.rand(out.shape, generator=gen) * 2 - 1
+            out.backward(gout)
+            tensors.append((f"{k}/gout", gout))
+            for i in case.grad_inputs:
+                tensors.append((f"{k}/grad{i}", leaves[i].grad))
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, case.name + ".safetensors")
+    write_safetensors(path, tensors, {"sets": str(len(case.sets)), "torch": torch.__version__})
+    return path
+
+
+def all_cases():
+    cases = []
+    for f in sorted(glob.glob(os.path.join(HERE, "goldens", "*.py"))):
+        mod = os.path.splitext(os.path.basename(f))[0]
+        if mod in ("common", "__init__"):
+            continue
+        cases += importlib.import_module("goldens." + mod).CASES
+    return cases
+
+
+def main():
+    torch.set_num_threads(1)
+    wanted = set(sys.argv[1:])
+    cases = all_cases()
+    names = [c.name for c in cases]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        sys.exit(f"duplicate case names: {sorted(dup)}")
+    unknown = wanted - set(names)
+    if unknown:
+        sys.exit(f"unknown cases: {sorted(unknown)}")
+    for c in cases:
+        if not wanted or c.name in wanted:
+            print("wrote", os.path.relpath(run_case(c)))
+
+
+if __name__ == "__main__":
+    main()
