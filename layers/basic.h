@@ -1,0 +1,71 @@
+// layers/basic.h — the basic layers, initialised exactly as PyTorch initialises them.
+#pragma once
+#include "layers/module.h"
+
+namespace ff {
+
+// torch.nn.Conv2d: weight [out, in, k, k] and bias [out] ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+// (kaiming_uniform with a = sqrt(5)).
+class Conv2d : public Module {
+ public:
+  Conv2d(int64_t in, int64_t out, int kernel, int stride, int pad, bool bias, Rng& rng);
+  Tensor forward(const Tensor& x) override;
+  Tensor& weight() { return *weight_; }
+  Tensor* bias() { return bias_; }
+  int stride, pad;
+
+ private:
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
+// torch.nn.BatchNorm2d: weight 1, bias 0, running_mean 0, running_var 1, num_batches_tracked 0.
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int64_t channels, double momentum = 0.1, double eps = 1e-5);
+  Tensor forward(const Tensor& x) override;
+  double momentum, eps;
+  Tensor &weight, &bias, &running_mean, &running_var, &num_batches_tracked;
+};
+
+// torch.nn.Linear: weight [out, in], bias [out], initialised like Conv2d.
+class Linear : public Module {
+ public:
+  Linear(int64_t in, int64_t out, bool bias, Rng& rng);
+  Tensor forward(const Tensor& x) override;
+  Tensor& weight() { return *weight_; }
+
+ private:
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return relu(x); }
+};
+
+class MaxPool2d : public Module {
+ public:
+  MaxPool2d(int kernel, int stride, int pad = 0) : kernel(kernel), stride(stride), pad(pad) {}
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel, stride, pad); }
+  int kernel, stride, pad;
+};
+
+// Dropout draws its masks from the Rng it was given (which must outlive it).
+class Dropout : public Module {
+ public:
+  Dropout(double p, Rng& rng) : p(p), rng_(&rng) {}
+  Tensor forward(const Tensor& x) override { return dropout(x, p, training(), *rng_); }
+  double p;
+
+ private:
+  Rng* rng_;
+};
+
+class Flatten : public Module {
+ public:
+  Tensor forward(const Tensor& x) override { return flatten(x, 1); }
+};
+
+}  // namespace ff
