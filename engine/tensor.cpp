@@ -1,6 +1,7 @@
 // engine/tensor.cpp — Storage, Tensor construction, copies, views and autograd entry points.
 #include "engine/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <sstream>
 
@@ -28,7 +29,9 @@ int64_t shape_numel(const Shape& s) {
 // ------------------------------------------------------------------ Storage
 namespace {
 bool g_poison = false;
+std::atomic<int64_t> g_host_bytes{0};
 }
+int64_t host_bytes_in_use() { return g_host_bytes.load(); }
 void set_poison_allocations(bool on) { g_poison = on; }
 bool poison_allocations() { return g_poison; }
 
@@ -38,6 +41,7 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
     data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     FF_CHECK(data != nullptr, "out of host memory allocating ", n, " bytes");
     if (g_poison) std::memset(data, 0xFF, n);
+    g_host_bytes += static_cast<int64_t>(n);
   } else {
 #ifdef FF_HAS_CUDA
     data = cudart::alloc(n);
@@ -51,6 +55,7 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
 Storage::~Storage() {
   if (device.is_cpu()) {
     std::free(data);
+    g_host_bytes -= static_cast<int64_t>(nbytes);
   } else {
 #ifdef FF_HAS_CUDA
     cudart::free(data);

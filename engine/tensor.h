@@ -38,6 +38,8 @@ struct Node;
 // floats), so an output element a kernel forgot to write fails the comparison.
 void set_poison_allocations(bool on);
 bool poison_allocations();
+// Bytes of host memory held by live Storage objects (tests use it to prove nothing leaks).
+int64_t host_bytes_in_use();
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;
