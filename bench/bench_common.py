@@ -1,0 +1,84 @@
+"""Shared by the PyTorch baseline scripts: the cases of bench/shapes.json run in torch, the timing
+loop, machine limits, and the comparison table."""
+import json
+import os
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load_cases(section):
+    with open(os.path.join(HERE, "shapes.json")) as f:
+        return json.load(f)[section]
+
+
+def torch_case(torch, case, device):
+    """Returns a closure that runs the case once in torch on `device`."""
+    F = torch.nn.functional
+    g = torch.Generator().manual_seed(1)
+    ins = [(torch.rand(s, generator=g) * 2 - 1).to(device) for s in case["inputs"]]
+    bwd = case.get("backward", False)
+    if bwd:
+        for t in ins:
+            t.requires_grad_(True)
+    kind = case["kind"]
+    rm = torch.zeros(ins[0].shape[1], device=device) if kind == "batch_norm2d" else None
+    rv = torch.ones(ins[0].shape[1], device=device) if kind == "batch_norm2d" else None
+
+    def run():
+        if kind == "conv2d":
+            y = F.conv2d(ins[0], ins[1], ins[2] if len(ins) > 2 else None, case["stride"], case["pad"])
+        elif kind == "linear":
+            y = F.linear(ins[0], ins[1], ins[2] if len(ins) > 2 else None)
+        elif kind == "relu":
+            y = F.relu(ins[0])
+        elif kind == "add":
+            y = ins[0] + ins[1]
+        elif kind == "batch_norm2d":
+            y = F.batch_norm(ins[0], rm, rv, ins[1], ins[2], True)
+        elif kind == "max_pool2d":
+            y = F.max_pool2d(ins[0], case["kernel"], case["stride"], case["pad"])
+        elif kind == "upsample2x":
+            y = F.interpolate(ins[0], scale_factor=2, mode="bilinear", align_corners=True)
+        else:
+            raise SystemExit("unknown kind " + kind)
+        if bwd:
+            y.sum().backward()
+            for t in ins:
+                t.grad = None
+        return y
+    return run
+
+
+def time_cpu(fn, min_time=0.5):
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        dt = time.perf_counter() - t0
+        if dt > min_time and n >= 3:
+            return dt / n
+
+
+def cpu_peak_gflops():
+    """Approximate FP32 peak of this machine's usable cores: cores x GHz x FLOPs/cycle (AVX-512:
+    64, AVX2+FMA: 32, else 16)."""
+    flags, mhz = "", 0.0
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("flags") and not flags:
+                flags = line
+            if line.startswith("cpu MHz") and not mhz:
+                mhz = float(line.split(":")[1])
+    per = 64 if " avx512f" in flags else (32 if " fma" in flags else 16)
+    return len(os.sched_getaffinity(0)) * mhz / 1000.0 * per
+
+
+def print_table(rows, header):
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(line)
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
