@@ -1,0 +1,122 @@
+// models/hourglass.cpp — see hourglass.h.
+#include "models/hourglass.h"
+
+#include <sstream>
+
+namespace ff {
+
+HourglassConfig HourglassConfig::named(const std::string& name) {
+  if (name == "reference") return reference();
+  if (name == "small") return small();
+  FF_FAIL("unknown hourglass configuration '", name, "' (expected reference or small)");
+}
+
+std::string HourglassConfig::str() const {
+  std::ostringstream os;
+  os << "stem=" << stem_channels << ",mid=" << mid_channels << ",channels=" << channels << ",stacks=" << stacks
+     << ",landmarks=" << landmarks << ",input=" << input_size;
+  return os.str();
+}
+
+HourglassConfig HourglassConfig::parse(const std::string& s) {
+  HourglassConfig c;
+  std::istringstream is(s);
+  std::string kv;
+  while (std::getline(is, kv, ',')) {
+    auto eq = kv.find('=');
+    FF_CHECK(eq != std::string::npos, "hourglass config: bad entry '", kv, "' in '", s, "'");
+    std::string k = kv.substr(0, eq);
+    int64_t v = std::stoll(kv.substr(eq + 1));
+    if (k == "stem") c.stem_channels = v;
+    else if (k == "mid") c.mid_channels = v;
+    else if (k == "channels") c.channels = v;
+    else if (k == "stacks") c.stacks = static_cast<int>(v);
+    else if (k == "landmarks") c.landmarks = v;
+    else if (k == "input") c.input_size = v;
+    else FF_FAIL("hourglass config: unknown key '", k, "' in '", s, "'");
+  }
+  FF_CHECK(c.stacks >= 1 && c.landmarks >= 1 && c.input_size % 32 == 0 && c.channels % 2 == 0 &&
+               c.mid_channels % 2 == 0 && c.stem_channels >= 1,
+           "hourglass config: invalid '", s, "' (stacks >= 1, input a multiple of 32, even widths)");
+  return c;
+}
+
+Residual::Residual(int64_t in, int64_t out, Rng& rng) {
+  int64_t half = out / 2;
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(in, half, 1, 1, 0, true, rng));
+  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(half));
+  conv2_ = register_module("conv2", std::make_shared<Conv2d>(half, half, 3, 1, 1, true, rng));
+  bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(half));
+  conv3_ = register_module("conv3", std::make_shared<Conv2d>(half, out, 1, 1, 0, true, rng));
+  bn3_ = register_module("bn3", std::make_shared<BatchNorm2d>(out));
+  if (in != out) skip_ = register_module("skip", std::make_shared<Conv2d>(in, out, 1, 1, 0, true, rng));
+}
+
+Tensor Residual::forward(const Tensor& x) {
+  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
+  h = relu(bn2_->forward(conv2_->forward(h)));
+  h = bn3_->forward(conv3_->forward(h));
+  return relu(add(h, skip_ ? skip_->forward(x) : x));
+}
+
+Hourglass::Hourglass(int64_t c, Rng& rng) {
+  for (int i = 0; i < 4; ++i) enc_[i] = register_module("enc" + std::to_string(i + 1), std::make_shared<Residual>(c, c, rng));
+  for (int i = 0; i < 4; ++i) de_[i] = register_module("de" + std::to_string(i + 1), std::make_shared<Residual>(c, c, rng));
+}
+
+namespace {
+Tensor up2(const Tensor& x) { return upsample_bilinear2d(x, x.size(2) * 2, x.size(3) * 2, true); }
+Tensor resize_like(const Tensor& x, const Tensor& like) {
+  if (x.size(2) == like.size(2) && x.size(3) == like.size(3)) return x;
+  return upsample_bilinear2d(x, like.size(2), like.size(3), false);
+}
+}  // namespace
+
+Tensor Hourglass::forward(const Tensor& x) {
+  Tensor e1 = enc_[0]->forward(x);
+  Tensor e2 = enc_[1]->forward(max_pool2d(e1, 2, 2, 0));
+  Tensor e3 = enc_[2]->forward(max_pool2d(e2, 2, 2, 0));
+  Tensor e4 = enc_[3]->forward(e3);
+  Tensor d1 = add(resize_like(de_[0]->forward(up2(e4)), e3), e3);
+  Tensor d2 = add(resize_like(de_[1]->forward(up2(d1)), e2), e2);
+  Tensor d3 = add(resize_like(de_[2]->forward(up2(d2)), e1), e1);
+  return de_[3]->forward(d3);
+}
+
+StackedHourglass::StackedHourglass(const HourglassConfig& cfg, Rng& rng) : cfg_(cfg) {
+  init_conv_ = register_module("init_conv", std::make_shared<Sequential>());
+  init_conv_->add(std::make_shared<Conv2d>(3, cfg.stem_channels, 7, 2, 3, true, rng));
+  init_conv_->add(std::make_shared<BatchNorm2d>(cfg.stem_channels));
+  init_conv_->add(std::make_shared<ReLU>());
+  init_conv_->add(std::make_shared<Residual>(cfg.stem_channels, cfg.mid_channels, rng));
+  init_conv_->add(std::make_shared<MaxPool2d>(2, 2));
+  init_conv_->add(std::make_shared<Residual>(cfg.mid_channels, cfg.mid_channels, rng));
+  init_conv_->add(std::make_shared<Residual>(cfg.mid_channels, cfg.channels, rng));
+  // Registration order = the PyTorch module's attribute order: hg1, hg2, out_conv1, out_conv2, merge1.
+  for (int k = 1; k <= cfg.stacks; ++k)
+    hg_.push_back(register_module("hg" + std::to_string(k), std::make_shared<Hourglass>(cfg.channels, rng)));
+  for (int k = 1; k <= cfg.stacks; ++k)
+    out_conv_.push_back(register_module("out_conv" + std::to_string(k),
+                                        std::make_shared<Conv2d>(cfg.channels, cfg.landmarks, 1, 1, 0, true, rng)));
+  for (int k = 1; k < cfg.stacks; ++k) {
+    auto m = register_module("merge" + std::to_string(k), std::make_shared<Sequential>());
+    m->add(std::make_shared<Conv2d>(cfg.landmarks, cfg.channels, 1, 1, 0, true, rng));
+    m->add(std::make_shared<Residual>(cfg.channels, cfg.channels, rng));
+    merge_.push_back(m);
+  }
+}
+
+std::vector<Tensor> StackedHourglass::forward_all(const Tensor& x) {
+  FF_CHECK(x.dim() == 4 && x.size(1) == 3, "StackedHourglass: input must be [N, 3, H, W], got ", x.str());
+  FF_CHECK(x.size(2) % 32 == 0 && x.size(3) % 32 == 0, "StackedHourglass: input size must be a multiple of 32, got ", x.str());
+  Tensor h = init_conv_->forward(x);
+  std::vector<Tensor> outs;
+  for (int k = 0; k < cfg_.stacks; ++k) {
+    Tensor hk = hg_[k]->forward(h);
+    outs.push_back(out_conv_[k]->forward(hk));
+    if (k + 1 < cfg_.stacks) h = add(merge_[k]->forward(outs.back()), hk);
+  }
+  return outs;
+}
+
+}  // namespace ff

@@ -1,0 +1,147 @@
+// models/resnet.cpp — see resnet.h.
+#include "models/resnet.h"
+
+#include <sstream>
+
+namespace ff {
+
+Bottleneck::Bottleneck(int64_t in, int64_t width, int stride, bool downsample, Rng& rng) {
+  int64_t out = width * kExpansion;
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(in, width, 1, 1, 0, false, rng));
+  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(width));
+  conv2_ = register_module("conv2", std::make_shared<Conv2d>(width, width, 3, stride, 1, false, rng));
+  bn2_ = register_module("bn2", std::make_shared<BatchNorm2d>(width));
+  conv3_ = register_module("conv3", std::make_shared<Conv2d>(width, out, 1, 1, 0, false, rng));
+  bn3_ = register_module("bn3", std::make_shared<BatchNorm2d>(out));
+  if (downsample) {
+    downsample_ = register_module("downsample", std::make_shared<Sequential>());
+    downsample_->add(std::make_shared<Conv2d>(in, out, 1, stride, 0, false, rng));
+    downsample_->add(std::make_shared<BatchNorm2d>(out));
+  }
+}
+
+Tensor Bottleneck::forward(const Tensor& x) {
+  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
+  h = relu(bn2_->forward(conv2_->forward(h)));
+  h = bn3_->forward(conv3_->forward(h));
+  return relu(add(h, downsample_ ? downsample_->forward(x) : x));
+}
+
+std::string ResNetConfig::str() const {
+  std::ostringstream os;
+  os << "width=" << width << ",blocks=";
+  for (size_t i = 0; i < blocks.size(); ++i) os << (i ? ":" : "") << blocks[i];
+  os << ",classes=" << classes << ",input=" << input_size;
+  return os.str();
+}
+
+ResNetConfig ResNetConfig::parse(const std::string& s) {
+  ResNetConfig c;
+  std::istringstream is(s);
+  std::string kv;
+  while (std::getline(is, kv, ',')) {
+    auto eq = kv.find('=');
+    FF_CHECK(eq != std::string::npos, "resnet config: bad entry '", kv, "' in '", s, "'");
+    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+    if (k == "width") c.width = std::stod(v);
+    else if (k == "classes") c.classes = std::stoll(v);
+    else if (k == "input") c.input_size = std::stoll(v);
+    else if (k == "blocks") {
+      c.blocks.clear();
+      std::istringstream bs(v);
+      std::string b;
+      while (std::getline(bs, b, ':')) c.blocks.push_back(std::stoi(b));
+    } else {
+      FF_FAIL("resnet config: unknown key '", k, "' in '", s, "'");
+    }
+  }
+  FF_CHECK(c.blocks.size() == 4 && c.width > 0 && c.base() >= 1, "resnet config: invalid '", s, "'");
+  for (int b : c.blocks) FF_CHECK(b >= 1, "resnet config: every stage needs a block, got '", s, "'");
+  return c;
+}
+
+ResNet::ResNet(const ResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
+  int64_t base = cfg.base();
+  conv1_ = register_module("conv1", std::make_shared<Conv2d>(3, base, 7, 2, 3, false, rng));
+  bn1_ = register_module("bn1", std::make_shared<BatchNorm2d>(base));
+  int64_t in = base;
+  for (int s = 0; s < 4; ++s) {
+    int64_t width = base << s;
+    layers_[s] = register_module("layer" + std::to_string(s + 1), std::make_shared<Sequential>());
+    for (int b = 0; b < cfg.blocks[s]; ++b) {
+      int stride = (b == 0 && s > 0) ? 2 : 1;
+      bool down = b == 0 && (stride != 1 || in != width * Bottleneck::kExpansion);
+      layers_[s]->add(std::make_shared<Bottleneck>(in, width, stride, down, rng));
+      in = width * Bottleneck::kExpansion;
+    }
+  }
+  if (cfg.classes > 0) fc_ = register_module("fc", std::make_shared<Linear>(in, cfg.classes, true, rng));
+  // torchvision's initialisation: kaiming_normal (fan_out, relu) for convs; BN weight 1, bias 0.
+  for (auto& [name, t] : named_parameters())
+    if (t->dim() == 4) {
+      Tensor w = t->detach();
+      kaiming_normal_fan_out_(w, rng);
+    }
+}
+
+Tensor ResNet::features(const Tensor& x) {
+  FF_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet: input must be [N, 3, H, W], got ", x.str());
+  Tensor h = max_pool2d(relu(bn1_->forward(conv1_->forward(x))), 3, 2, 1);
+  for (auto& l : layers_) h = l->forward(h);
+  return flatten(adaptive_avg_pool2d_1x1(h), 1);
+}
+
+Tensor ResNet::forward(const Tensor& x) {
+  Tensor f = features(x);
+  return fc_ ? fc_->forward(f) : f;
+}
+
+EmbeddingConfig EmbeddingConfig::small() {
+  EmbeddingConfig c;
+  c.resnet.width = 0.25;
+  c.resnet.blocks = {1, 1, 1, 1};
+  c.resnet.input_size = 64;
+  c.embedding_dim = 128;
+  c.dropout = 0.2;
+  return c;
+}
+
+EmbeddingConfig EmbeddingConfig::named(const std::string& name) {
+  if (name == "reference") return reference();
+  if (name == "small") return small();
+  FF_FAIL("unknown embedding configuration '", name, "' (expected reference or small)");
+}
+
+std::string EmbeddingConfig::str() const {
+  std::ostringstream os;
+  os << resnet.str() << ",embedding=" << embedding_dim << ",dropout=" << dropout;
+  return os.str();
+}
+
+EmbeddingConfig EmbeddingConfig::parse(const std::string& s) {
+  EmbeddingConfig c;
+  std::string rest;
+  std::istringstream is(s);
+  std::string kv;
+  while (std::getline(is, kv, ',')) {
+    if (kv.rfind("embedding=", 0) == 0) c.embedding_dim = std::stoll(kv.substr(10));
+    else if (kv.rfind("dropout=", 0) == 0) c.dropout = std::stod(kv.substr(8));
+    else rest += (rest.empty() ? "" : ",") + kv;
+  }
+  c.resnet = ResNetConfig::parse(rest);
+  FF_CHECK(c.embedding_dim >= 1 && c.dropout >= 0 && c.dropout < 1, "embedding config: invalid '", s, "'");
+  return c;
+}
+
+EmbeddingNet::EmbeddingNet(const EmbeddingConfig& cfg, Rng& rng) : cfg_(cfg), dropout_rng_(rng.next_u32()) {
+  ResNetConfig rc = cfg.resnet;
+  rc.classes = 0;
+  backbone_ = register_module("backbone", std::make_shared<ResNet>(rc, rng));
+  head_ = register_module("embedding_layer", std::make_shared<Sequential>());
+  head_->add(std::make_shared<Dropout>(cfg.dropout, dropout_rng_));
+  head_->add(std::make_shared<Linear>(rc.feature_dim(), cfg.embedding_dim, true, rng));
+}
+
+Tensor EmbeddingNet::forward(const Tensor& x) { return head_->forward(backbone_->features(x)); }
+
+}  // namespace ff
