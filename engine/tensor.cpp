@@ -30,8 +30,11 @@ int64_t shape_numel(const Shape& s) {
 namespace {
 bool g_poison = false;
 std::atomic<int64_t> g_host_bytes{0};
+std::atomic<int64_t> g_host_peak{0};
 }
 int64_t host_bytes_in_use() { return g_host_bytes.load(); }
+int64_t host_peak_bytes() { return g_host_peak.load(); }
+void reset_host_peak() { g_host_peak = g_host_bytes.load(); }
 void set_poison_allocations(bool on) { g_poison = on; }
 bool poison_allocations() { return g_poison; }
 
@@ -41,7 +44,10 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
     data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     FF_CHECK(data != nullptr, "out of host memory allocating ", n, " bytes");
     if (g_poison) std::memset(data, 0xFF, n);
-    g_host_bytes += static_cast<int64_t>(n);
+    int64_t now = g_host_bytes += static_cast<int64_t>(n);
+    int64_t peak = g_host_peak.load();
+    while (now > peak && !g_host_peak.compare_exchange_weak(peak, now)) {
+    }
   } else {
 #ifdef FF_HAS_CUDA
     data = cudart::alloc(n);

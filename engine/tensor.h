@@ -40,6 +40,9 @@ void set_poison_allocations(bool on);
 bool poison_allocations();
 // Bytes of host memory held by live Storage objects (tests use it to prove nothing leaks).
 int64_t host_bytes_in_use();
+// The most host_bytes_in_use() reached since the last reset (memory reports of the benchmarks).
+int64_t host_peak_bytes();
+void reset_host_peak();
 
 struct TensorImpl {
   std::shared_ptr<Storage> storage;

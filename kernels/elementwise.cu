@@ -42,7 +42,17 @@ __global__ void fill_from_scalar_k(const float* s, float factor, float* y, int64
   float v = s[0] * factor;
   FF_KERNEL_LOOP(i, n) y[i] = v;
 }
+__global__ void mul_by_scalar_k(const float* x, const float* s, float* y, int64_t n) {
+  float v = s[0];
+  FF_KERNEL_LOOP(i, n) y[i] = x[i] * v;
+}
 }  // namespace
+
+void mul_by_scalar(const float* x, const float* s, float* y, int64_t n) {
+  if (n == 0) return;
+  mul_by_scalar_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(x, s, y, n);
+  CUDA_CHECK_LAUNCH();
+}
 
 void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t n) {
   if (n == 0) return;

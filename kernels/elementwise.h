@@ -24,7 +24,9 @@ enum class BinaryOp : int { Add, Sub, Mul };
   /* out[0] = sum of x (accumulated in double on the CPU, float tree on the GPU) */            \
   void sum_all(const T* x, T* out, int64_t n);                                                 \
   /* y[i] = factor * s[0], s a one-element array on the same device (no host read) */          \
-  void fill_from_scalar(const T* s, T factor, T* y, int64_t n);
+  void fill_from_scalar(const T* s, T factor, T* y, int64_t n);                                \
+  /* y[i] = x[i] * s[0], s a one-element array on the same device (no host read) */             \
+  void mul_by_scalar(const T* x, const T* s, T* y, int64_t n);
 
 namespace ff::cpu {
 FF_ELEMENTWISE_DECLS(float)

@@ -63,7 +63,8 @@ void sum_impl(const T* x, T* out, int64_t n) {
   void relu_forward(const T* x, T* y, int64_t n) { relu_fwd_impl(x, y, n); }                   \
   void relu_backward(const T* gy, const T* y, T* gx, int64_t n) { relu_bwd_impl(gy, y, gx, n); } \
   void sum_all(const T* x, T* out, int64_t n) { sum_impl(x, out, n); }                          \
-  void fill_from_scalar(const T* s, T factor, T* y, int64_t n) { fill_impl(y, n, s[0] * factor); }
+  void fill_from_scalar(const T* s, T factor, T* y, int64_t n) { fill_impl(y, n, s[0] * factor); } \
+  void mul_by_scalar(const T* x, const T* s, T* y, int64_t n) { affine_impl(x, y, n, s[0], T(0)); }
 
 FF_ELEMENTWISE_CPU_DEFS(float)
 FF_ELEMENTWISE_CPU_DEFS(double)

@@ -1,0 +1,150 @@
+// engine/ops_arcface.cpp — label-indexed ops, sqrt/clamp/mask, and the ArcFace loss (fused and
+// the unfused reference composition).
+#include <cmath>
+#include <limits>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "kernels/arcface.h"
+#include "kernels/elementwise.h"
+
+namespace ff {
+
+namespace {
+// logits-like x [N, K] and int64 labels [N] in [0, K) on x's device. CPU labels are checked on the
+// host; CUDA labels are copied to the host for the check (one small read, outside the hot path of
+// the kernels themselves).
+void check_rows_labels(const char* op, const Tensor& x, const Tensor& labels) {
+  check_float(op, x, "x");
+  FF_CHECK(x.dim() == 2, op, ": x must be [N, K], got ", x.str());
+  check_defined(op, labels, "labels");
+  FF_CHECK(labels.dtype() == DType::I64 && labels.dim() == 1 && labels.size(0) == x.size(0), op,
+           ": labels must be int64 [", x.size(0), "], got ", labels.str());
+  check_same_device(op, x, labels);
+  std::vector<int64_t> l = labels.to_vector<int64_t>();
+  for (size_t i = 0; i < l.size(); ++i)
+    FF_CHECK(l[i] >= 0 && l[i] < x.size(1), op, ": label ", l[i], " at index ", i, " is outside [0, ",
+             x.size(1), ") for x ", x.str());
+}
+
+template <typename F>
+Tensor unary_map(const char* op, const Tensor& x, F&& f) {
+  check_float(op, x, "x");
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  f(y);
+  return y;
+}
+}  // namespace
+
+Tensor gather_label(const Tensor& x, const Tensor& labels) {
+  check_rows_labels("gather_label", x, labels);
+  int64_t n = x.size(0), k = x.size(1);
+  Tensor y = Tensor::empty({n}, x.dtype(), x.device());
+  FF_DISPATCH_FLOAT("gather_label", x, BK::gather_label(x.data<T>(), labels.data<int64_t>(), y.data<T>(), n, k));
+  Tensor l = labels.detach();
+  Shape shape = x.shape();
+  return record(y, "gather_label", {x}, [l, shape](const Tensor& g) {
+    Tensor gx = Tensor::zeros(shape, g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("gather_label_backward", g,
+                      BK::scatter_label_add(gx.data<T>(), l.data<int64_t>(), g.data<T>(), shape[0], shape[1]));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor scatter_label_add(const Tensor& x, const Tensor& labels, const Tensor& v) {
+  check_rows_labels("scatter_label_add", x, labels);
+  check_float("scatter_label_add", v, "v");
+  FF_CHECK(v.dim() == 1 && v.size(0) == x.size(0) && v.dtype() == x.dtype(), "scatter_label_add: v must be [",
+           x.size(0), "] of x's dtype, got ", v.str());
+  check_same_device("scatter_label_add", x, v);
+  int64_t n = x.size(0), k = x.size(1);
+  Tensor y = x.detach().clone();
+  FF_DISPATCH_FLOAT("scatter_label_add", x, BK::scatter_label_add(y.data<T>(), labels.data<int64_t>(), v.data<T>(), n, k));
+  Tensor l = labels.detach();
+  return record(y, "scatter_label_add", {x, v}, [l, n, k](const Tensor& g) {
+    Tensor gv = Tensor::empty({n}, g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("scatter_label_add_backward", g, BK::gather_label(g.data<T>(), l.data<int64_t>(), gv.data<T>(), n, k));
+    return std::vector<Tensor>{g, gv};
+  });
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor y = unary_map("sqrt", x, [&](Tensor& out) {
+    FF_DISPATCH_FLOAT("sqrt", x, BK::sqrt_forward(x.data<T>(), out.data<T>(), x.numel()));
+  });
+  Tensor saved = y.detach();
+  return record(y, "sqrt", {x}, [saved](const Tensor& g) {
+    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("sqrt_backward", g, BK::sqrt_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel()));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  FF_CHECK(lo <= hi, "clamp: lo ", lo, " > hi ", hi);
+  Tensor y = unary_map("clamp", x, [&](Tensor& out) {
+    FF_DISPATCH_FLOAT("clamp", x, BK::clamp_forward(x.data<T>(), out.data<T>(), x.numel(), T(lo), T(hi)));
+  });
+  Tensor saved = x.detach();
+  return record(y, "clamp", {x}, [saved, lo, hi](const Tensor& g) {
+    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("clamp_backward", g,
+                      BK::clamp_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel(), T(lo), T(hi)));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor greater_mask(const Tensor& x, double threshold) {
+  return unary_map("greater_mask", x, [&](Tensor& out) {
+    FF_DISPATCH_FLOAT("greater_mask", x, BK::greater_mask(x.data<T>(), out.data<T>(), x.numel(), T(threshold)));
+  });
+}
+
+namespace {
+void check_arcface(const char* op, const Tensor& cos, const Tensor& labels, double s, double m) {
+  check_rows_labels(op, cos, labels);
+  FF_CHECK(s > 0 && std::isfinite(s), op, ": scale s must be positive, got ", s);
+  FF_CHECK(m >= 0 && m < 3.14159265358979323846 / 2, op, ": margin m must be in [0, pi/2), got ", m);
+  FF_CHECK(cos.size(0) > 0, op, ": empty batch ", cos.str());
+}
+}  // namespace
+
+Tensor arcface_loss(const Tensor& cos, const Tensor& labels, double s, double m) {
+  check_arcface("arcface_loss", cos, labels, s, m);
+  int64_t n = cos.size(0), c = cos.size(1);
+  Tensor row_loss = Tensor::empty({n}, cos.dtype(), cos.device());
+  Tensor dcos = Tensor::empty(cos.shape(), cos.dtype(), cos.device());
+  FF_DISPATCH_FLOAT("arcface_loss", cos,
+                    BK::arcface_forward(cos.data<T>(), labels.data<int64_t>(), row_loss.data<T>(), dcos.data<T>(), n,
+                                        c, T(s), T(m)));
+  Tensor loss;
+  {
+    NoGradGuard no_grad;
+    loss = mean(row_loss);
+  }
+  return record(loss, "arcface_loss", {cos}, [dcos](const Tensor& g) {
+    // d loss / d cos was computed in the forward pass; scale it by the incoming gradient (a
+    // device scalar, read by the kernel, not by the host).
+    Tensor gx = Tensor::empty(dcos.shape(), dcos.dtype(), dcos.device());
+    FF_DISPATCH_FLOAT("arcface_loss_backward", g, BK::mul_by_scalar(dcos.data<T>(), g.data<T>(), gx.data<T>(), gx.numel()));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor arcface_loss_unfused(const Tensor& cos, const Tensor& labels, double s, double m) {
+  check_arcface("arcface_loss_unfused", cos, labels, s, m);
+  const double pi = 3.14159265358979323846;
+  const double cos_m = std::cos(m), sin_m = std::sin(m), th = std::cos(pi - m), mm = std::sin(pi - m) * m;
+  Tensor tc = gather_label(cos, labels);                        // target cosines [N]
+  Tensor c = clamp(tc, -1.0, 1.0);
+  Tensor sin = sqrt(clamp(add_scalar(scale(mul(c, c), -1.0), 1.0), 1e-12, std::numeric_limits<double>::infinity()));
+  Tensor phi_margin = sub(scale(c, cos_m), scale(sin, sin_m));  // cos(theta + m)
+  Tensor phi_linear = add_scalar(c, -mm);                       // fallback when theta + m > pi
+  Tensor mask = greater_mask(c, th);
+  Tensor phi = add(mul(mask, phi_margin), mul(add_scalar(scale(mask, -1.0), 1.0), phi_linear));
+  Tensor logits = scale(scatter_label_add(cos, labels, sub(phi, tc)), s);
+  return cross_entropy(logits, labels);
+}
+
+}  // namespace ff

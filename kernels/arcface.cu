@@ -1,0 +1,125 @@
+// kernels/arcface.cu — CUDA twin of kernels/arcface_cpu.cpp (float32).
+//
+// The fused ArcFace kernel runs one block per row of cos [N, C]. Pass 1 reads the row once and
+// keeps an online (max, sum of exp) pair per thread (the running-max rescaling of "online
+// softmax"), merged across the block; pass 2 reads the row again and writes d loss / d cos.
+// No one-hot matrix, no logits buffer: the scaled, margin-adjusted logit is recomputed on the fly.
+#include <cfloat>
+
+#include "kernels/arcface.h"
+#include "kernels/cuda_common.cuh"
+
+namespace ff::cuda {
+
+namespace {
+__global__ void gather_label_k(const float* x, const int64_t* labels, float* y, int64_t n, int64_t k) {
+  FF_KERNEL_LOOP(i, n) y[i] = x[i * k + labels[i]];
+}
+__global__ void scatter_label_add_k(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
+  FF_KERNEL_LOOP(i, n) x[i * k + labels[i]] += v[i];  // one element per row: no races
+}
+__global__ void sqrt_fwd_k(const float* x, float* y, int64_t n) { FF_KERNEL_LOOP(i, n) y[i] = sqrtf(x[i]); }
+__global__ void sqrt_bwd_k(const float* gy, const float* y, float* gx, int64_t n) {
+  FF_KERNEL_LOOP(i, n) gx[i] = y[i] > 0.f ? gy[i] / (2.f * y[i]) : 0.f;
+}
+__global__ void clamp_fwd_k(const float* x, float* y, int64_t n, float lo, float hi) {
+  FF_KERNEL_LOOP(i, n) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+__global__ void clamp_bwd_k(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
+  FF_KERNEL_LOOP(i, n) gx[i] = (x[i] > lo && x[i] < hi) ? gy[i] : 0.f;
+}
+__global__ void greater_mask_k(const float* x, float* y, int64_t n, float t) {
+  FF_KERNEL_LOOP(i, n) y[i] = x[i] > t ? 1.f : 0.f;
+}
+
+// Merges online-softmax pairs: (m, d) represents sum_j exp(v_j - m) = d.
+__device__ __forceinline__ void lse_merge(float& m, float& d, float m2, float d2) {
+  if (m2 > m) {
+    d = d * expf(m - m2) + d2;
+    m = m2;
+  } else if (m2 > -FLT_MAX) {
+    d += d2 * expf(m2 - m);
+  }
+}
+
+constexpr int kArcThreads = 512;
+
+__global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const int64_t* labels, float* row_loss,
+                                                         float* dcos, int64_t c, float s, ArcMargin<float> am,
+                                                         float inv_n) {
+  const int64_t i = blockIdx.x;
+  const float* row = cos + i * c;
+  float* g = dcos + i * c;
+  const int64_t y = labels[i];
+  float phi, dphi;
+  am.apply(row[y], &phi, &dphi);
+  // Pass 1: per-thread online max / sum of exp.
+  float m = -FLT_MAX, d = 0.f;
+  for (int64_t j = threadIdx.x; j < c; j += blockDim.x) {
+    float v = s * (j == y ? phi : row[j]);
+    lse_merge(m, d, v, 1.f);
+  }
+  // Warp then block merge.
+  for (int off = 16; off > 0; off >>= 1) {
+    float m2 = __shfl_xor_sync(0xffffffffu, m, off), d2 = __shfl_xor_sync(0xffffffffu, d, off);
+    lse_merge(m, d, m2, d2);
+  }
+  __shared__ float sm[kArcThreads / 32], sd[kArcThreads / 32];
+  __shared__ float lse_sh;
+  int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    sm[warp] = m;
+    sd[warp] = d;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float M = sm[0], D = sd[0];
+    for (int w = 1; w < blockDim.x / 32; ++w) lse_merge(M, D, sm[w], sd[w]);
+    lse_sh = M + logf(D);
+    row_loss[i] = lse_sh - s * phi;
+  }
+  __syncthreads();
+  const float lse = lse_sh;
+  // Pass 2: gradient of the mean loss with respect to cos.
+  for (int64_t j = threadIdx.x; j < c; j += blockDim.x) {
+    if (j == y)
+      g[j] = s * (expf(s * phi - lse) - 1.f) * dphi * inv_n;
+    else
+      g[j] = s * expf(s * row[j] - lse) * inv_n;
+  }
+}
+}  // namespace
+
+#define FF_LAUNCH(kernel, n, ...)                                                        \
+  do {                                                                                   \
+    if ((n) == 0) return;                                                                \
+    kernel<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(__VA_ARGS__);                 \
+    CUDA_CHECK_LAUNCH();                                                                 \
+  } while (0)
+
+void gather_label(const float* x, const int64_t* labels, float* y, int64_t n, int64_t k) {
+  FF_LAUNCH(gather_label_k, n, x, labels, y, n, k);
+}
+void scatter_label_add(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
+  FF_LAUNCH(scatter_label_add_k, n, x, labels, v, n, k);
+}
+void sqrt_forward(const float* x, float* y, int64_t n) { FF_LAUNCH(sqrt_fwd_k, n, x, y, n); }
+void sqrt_backward(const float* gy, const float* y, float* gx, int64_t n) { FF_LAUNCH(sqrt_bwd_k, n, gy, y, gx, n); }
+void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi) { FF_LAUNCH(clamp_fwd_k, n, x, y, n, lo, hi); }
+void clamp_backward(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
+  FF_LAUNCH(clamp_bwd_k, n, gy, x, gx, n, lo, hi);
+}
+void greater_mask(const float* x, float* y, int64_t n, float t) { FF_LAUNCH(greater_mask_k, n, x, y, n, t); }
+
+void arcface_forward(const float* cos, const int64_t* labels, float* row_loss, float* dcos, int64_t n, int64_t c,
+                     float s, float m) {
+  if (n == 0) return;
+  const double pi = 3.14159265358979323846;
+  ArcMargin<float> am{float(std::cos(double(m))), float(std::sin(double(m))), float(std::cos(pi - double(m))),
+                      float(std::sin(pi - double(m)) * double(m))};
+  arcface_k<<<static_cast<unsigned>(n), kArcThreads, 0, cudart::stream()>>>(cos, labels, row_loss, dcos, c, s, am,
+                                                                           1.f / float(n));
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace ff::cuda

@@ -1,0 +1,68 @@
+// kernels/arcface_cpu.cpp — CPU reference for kernels/arcface.h.
+#include <cmath>
+#include <vector>
+
+#include "kernels/arcface.h"
+
+namespace ff::cpu {
+
+namespace {
+template <typename T>
+void arcface_impl(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int64_t n, int64_t c, T s, T m) {
+  const double pi = 3.14159265358979323846;
+  ArcMargin<T> am{T(std::cos(double(m))), T(std::sin(double(m))), T(std::cos(pi - double(m))),
+                  T(std::sin(pi - double(m)) * double(m))};
+  const T inv_n = T(1) / T(n);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const T* row = cos + i * c;
+    T* g = dcos + i * c;
+    const int64_t y = labels[i];
+    T phi, dphi;
+    am.apply(row[y], &phi, &dphi);
+    // Pass 1: max and sum of exp of the scaled logits, the target's replaced by s * phi.
+    T mx = s * phi;
+    for (int64_t j = 0; j < c; ++j)
+      if (j != y && s * row[j] > mx) mx = s * row[j];
+    double sum = 0;
+    for (int64_t j = 0; j < c; ++j) sum += std::exp(double((j == y ? s * phi : s * row[j]) - mx));
+    const T lse = mx + T(std::log(sum));
+    row_loss[i] = lse - s * phi;
+    // Pass 2: d mean-loss / d cos = s * (softmax - onehot) / N, times d phi / d c on the target.
+    for (int64_t j = 0; j < c; ++j) g[j] = s * T(std::exp(double(s * row[j] - lse))) * inv_n;
+    g[y] = s * (T(std::exp(double(s * phi - lse))) - T(1)) * dphi * inv_n;
+  }
+}
+}  // namespace
+
+#define FF_ARCFACE_CPU_DEFS(T)                                                                    \
+  void gather_label(const T* x, const int64_t* labels, T* y, int64_t n, int64_t k) {             \
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i * k + labels[i]];                                 \
+  }                                                                                               \
+  void scatter_label_add(T* x, const int64_t* labels, const T* v, int64_t n, int64_t k) {        \
+    for (int64_t i = 0; i < n; ++i) x[i * k + labels[i]] += v[i];                                \
+  }                                                                                               \
+  void sqrt_forward(const T* x, T* y, int64_t n) {                                               \
+    for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);                                      \
+  }                                                                                               \
+  void sqrt_backward(const T* gy, const T* y, T* gx, int64_t n) {                                \
+    for (int64_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] / (T(2) * y[i]) : T(0);          \
+  }                                                                                               \
+  void clamp_forward(const T* x, T* y, int64_t n, T lo, T hi) {                                  \
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);             \
+  }                                                                                               \
+  void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi) {                   \
+    for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] > lo && x[i] < hi) ? gy[i] : T(0);             \
+  }                                                                                               \
+  void greater_mask(const T* x, T* y, int64_t n, T threshold) {                                  \
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > threshold ? T(1) : T(0);                       \
+  }                                                                                               \
+  void arcface_forward(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int64_t n, int64_t c, T s, \
+                       T m) {                                                                     \
+    arcface_impl(cos, labels, row_loss, dcos, n, c, s, m);                                       \
+  }
+
+FF_ARCFACE_CPU_DEFS(float)
+FF_ARCFACE_CPU_DEFS(double)
+
+}  // namespace ff::cpu

@@ -1,0 +1,44 @@
+"""Label-indexed ops, sqrt/clamp and the ArcFace loss (C++ side: tests/cases_arcface.cpp).
+The ArcFace reference is the notebooks' formula written in torch."""
+import math
+
+import torch
+import torch.nn.functional as F
+
+from goldens.common import Case, uniform
+
+ROWS = [(1, 1), (3, 5), (6, 11)]
+
+
+def cos_labels(gen, k):
+    n, c = ROWS[k]
+    return [uniform(gen, (n, c), -0.99, 0.99), torch.randint(0, c, (n,), generator=gen)]
+
+
+def cos_labels_v(gen, k):
+    return cos_labels(gen, k) + [uniform(gen, (ROWS[k][0],))]
+
+
+def arcface(cos, labels, s, m):
+    tc = cos.gather(1, labels[:, None]).squeeze(1)
+    c = tc.clamp(-1, 1)
+    sine = (1 - c * c).clamp(min=1e-12).sqrt()
+    phi = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sine * math.sin(m), c - math.sin(math.pi - m) * m)
+    onehot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
+    logits = s * (onehot * phi[:, None] + (1 - onehot) * cos)
+    return F.cross_entropy(logits, labels)
+
+
+def scatter_add(x, labels, v):
+    return x + F.one_hot(labels, x.shape[1]).to(x.dtype) * v[:, None]
+
+
+CASES = [
+    Case("gather_label", [None] * 3, lambda x, l: x.gather(1, l[:, None]).squeeze(1), [0], make=cos_labels),
+    Case("scatter_label_add", [None] * 3, scatter_add, [0, 2], make=cos_labels_v),
+    Case("sqrt", [[(7,)], [(4, 5)]], torch.sqrt, [0], make=lambda g, k: [uniform(g, [(7,), (4, 5)][k], 0.05, 2.0)]),
+    Case("clamp", [[(7,)], [(4, 5)]], lambda x: x.clamp(-0.5, 0.75), [0],
+         make=lambda g, k: [uniform(g, [(7,), (4, 5)][k], -2, 2)]),
+    Case("arcface_s45_m01", [None] * 3, lambda c, l: arcface(c, l, 45.0, 0.1), [0], make=cos_labels),
+    Case("arcface_s8_m05", [None] * 3, lambda c, l: arcface(c, l, 8.0, 0.5), [0], make=cos_labels),
+]
