@@ -50,9 +50,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Rng& rng);
 // ---------------------------------------------------------------- linear algebra and losses (engine/ops_linear.cpp)
 // x [N, in], w [out, in], b [out] or undefined -> [N, out] = x wᵀ + b.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
-// mean((x - target)^2) over all elements; target needs no gradient.
+// mean((x - target)^2) over all elements (same shapes) -> 0-dim; x and target both differentiable.
 Tensor mse_loss(const Tensor& x, const Tensor& target);
 // logits [N, K], labels int64 [N] in [0, K) -> mean over the batch of -log softmax(logits)[label].
+// A label outside [0, K) throws (naming the label and its index); on CUDA that check reads a
+// 24-byte count back from the device, the op's one host synchronisation.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 // x / max(||x||_2, eps) along dim 1 of a 2-D tensor (PyTorch F.normalize(x, dim=1)).
 Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
