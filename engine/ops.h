@@ -39,6 +39,8 @@ Tensor adaptive_avg_pool2d_1x1(const Tensor& x);
 // Batch norm over [N, C, H, W] with per-channel gamma, beta [C]. Training: normalise by the batch
 // statistics (biased variance) and update running_mean/var in place with momentum (PyTorch: new =
 // (1 - momentum) * old + momentum * batch, the running variance unbiased). Eval: running stats.
+// Training needs more than one value per channel (N*H*W > 1); the running statistics are buffers
+// and must not require a gradient; gradients flow to x, gamma and beta in both modes.
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 // Bilinear resize of [N, C, H, W] to [N, C, out_h, out_w], PyTorch's F.interpolate semantics.

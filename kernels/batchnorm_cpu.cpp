@@ -1,0 +1,154 @@
+// kernels/batchnorm_cpu.cpp — CPU reference for kernels/batchnorm.h: one OpenMP task per channel,
+// statistics and gradient sums accumulated in double (two passes: mean, then squared deviations,
+// which avoids the cancellation of E[x^2] - E[x]^2).
+#include <cmath>
+
+#include "kernels/batchnorm.h"
+
+namespace ff::cpu {
+
+namespace {
+
+// Sum over the N * HW elements of channel c.
+template <typename T, typename F>
+double channel_sum(const T* x, int64_t N, int64_t C, int64_t HW, int64_t c, F f) {
+  double s = 0.0;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* p = x + (n * C + c) * HW;
+    for (int64_t i = 0; i < HW; ++i) s += f(static_cast<double>(p[i]));
+  }
+  return s;
+}
+
+template <typename T>
+void forward_train_impl(const T* x, const T* gamma, const T* beta, T* y, T* running_mean,
+                        T* running_var, T* save_mean, T* save_invstd, int64_t N, int64_t C,
+                        int64_t HW, double momentum, double eps) {
+  const double M = static_cast<double>(N * HW);
+#pragma omp parallel for if (N * C * HW > 32768)
+  for (int64_t c = 0; c < C; ++c) {
+    double mean = channel_sum(x, N, C, HW, c, [](double v) { return v; }) / M;
+    double var = channel_sum(x, N, C, HW, c, [mean](double v) { return (v - mean) * (v - mean); }) / M;
+    double invstd = 1.0 / std::sqrt(var + eps);
+    double a = invstd * static_cast<double>(gamma[c]);  // y = a * x + b
+    double b = static_cast<double>(beta[c]) - mean * a;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* px = x + (n * C + c) * HW;
+      T* py = y + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) py[i] = static_cast<T>(a * static_cast<double>(px[i]) + b);
+    }
+    save_mean[c] = static_cast<T>(mean);
+    save_invstd[c] = static_cast<T>(invstd);
+    running_mean[c] = static_cast<T>((1.0 - momentum) * running_mean[c] + momentum * mean);
+    running_var[c] = static_cast<T>((1.0 - momentum) * running_var[c] + momentum * var * M / (M - 1.0));
+  }
+}
+
+template <typename T>
+void forward_eval_impl(const T* x, const T* gamma, const T* beta, const T* running_mean,
+                       const T* running_var, T* y, int64_t N, int64_t C, int64_t HW, double eps) {
+#pragma omp parallel for collapse(2) if (N * C * HW > 32768)
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+      double a = invstd * static_cast<double>(gamma[c]);
+      double b = static_cast<double>(beta[c]) - static_cast<double>(running_mean[c]) * a;
+      const T* px = x + (n * C + c) * HW;
+      T* py = y + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) py[i] = static_cast<T>(a * static_cast<double>(px[i]) + b);
+    }
+}
+
+// With xhat = (x - mean) * invstd, y = gamma * xhat + beta and mean, invstd functions of x:
+//   gbeta = sum(gy), ggamma = sum(gy * xhat),
+//   gx = gamma * invstd / M * (M * gy - gbeta - xhat * ggamma).
+template <typename T>
+void backward_train_impl(const T* gy, const T* x, const T* gamma, const T* save_mean,
+                         const T* save_invstd, T* gx, T* ggamma, T* gbeta, int64_t N, int64_t C,
+                         int64_t HW) {
+  const double M = static_cast<double>(N * HW);
+#pragma omp parallel for if (N * C * HW > 32768)
+  for (int64_t c = 0; c < C; ++c) {
+    double mean = static_cast<double>(save_mean[c]), invstd = static_cast<double>(save_invstd[c]);
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* px = x + (n * C + c) * HW;
+      const T* pg = gy + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) {
+        double g = static_cast<double>(pg[i]);
+        sg += g;
+        sgx += g * (static_cast<double>(px[i]) - mean);
+      }
+    }
+    double dgamma = sgx * invstd;
+    double k = static_cast<double>(gamma[c]) * invstd;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* px = x + (n * C + c) * HW;
+      const T* pg = gy + (n * C + c) * HW;
+      T* pdx = gx + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) {
+        double xhat = (static_cast<double>(px[i]) - mean) * invstd;
+        pdx[i] = static_cast<T>(k * (static_cast<double>(pg[i]) - sg / M - xhat * dgamma / M));
+      }
+    }
+    ggamma[c] = static_cast<T>(dgamma);
+    gbeta[c] = static_cast<T>(sg);
+  }
+}
+
+// Running statistics are constants here: gx = gy * gamma * invstd.
+template <typename T>
+void backward_eval_impl(const T* gy, const T* x, const T* gamma, const T* running_mean,
+                        const T* running_var, T* gx, T* ggamma, T* gbeta, int64_t N, int64_t C,
+                        int64_t HW, double eps) {
+#pragma omp parallel for if (N * C * HW > 32768)
+  for (int64_t c = 0; c < C; ++c) {
+    double mean = static_cast<double>(running_mean[c]);
+    double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+    double k = static_cast<double>(gamma[c]) * invstd;
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* px = x + (n * C + c) * HW;
+      const T* pg = gy + (n * C + c) * HW;
+      T* pdx = gx + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) {
+        double g = static_cast<double>(pg[i]);
+        sg += g;
+        sgx += g * (static_cast<double>(px[i]) - mean);
+        pdx[i] = static_cast<T>(k * g);
+      }
+    }
+    ggamma[c] = static_cast<T>(sgx * invstd);
+    gbeta[c] = static_cast<T>(sg);
+  }
+}
+
+}  // namespace
+
+#define FF_BATCHNORM_CPU_DEFS(T)                                                                \
+  void batch_norm_forward_train(const T* x, const T* gamma, const T* beta, T* y,                \
+                                T* running_mean, T* running_var, T* save_mean, T* save_invstd, \
+                                int64_t N, int64_t C, int64_t HW, double momentum, double eps) { \
+    forward_train_impl(x, gamma, beta, y, running_mean, running_var, save_mean, save_invstd, N,  \
+                       C, HW, momentum, eps);                                                   \
+  }                                                                                             \
+  void batch_norm_forward_eval(const T* x, const T* gamma, const T* beta,                       \
+                               const T* running_mean, const T* running_var, T* y, int64_t N,   \
+                               int64_t C, int64_t HW, double eps) {                             \
+    forward_eval_impl(x, gamma, beta, running_mean, running_var, y, N, C, HW, eps);             \
+  }                                                                                             \
+  void batch_norm_backward_train(const T* gy, const T* x, const T* gamma, const T* save_mean,   \
+                                 const T* save_invstd, T* gx, T* ggamma, T* gbeta, int64_t N,   \
+                                 int64_t C, int64_t HW, double /*eps: in save_invstd already*/) { \
+    backward_train_impl(gy, x, gamma, save_mean, save_invstd, gx, ggamma, gbeta, N, C, HW);     \
+  }                                                                                             \
+  void batch_norm_backward_eval(const T* gy, const T* x, const T* gamma, const T* running_mean, \
+                                const T* running_var, T* gx, T* ggamma, T* gbeta, int64_t N,    \
+                                int64_t C, int64_t HW, double eps) {                            \
+    backward_eval_impl(gy, x, gamma, running_mean, running_var, gx, ggamma, gbeta, N, C, HW, eps); \
+  }
+
+FF_BATCHNORM_CPU_DEFS(float)
+FF_BATCHNORM_CPU_DEFS(double)
+
+}  // namespace ff::cpu
