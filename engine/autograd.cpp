@@ -54,10 +54,14 @@ Tensor record(Tensor out, const char* name, const std::vector<Tensor>& inputs, B
 }
 
 namespace {
-void accumulate_leaf(TensorImpl* leaf, const Tensor& g) {
+void accumulate_leaf(TensorImpl* leaf, Tensor g) {
   Tensor cur = leaf->grad ? Tensor(leaf->grad) : Tensor();
   if (!cur.defined()) {
-    leaf->grad = g.clone().impl_ptr();  // clone: g may be shared with another consumer
+    // Take g as the gradient when nothing else can see its memory; otherwise copy it, since g may
+    // be shared with another consumer (add hands the same gradient to both inputs) and the leaf's
+    // gradient is later accumulated in place.
+    bool sole = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
+    leaf->grad = sole ? g.impl_ptr() : g.clone().impl_ptr();
   } else {
     add_(cur, g);
   }
@@ -72,7 +76,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
            "backward: seed ", grad_output.str(), " does not match ", root.str());
   NoGradGuard no_grad;  // backward functions themselves are not recorded
   if (!root.grad_fn()) {  // backward on a leaf: its gradient is the seed
-    accumulate_leaf(root.impl(), grad_output);
+    accumulate_leaf(root.impl(), grad_output.clone());
     return;
   }
   // Reverse topological order by iterative depth-first search.
@@ -113,7 +117,7 @@ void run_backward(const Tensor& root, const Tensor& grad_output) {
         auto [slot, fresh] = grads.try_emplace(e.fn.get(), gin[k]);
         if (!fresh) slot->second = add(slot->second, gin[k]);
       } else {
-        accumulate_leaf(e.leaf.get(), gin[k]);
+        accumulate_leaf(e.leaf.get(), std::move(gin[k]));
       }
     }
   }

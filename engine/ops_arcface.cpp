@@ -125,9 +125,10 @@ Tensor arcface_loss(const Tensor& cos, const Tensor& labels, double s, double m)
   }
   return record(loss, "arcface_loss", {cos}, [dcos](const Tensor& g) {
     // d loss / d cos was computed in the forward pass; scale it by the incoming gradient (a
-    // device scalar, read by the kernel, not by the host).
-    Tensor gx = Tensor::empty(dcos.shape(), dcos.dtype(), dcos.device());
-    FF_DISPATCH_FLOAT("arcface_loss_backward", g, BK::mul_by_scalar(dcos.data<T>(), g.data<T>(), gx.data<T>(), gx.numel()));
+    // device scalar, read by the kernel, not by the host) in place: a node's backward runs once,
+    // so the buffer is handed back instead of a copy.
+    Tensor gx = dcos;
+    FF_DISPATCH_FLOAT("arcface_loss_backward", g, BK::mul_by_scalar(gx.data<T>(), g.data<T>(), gx.data<T>(), gx.numel()));
     return std::vector<Tensor>{gx};
   });
 }

@@ -134,8 +134,8 @@ TEST(ArcFace, BadArgumentsAreNamed) {
 
 // Memory of the head's loss at batch 256 and 100,000 classes (CPU, host allocations of the loss
 // computation from the cosine matrix on): the fused op holds one [N, C] gradient buffer; the
-// unfused composition holds several [N, C] intermediates. Printed for the issue note; the test
-// asserts only the ordering, which is structural, not a timing.
+// unfused composition holds at least two [N, C] intermediates at once (the engine frees each as
+// soon as nothing needs it). Printed for the issue note; the bounds are structural, not timings.
 TEST(ArcFace, MemoryAtBatch256And100kClasses) {
   Rng rng(17);
   int64_t n = 256, c = 100000;
@@ -153,8 +153,8 @@ TEST(ArcFace, MemoryAtBatch256And100kClasses) {
   double mat = double(n) * c * 4;
   std::printf("ArcFace loss memory at N=256, C=100000 (one [N,C] float32 matrix = %.1f MB): fused %.1f MB (%.2f matrices), unfused %.1f MB (%.2f matrices)\n",
               mat / 1e6, f / 1e6, f / mat, u / 1e6, u / mat);
-  EXPECT_LT(f, u);
-  EXPECT_LE(f, static_cast<int64_t>(2.1 * mat));  // dcos + gradient handed back; no logits copy
+  EXPECT_LE(f, static_cast<int64_t>(1.05 * mat));  // the one d loss / d cos buffer, handed back as the gradient
+  EXPECT_GE(u, static_cast<int64_t>(1.95 * mat));  // the composition holds at least two [N, C] tensors at its peak
 }
 
 }  // namespace
