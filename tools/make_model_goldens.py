@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Reference data for the network parity tests (tests/test_models.cpp), from the PyTorch twins of
+our networks in tools/torch_models.py (Debian's python3-torch / python3-torchvision, CPU).
+
+    /usr/bin/python3 tools/make_model_goldens.py                 # small widths -> tests/data/models/
+    /usr/bin/python3 tools/make_model_goldens.py --full --out DIR  # reference sizes, eval forward only
+
+For each network it writes one safetensors file holding: the weights ("w/<state_dict name>"), the
+input, the eval-mode outputs, and — small widths only — the training-mode loss, every parameter's
+gradient after one backward ("g/<name>") and the first 10 losses of SGD (lr 0.01, momentum 0.9) on
+the same batch. Metadata: the configuration string our loader parses and the parameter count.
+The committed small files stay well under 5 MB in all; the full-size ones are made at test time.
+"""
+import argparse
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_models as tm  # noqa: E402
+from make_goldens import write_safetensors  # noqa: E402
+
+
+def arcface_loss(emb, weight, labels, s=45.0, m=0.1):
+    cos = F.linear(F.normalize(emb), F.normalize(weight))
+    tc = cos.gather(1, labels[:, None]).squeeze(1)
+    c = tc.clamp(-1, 1)
+    sine = (1 - c * c).clamp(min=1e-12).sqrt()
+    phi = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sine * math.sin(m), c - math.sin(math.pi - m) * m)
+    onehot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
+    return F.cross_entropy(s * (onehot * phi[:, None] + (1 - onehot) * cos), labels)
+
+
+def dump(path, model, x, outs, extra, meta, train_fn=None):
+    tensors = [(f"w/{k}", v) for k, v in model.state_dict().items()]
+    tensors.append(("x", x))
+    for i, o in enumerate(outs):
+        tensors.append((f"eval/out{i}", o))
+    tensors += extra
+    if train_fn is not None:
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        model.train()
+        loss = train_fn()
+        loss.backward()
+        tensors.append(("train/loss", loss.detach()))
+        for k, p in model.named_parameters():
+            tensors.append((f"g/{k}", p.grad))
+        model.load_state_dict(state)
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        losses = []
+        for _ in range(10):
+            opt.zero_grad()
+            loss = train_fn()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        tensors.append(("sgd/losses", torch.tensor(losses, dtype=torch.float64)))
+    meta["params"] = str(sum(p.numel() for p in model.parameters()))
+    write_safetensors(path, tensors, meta)
+    print("wrote", path, f"({os.path.getsize(path) / 1e3:.0f} kB)")
+
+
+def perturb_bn(model, gen):
+    """Random running statistics and affine parameters so eval mode is not an identity."""
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.copy_(torch.rand(mod.running_mean.shape, generator=gen) * 0.2 - 0.1)
+            mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=gen) * 0.5 + 0.75)
+            mod.weight.data.copy_(torch.rand(mod.weight.shape, generator=gen) * 0.5 + 0.75)
+            mod.bias.data.copy_(torch.rand(mod.bias.shape, generator=gen) * 0.2 - 0.1)
+
+
+def hourglass(out, full):
+    gen = torch.Generator().manual_seed(1)
+    torch.manual_seed(1)
+    if full:
+        cfg = dict(stem=64, mid=128, channels=256, stacks=2, landmarks=5)
+        size, n = 256, 1
+    else:
+        cfg = dict(stem=8, mid=16, channels=16, stacks=2, landmarks=5)
+        size, n = 64, 2
+    model = tm.StackedHourglass(**cfg)
+    with torch.no_grad():
+        perturb_bn(model, gen)
+    model.eval()
+    x = torch.rand((n, 3, size, size), generator=gen) * 2 - 1
+    with torch.no_grad():
+        outs = model(x)
+    target = torch.rand(outs[0].shape, generator=gen)
+    conf = f"stem={cfg['stem']},mid={cfg['mid']},channels={cfg['channels']},stacks={cfg['stacks']},landmarks={cfg['landmarks']},input={size}"
+    train = None if full else (lambda: sum(F.mse_loss(o, target) for o in model(x)))
+    dump(os.path.join(out, f"hourglass_{'full' if full else 'small'}.safetensors"), model, x, outs,
+         [("target", target)], {"config": conf}, train)
+
+
+def resnet(out, full):
+    gen = torch.Generator().manual_seed(2)
+    torch.manual_seed(2)
+    if full:
+        width, blocks, size, n, emb, classes = 1.0, (3, 4, 6, 3), 112, 2, 512, 16
+    else:
+        width, blocks, size, n, emb, classes = 0.0625, (3, 4, 6, 3), 32, 4, 16, 7
+    model = tm.EmbeddingNet(width, blocks, emb, dropout=0.0)
+    with torch.no_grad():
+        perturb_bn(model, gen)
+    model.eval()
+    x = torch.rand((n, 3, size, size), generator=gen) * 2 - 1
+    labels = torch.randint(0, classes, (n,), generator=gen)
+    fc = torch.nn.Linear(emb, classes)
+    arc_w = torch.rand((classes, emb), generator=gen) * 2 - 1
+    with torch.no_grad():
+        e = model(x)
+        outs = [e, F.cross_entropy(fc(e), labels), arcface_loss(e, arc_w, labels)]
+    blocks_s = ":".join(map(str, blocks))
+    conf = f"width={width},blocks={blocks_s},classes=0,input={size},embedding={emb},dropout=0"
+    extra = [("labels", labels), ("fc/weight", fc.weight.detach()), ("fc/bias", fc.bias.detach()), ("arc/weight", arc_w)]
+    train = None if full else (lambda: F.cross_entropy(fc(model(x)), labels) + arcface_loss(model(x), arc_w, labels))
+    dump(os.path.join(out, f"resnet_{'full' if full else 'small'}.safetensors"), model, x, outs, extra,
+         {"config": conf}, train)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "models"))
+    a = ap.parse_args()
+    torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+    os.makedirs(a.out, exist_ok=True)
+    hourglass(a.out, a.full)
+    resnet(a.out, a.full)
+    if a.full:
+        print("torchvision resnet50 parameters:", sum(p.numel() for p in tm.resnet(1.0, (3, 4, 6, 3), 1000).parameters()))
+
+
+if __name__ == "__main__":
+    main()
