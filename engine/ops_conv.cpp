@@ -1,0 +1,136 @@
+// engine/ops_conv.cpp — conv2d, max_pool2d, adaptive_avg_pool2d_1x1 and their gradients.
+// Kernels: kernels/conv.h (im2col + OpenBLAS / cuDNN), kernels/pool.h (own kernels on both).
+#include <cstdint>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "kernels/conv.h"
+#include "kernels/pool.h"
+
+namespace ff {
+
+// ---------------------------------------------------------------- conv2d
+
+namespace {
+// x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or undefined.
+ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  const char* op = "conv2d";
+  check_float(op, x, "input x");
+  check_float(op, w, "weight w");
+  check_dim(op, x, 4, "input x [N, Cin, H, W]");
+  check_dim(op, w, 4, "weight w [Cout, Cin, k, k]");
+  check_same_device(op, x, w);
+  check_same_dtype(op, x, w);
+  FF_CHECK(x.numel() > 0 && w.numel() > 0, "conv2d: empty input or weight: x ", x.str(), ", w ", w.str());
+  FF_CHECK(w.size(2) == w.size(3), "conv2d: only square kernels are supported, weight w is ", w.str());
+  FF_CHECK(w.size(1) == x.size(1), "conv2d: weight w ", w.str(), " expects ", w.size(1),
+           " input channels but x ", x.str(), " has ", x.size(1));
+  if (b.defined()) {
+    check_float(op, b, "bias b");
+    check_same_device(op, x, b);
+    check_same_dtype(op, x, b);
+    FF_CHECK(b.dim() == 1 && b.size(0) == w.size(0), "conv2d: bias b ", b.str(), " must be [",
+             w.size(0), "] to match weight w ", w.str());
+  }
+  FF_CHECK(stride >= 1, "conv2d: stride must be >= 1, got ", stride, " (x ", x.str(), ", w ", w.str(), ")");
+  FF_CHECK(pad >= 0, "conv2d: pad must be >= 0, got ", pad, " (x ", x.str(), ", w ", w.str(), ")");
+  ConvShape s;
+  s.n = x.size(0);
+  s.cin = x.size(1);
+  s.h = x.size(2);
+  s.w = x.size(3);
+  s.cout = w.size(0);
+  s.k = w.size(2);
+  s.stride = stride;
+  s.pad = pad;
+  FF_CHECK(s.h + 2 * s.pad >= s.k && s.w + 2 * s.pad >= s.k, "conv2d: kernel ", s.k, " with pad ", pad,
+           " does not fit input x ", x.str(), " (weight w ", w.str(), "): output size would be < 1");
+  s.ho = (s.h + 2 * s.pad - s.k) / s.stride + 1;
+  s.wo = (s.w + 2 * s.pad - s.k) / s.stride + 1;
+  return s;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  const ConvShape s = conv_shape(x, w, b, stride, pad);
+  Tensor y = Tensor::empty({s.n, s.cout, s.ho, s.wo}, x.dtype(), x.device());
+  FF_DISPATCH_FLOAT("conv2d", x,
+                    BK::conv2d_forward(s, x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr,
+                                       y.data<T>()));
+  const bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+  // The input is needed only for the weight gradient, the weight only for the input gradient.
+  Tensor sx = gw ? x.detach() : Tensor(), sw = gx ? w.detach() : Tensor();
+  return record(y, "conv2d", {x, w, b}, [s, sx, sw, gx, gw, gb](const Tensor& g) {
+    Tensor dx = gx ? Tensor::empty({s.n, s.cin, s.h, s.w}, g.dtype(), g.device()) : Tensor();
+    Tensor dw = gw ? Tensor::empty({s.cout, s.cin, s.k, s.k}, g.dtype(), g.device()) : Tensor();
+    Tensor db = gb ? Tensor::empty({s.cout}, g.dtype(), g.device()) : Tensor();
+    FF_DISPATCH_FLOAT("conv2d_backward", g,
+                      BK::conv2d_backward(s, sx.defined() ? sx.data<T>() : nullptr,
+                                          sw.defined() ? sw.data<T>() : nullptr, g.data<T>(),
+                                          dx.defined() ? dx.data<T>() : nullptr,
+                                          dw.defined() ? dw.data<T>() : nullptr,
+                                          db.defined() ? db.data<T>() : nullptr));
+    return std::vector<Tensor>{dx, dw, db};
+  });
+}
+
+// ---------------------------------------------------------------- max_pool2d
+
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad) {
+  const char* op = "max_pool2d";
+  check_float(op, x, "input x");
+  check_dim(op, x, 4, "input x [N, C, H, W]");
+  FF_CHECK(x.numel() > 0, "max_pool2d: empty input x ", x.str());
+  FF_CHECK(kernel >= 1 && stride >= 1, "max_pool2d: kernel and stride must be >= 1, got kernel ", kernel,
+           ", stride ", stride, " for x ", x.str());
+  FF_CHECK(pad >= 0 && pad <= kernel / 2, "max_pool2d: pad must be in [0, kernel/2] = [0, ", kernel / 2,
+           "], got ", pad, " for x ", x.str());
+  PoolShape s;
+  s.n = x.size(0);
+  s.c = x.size(1);
+  s.h = x.size(2);
+  s.w = x.size(3);
+  s.k = kernel;
+  s.stride = stride;
+  s.pad = pad;
+  FF_CHECK(s.h + 2 * s.pad >= s.k && s.w + 2 * s.pad >= s.k, "max_pool2d: kernel ", kernel, " with pad ", pad,
+           " does not fit input x ", x.str(), ": output size would be < 1");
+  FF_CHECK(s.h * s.w < (int64_t{1} << 31), "max_pool2d: plane of x ", x.str(), " too large for int32 indices");
+  s.ho = (s.h + 2 * s.pad - s.k) / s.stride + 1;
+  s.wo = (s.w + 2 * s.pad - s.k) / s.stride + 1;
+  Tensor y = Tensor::empty({s.n, s.c, s.ho, s.wo}, x.dtype(), x.device());
+  // The argmax positions are kept only when a backward will need them.
+  const bool need_idx = any_requires_grad({x});
+  Tensor idx = need_idx ? Tensor::empty(y.shape(), DType::I32, x.device()) : Tensor();
+  FF_DISPATCH_FLOAT(op, x,
+                    BK::max_pool2d_forward(s, x.data<T>(), y.data<T>(), need_idx ? idx.data<int32_t>() : nullptr));
+  return record(y, op, {x}, [s, idx](const Tensor& g) {
+    Tensor gx = Tensor::empty({s.n, s.c, s.h, s.w}, g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("max_pool2d_backward", g,
+                      BK::max_pool2d_backward(s, g.data<T>(), idx.data<int32_t>(), gx.data<T>()));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+// ---------------------------------------------------------------- adaptive_avg_pool2d_1x1
+
+Tensor adaptive_avg_pool2d_1x1(const Tensor& x) {
+  const char* op = "adaptive_avg_pool2d_1x1";
+  check_float(op, x, "input x");
+  check_dim(op, x, 4, "input x [N, C, H, W]");
+  FF_CHECK(x.numel() > 0, op, ": empty input x ", x.str());
+  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  Tensor y = Tensor::empty({n, c, 1, 1}, x.dtype(), x.device());
+  FF_DISPATCH_FLOAT(op, x, BK::global_avg_pool_forward(n * c, hw, x.data<T>(), y.data<T>()));
+  Shape xs = x.shape();
+  return record(y, op, {x}, [xs, n, c, hw](const Tensor& g) {
+    Tensor gx = Tensor::empty(xs, g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("adaptive_avg_pool2d_1x1_backward", g,
+                      BK::global_avg_pool_backward(n * c, hw, g.data<T>(), gx.data<T>()));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+}  // namespace ff

@@ -1,0 +1,259 @@
+// kernels/conv_cpu.cpp — CPU reference for kernels/conv.h: im2col + OpenBLAS gemm.
+//
+// Layout: for a chunk of nb images the column matrix col is [K, nb*P] with K = cin*k*k (row
+// r = (c*k + ki)*k + kj) and P = ho*wo (column j*P + oh*wo + ow for image j of the chunk), so one
+// gemm covers the whole chunk:   y_chunk [cout, nb*P] = w [cout, K] · col [K, nb*P].
+// Backward:  gw [cout, K] = Σ_chunks gy_chunk [cout, nb*P] · colᵀ,  gcol = wᵀ · gy_chunk, then
+// col2im adds gcol back into gx. A 1x1 stride-1 unpadded convolution needs no im2col: image n's
+// x[n] [cin, h*w] already is its column matrix.
+//
+// Threads: the gemms run outside any OpenMP region, so OpenBLAS uses its own threads there and
+// is never called from several OpenMP threads at once (no oversubscription); im2col, col2im,
+// the bias and the layout shuffles are OpenMP loops between gemms.
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "kernels/conv.h"
+
+namespace ff::cpu {
+
+namespace {
+
+// Row-major gemm: C [m, n] = alpha * op(A) op(B) + beta * C.
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+              (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+              (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+}
+
+// Per-thread scratch that only grows: a training step calls conv with the same shapes again and
+// again, and fresh multi-megabyte mallocs would be mmap'ed and page-faulted on every call.
+template <typename T>
+T* scratch(int slot, size_t count) {
+  struct Buf {
+    std::unique_ptr<char[]> p;
+    size_t bytes = 0;
+  };
+  thread_local Buf bufs[2];
+  Buf& b = bufs[slot];
+  size_t need = count * sizeof(T);
+  if (need > b.bytes) {
+    b.p.reset(new char[need]);
+    b.bytes = need;
+  }
+  return reinterpret_cast<T*>(b.p.get());
+}
+
+bool is_direct(const ConvShape& s) { return s.k == 1 && s.stride == 1 && s.pad == 0; }
+
+// Images per chunk: enough columns for an efficient gemm (~4096), within a column buffer of
+// ~8M elements, at least one image.
+int64_t chunk_images(const ConvShape& s) {
+  const int64_t P = s.ho * s.wo, K = s.cin * s.k * s.k;
+  int64_t nb = std::max<int64_t>(1, (4096 + P - 1) / std::max<int64_t>(P, 1));
+  nb = std::min(nb, std::max<int64_t>(1, (int64_t{8} << 20) / std::max<int64_t>(K * P, 1)));
+  return std::max<int64_t>(1, std::min(nb, s.n));
+}
+
+// The output columns [lo, hi) whose input column ow*stride - pad + kj lies inside [0, w).
+inline void valid_range(int64_t kj, const ConvShape& s, int64_t& lo, int64_t& hi) {
+  // iw >= 0  <=>  ow >= ceil((pad - kj) / stride);  iw <= w-1  <=>  ow <= floor((w-1+pad-kj) / stride)
+  int64_t a = s.pad - kj;
+  lo = a <= 0 ? 0 : (a + s.stride - 1) / s.stride;
+  int64_t b = s.w - 1 + s.pad - kj;
+  hi = b < 0 ? 0 : std::min(s.wo, b / s.stride + 1);
+  if (lo > hi) lo = hi;
+}
+
+// x: the chunk's first image [nb, cin, h, w] -> col [K, nb*P].
+template <typename T>
+void im2col(const ConvShape& s, const T* x, int64_t nb, T* col) {
+  const int64_t P = s.ho * s.wo, ld = nb * P, kk = s.k * s.k;
+#pragma omp parallel for collapse(2) schedule(static) if (s.cin * nb * kk * P > 65536)
+  for (int64_t c = 0; c < s.cin; ++c)
+    for (int64_t j = 0; j < nb; ++j) {
+      const T* xp = x + (j * s.cin + c) * s.h * s.w;
+      for (int64_t ki = 0; ki < s.k; ++ki)
+        for (int64_t kj = 0; kj < s.k; ++kj) {
+          T* dst = col + ((c * s.k + ki) * s.k + kj) * ld + j * P;
+          int64_t lo, hi;
+          valid_range(kj, s, lo, hi);
+          for (int64_t oh = 0; oh < s.ho; ++oh) {
+            T* d = dst + oh * s.wo;
+            int64_t ih = oh * s.stride - s.pad + ki;
+            if (ih < 0 || ih >= s.h) {
+              std::fill(d, d + s.wo, T(0));
+              continue;
+            }
+            const T* row = xp + ih * s.w;
+            const int64_t off = kj - s.pad;  // d[ow] = row[ow * stride + off]
+            std::fill(d, d + lo, T(0));
+            if (s.stride == 1) {
+              if (lo < hi) std::memcpy(d + lo, row + lo + off, (hi - lo) * sizeof(T));
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) d[ow] = row[ow * s.stride + off];
+            }
+            std::fill(d + hi, d + s.wo, T(0));
+          }
+        }
+    }
+}
+
+// col [K, nb*P] -> gx: the chunk's first image [nb, cin, h, w], overwritten. Each (image,
+// channel) plane is owned by one thread, so no two threads add into the same element.
+template <typename T>
+void col2im(const ConvShape& s, const T* col, int64_t nb, T* gx) {
+  const int64_t P = s.ho * s.wo, ld = nb * P, kk = s.k * s.k;
+#pragma omp parallel for collapse(2) schedule(static) if (s.cin * nb * kk * P > 65536)
+  for (int64_t c = 0; c < s.cin; ++c)
+    for (int64_t j = 0; j < nb; ++j) {
+      T* gp = gx + (j * s.cin + c) * s.h * s.w;
+      std::fill(gp, gp + s.h * s.w, T(0));
+      for (int64_t ki = 0; ki < s.k; ++ki)
+        for (int64_t kj = 0; kj < s.k; ++kj) {
+          const T* src = col + ((c * s.k + ki) * s.k + kj) * ld + j * P;
+          int64_t lo, hi;
+          valid_range(kj, s, lo, hi);
+          for (int64_t oh = 0; oh < s.ho; ++oh) {
+            int64_t ih = oh * s.stride - s.pad + ki;
+            if (ih < 0 || ih >= s.h) continue;
+            T* row = gp + ih * s.w;
+            const int64_t off = kj - s.pad;
+            const T* sr = src + oh * s.wo;
+            for (int64_t ow = lo; ow < hi; ++ow) row[ow * s.stride + off] += sr[ow];
+          }
+        }
+    }
+}
+
+// tmp [cout, nb, P] -> y [nb, cout, P] (+ b[co]).
+template <typename T>
+void unshuffle_bias(const T* tmp, const T* b, int64_t cout, int64_t nb, int64_t P, T* y) {
+#pragma omp parallel for collapse(2) schedule(static) if (cout * nb * P > 65536)
+  for (int64_t j = 0; j < nb; ++j)
+    for (int64_t co = 0; co < cout; ++co) {
+      const T* src = tmp + (co * nb + j) * P;
+      T* dst = y + (j * cout + co) * P;
+      T bias = b ? b[co] : T(0);
+      for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + bias;
+    }
+}
+
+// gy [nb, cout, P] -> tmp [cout, nb, P].
+template <typename T>
+void shuffle(const T* gy, int64_t cout, int64_t nb, int64_t P, T* tmp) {
+#pragma omp parallel for collapse(2) schedule(static) if (cout * nb * P > 65536)
+  for (int64_t co = 0; co < cout; ++co)
+    for (int64_t j = 0; j < nb; ++j) std::memcpy(tmp + (co * nb + j) * P, gy + (j * cout + co) * P, P * sizeof(T));
+}
+
+template <typename T>
+void add_bias(const T* b, int64_t n, int64_t cout, int64_t P, T* y) {
+#pragma omp parallel for collapse(2) schedule(static) if (n * cout * P > 65536)
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t co = 0; co < cout; ++co) {
+      T* d = y + (i * cout + co) * P;
+      T v = b[co];
+      for (int64_t p = 0; p < P; ++p) d[p] += v;
+    }
+}
+
+template <typename T>
+void forward_impl(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
+  const int64_t P = s.ho * s.wo, K = s.cin * s.k * s.k, HW = s.h * s.w;
+  if (s.n == 0 || P == 0) return;
+  if (is_direct(s)) {
+    for (int64_t i = 0; i < s.n; ++i)
+      gemm(false, false, s.cout, P, K, T(1), w, K, x + i * s.cin * HW, P, T(0), y + i * s.cout * P, P);
+    if (b) add_bias(b, s.n, s.cout, P, y);
+    return;
+  }
+  const int64_t nb = chunk_images(s);
+  T* col = scratch<T>(0, static_cast<size_t>(K * nb * P));
+  T* tmp = nb > 1 ? scratch<T>(1, static_cast<size_t>(s.cout * nb * P)) : nullptr;
+  for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
+    const int64_t cur = std::min(nb, s.n - n0);
+    im2col(s, x + n0 * s.cin * HW, cur, col);
+    T* yc = y + n0 * s.cout * P;
+    if (cur == 1) {
+      gemm(false, false, s.cout, P, K, T(1), w, K, col, P, T(0), yc, P);
+      if (b) add_bias(b, 1, s.cout, P, yc);
+    } else {
+      gemm(false, false, s.cout, cur * P, K, T(1), w, K, col, cur * P, T(0), tmp, cur * P);
+      unshuffle_bias(tmp, b, s.cout, cur, P, yc);
+    }
+  }
+}
+
+template <typename T>
+void backward_impl(const ConvShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) {
+  const int64_t P = s.ho * s.wo, K = s.cin * s.k * s.k, HW = s.h * s.w;
+  if (gb) {
+    // Per channel, accumulated in double (one long sum over n*P terms).
+#pragma omp parallel for schedule(static) if (s.n * s.cout * P > 65536)
+    for (int64_t co = 0; co < s.cout; ++co) {
+      double acc = 0;
+      for (int64_t i = 0; i < s.n; ++i) {
+        const T* g = gy + (i * s.cout + co) * P;
+        for (int64_t p = 0; p < P; ++p) acc += g[p];
+      }
+      gb[co] = static_cast<T>(acc);
+    }
+  }
+  if (!gx && !gw) return;
+  if (s.n == 0 || P == 0) {  // nothing reaches the weights; the input gets zeros
+    if (gw) std::fill(gw, gw + s.cout * K, T(0));
+    if (gx) std::fill(gx, gx + s.n * s.cin * HW, T(0));
+    return;
+  }
+  if (is_direct(s)) {
+    for (int64_t i = 0; i < s.n; ++i) {
+      const T* g = gy + i * s.cout * P;
+      if (gw) gemm(false, true, s.cout, K, P, T(1), g, P, x + i * s.cin * HW, P, i == 0 ? T(0) : T(1), gw, K);
+      if (gx) gemm(true, false, K, P, s.cout, T(1), w, K, g, P, T(0), gx + i * s.cin * HW, P);
+    }
+    return;
+  }
+  const int64_t nb = chunk_images(s);
+  T* col = scratch<T>(0, static_cast<size_t>(K * nb * P));
+  T* tmp = nb > 1 ? scratch<T>(1, static_cast<size_t>(s.cout * nb * P)) : nullptr;
+  for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
+    const int64_t cur = std::min(nb, s.n - n0), ld = cur * P;
+    const T* g = gy + n0 * s.cout * P;  // [cout, ld] when cur == 1
+    if (cur > 1) {
+      shuffle(g, s.cout, cur, P, tmp);
+      g = tmp;
+    }
+    if (gw) {
+      im2col(s, x + n0 * s.cin * HW, cur, col);
+      gemm(false, true, s.cout, K, ld, T(1), g, ld, col, ld, n0 == 0 ? T(0) : T(1), gw, K);
+    }
+    if (gx) {
+      gemm(true, false, K, ld, s.cout, T(1), w, K, g, ld, T(0), col, ld);  // col now holds gcol
+      col2im(s, col, cur, gx + n0 * s.cin * HW);
+    }
+  }
+}
+
+}  // namespace
+
+#define FF_CONV_CPU_DEFS(T)                                                                            \
+  void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {                 \
+    forward_impl(s, x, w, b, y);                                                                      \
+  }                                                                                                   \
+  void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) { \
+    backward_impl(s, x, w, gy, gx, gw, gb);                                                           \
+  }
+
+FF_CONV_CPU_DEFS(float)
+FF_CONV_CPU_DEFS(double)
+
+}  // namespace ff::cpu

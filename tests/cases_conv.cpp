@@ -1,0 +1,106 @@
+// tests/cases_conv.cpp — op cases for conv2d, max_pool2d and adaptive_avg_pool2d_1x1.
+// PyTorch side: tools/goldens/conv.py (same case names, same shape sets, same stride/pad).
+// Shape sets mix batch 1 and 2, odd and non-square inputs (7x7, 5x6, 9x11): with N=2 the CPU
+// convolution runs its multi-image chunk path, with N=1 its single-image path.
+#include "tests/op_cases.h"
+
+namespace ff::test {
+namespace {
+
+struct ConvSet {
+  int64_t n, cin, h, w, cout;
+};
+
+// x [n, cin, h, w], w [cout, cin, k, k], b [cout] (when bias), all uniform in [-1, 1).
+OpCase conv_case(const std::string& name, int k, int stride, int pad, bool bias, std::vector<ConvSet> sets) {
+  OpCase c;
+  c.name = name;
+  c.shape_sets = static_cast<int>(sets.size());
+  c.make = [sets, k, bias](Rng& rng, DType dt, int i) {
+    const ConvSet& s = sets[i];
+    std::vector<Tensor> in{rand_tensor(rng, {s.n, s.cin, s.h, s.w}, dt), rand_tensor(rng, {s.cout, s.cin, k, k}, dt)};
+    if (bias) in.push_back(rand_tensor(rng, {s.cout}, dt));
+    return in;
+  };
+  c.fn = [stride, pad, bias](const std::vector<Tensor>& in) {
+    return conv2d(in[0], in[1], bias ? in[2] : Tensor(), stride, pad);
+  };
+  c.grad_inputs = bias ? std::vector<int>{0, 1, 2} : std::vector<int>{0, 1};
+  // Outputs and weight gradients are sums of up to ~600 products of values in [-1, 1): our
+  // summation order (OpenBLAS / cuDNN) differs from PyTorch's, so float32 rounding of a sum near
+  // zero needs an absolute floor; relative 1e-5 still holds everywhere else.
+  c.rtol = 1e-5;
+  c.atol = 1e-5;
+  c.cuda_rtol = 1e-5;
+  c.cuda_atol = 1e-5;
+  return c;
+}
+
+FF_OP_CASE(conv2d_1x1) {
+  return conv_case("conv2d_1x1", 1, 1, 0, true, {{2, 3, 5, 6, 4}, {1, 4, 7, 7, 3}, {2, 5, 3, 4, 2}});
+}
+FF_OP_CASE(conv2d_1x1_nobias) {
+  return conv_case("conv2d_1x1_nobias", 1, 1, 0, false, {{2, 3, 5, 6, 4}, {1, 4, 7, 7, 3}});
+}
+// ResNet's downsampling shortcut: 1x1 stride 2 goes through im2col.
+FF_OP_CASE(conv2d_1x1_s2) {
+  return conv_case("conv2d_1x1_s2", 1, 2, 0, false, {{2, 3, 7, 7, 4}, {1, 2, 6, 5, 3}});
+}
+FF_OP_CASE(conv2d_3x3) {
+  return conv_case("conv2d_3x3", 3, 1, 1, true, {{2, 3, 7, 7, 4}, {1, 2, 5, 6, 3}, {2, 1, 4, 4, 2}});
+}
+FF_OP_CASE(conv2d_3x3_s2) {
+  return conv_case("conv2d_3x3_s2", 3, 2, 1, true, {{2, 3, 7, 7, 4}, {1, 2, 5, 6, 3}, {2, 2, 8, 8, 3}});
+}
+FF_OP_CASE(conv2d_7x7_s2) {
+  return conv_case("conv2d_7x7_s2", 7, 2, 3, false, {{2, 2, 9, 11, 3}, {1, 2, 7, 7, 3}, {2, 1, 5, 6, 2}});
+}
+FF_OP_CASE(conv2d_3x3_p0) {
+  return conv_case("conv2d_3x3_p0", 3, 1, 0, true, {{2, 3, 7, 7, 4}, {1, 2, 5, 6, 3}, {1, 2, 3, 3, 2}});
+}
+
+// Max pooling: uniform random inputs have no ties, so the argmax (and the gradient) is unique.
+OpCase pool_case(const std::string& name, int k, int stride, int pad, std::vector<Shape> shapes) {
+  OpCase c;
+  c.name = name;
+  c.shape_sets = static_cast<int>(shapes.size());
+  c.make = [shapes](Rng& rng, DType dt, int i) { return std::vector<Tensor>{rand_tensor(rng, shapes[i], dt)}; };
+  c.fn = [k, stride, pad](const std::vector<Tensor>& in) { return max_pool2d(in[0], k, stride, pad); };
+  c.grad_inputs = {0};
+  // Forward is a selection, backward adds each window's gradient into its argmax in increasing
+  // output order, as PyTorch's CPU kernel does: exact. The CUDA gather adds in the same order;
+  // a hair of relative slack is left for it.
+  c.rtol = 0;
+  c.atol = 0;
+  c.cuda_rtol = 1e-6;
+  c.cuda_atol = 0;
+  return c;
+}
+
+FF_OP_CASE(max_pool2d_2x2) {
+  // 7x7 -> 3x3: the last row and column are in no window and must get a zero gradient.
+  return pool_case("max_pool2d_2x2", 2, 2, 0, {{2, 3, 7, 7}, {1, 2, 6, 5}, {2, 1, 4, 4}});
+}
+FF_OP_CASE(max_pool2d_3x3_s2) {
+  // ResNet's stem pool; the windows overlap, so some inputs collect gradient from two windows.
+  return pool_case("max_pool2d_3x3_s2", 3, 2, 1, {{2, 3, 7, 7}, {1, 2, 5, 6}, {1, 2, 8, 8}});
+}
+FF_OP_CASE(max_pool2d_3x3_s1) {
+  return pool_case("max_pool2d_3x3_s1", 3, 1, 1, {{1, 2, 5, 6}, {2, 1, 4, 4}});
+}
+
+FF_OP_CASE(adaptive_avg_pool2d_1x1) {
+  OpCase c;
+  c.name = "adaptive_avg_pool2d_1x1";
+  c.shape_sets = 3;
+  c.make = [](Rng& rng, DType dt, int k) {
+    const Shape shapes[] = {{2, 3, 7, 7}, {1, 4, 5, 6}, {2, 2, 1, 1}};
+    return std::vector<Tensor>{rand_tensor(rng, shapes[k], dt)};
+  };
+  c.fn = [](const std::vector<Tensor>& in) { return adaptive_avg_pool2d_1x1(in[0]); };
+  c.grad_inputs = {0};
+  return c;
+}
+
+}  // namespace
+}  // namespace ff::test

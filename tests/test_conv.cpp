@@ -1,0 +1,186 @@
+// tests/test_conv.cpp — conv2d and max_pool2d beyond the op cases (tests/cases_conv.cpp):
+// a direct-loop reference on shapes large enough to split the CPU im2col into several chunks
+// (with a remainder), PyTorch's tie and NaN rules for max pooling, the no-grad path, and on a
+// GPU a larger CUDA-vs-CPU comparison (cuDNN picks other algorithms there than for tiny shapes).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engine/autograd.h"
+#include "engine/config.h"
+#include "engine/ops.h"
+#include "tests/test_util.h"
+
+namespace ff::test {
+namespace {
+
+Tensor uniform(Rng& rng, const Shape& s, DType dt = DType::F32) {
+  Tensor t = Tensor::empty(s, dt);
+  uniform_(t, -1, 1, rng);
+  return t;
+}
+
+// Direct convolution in double, and its gradients for upstream gradient gy.
+struct DirectConv {
+  std::vector<double> y, gx, gw, gb;
+};
+DirectConv direct_conv(const Tensor& xt, const Tensor& wt, const Tensor& bt, int stride, int pad, const Tensor& gyt) {
+  const int64_t N = xt.size(0), C = xt.size(1), H = xt.size(2), W = xt.size(3), O = wt.size(0), K = wt.size(2);
+  const int64_t Ho = (H + 2 * pad - K) / stride + 1, Wo = (W + 2 * pad - K) / stride + 1;
+  std::vector<double> x = xt.to_vector<double>(), w = wt.to_vector<double>(), b = bt.to_vector<double>(),
+                      gy = gyt.to_vector<double>();
+  DirectConv r;
+  r.y.assign(N * O * Ho * Wo, 0);
+  r.gx.assign(x.size(), 0);
+  r.gw.assign(w.size(), 0);
+  r.gb.assign(O, 0);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oh = 0; oh < Ho; ++oh)
+        for (int64_t ow = 0; ow < Wo; ++ow) {
+          const int64_t yi = ((n * O + o) * Ho + oh) * Wo + ow;
+          double acc = b[o];
+          r.gb[o] += gy[yi];
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t ki = 0; ki < K; ++ki)
+              for (int64_t kj = 0; kj < K; ++kj) {
+                const int64_t ih = oh * stride - pad + ki, iw = ow * stride - pad + kj;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const int64_t xi = ((n * C + c) * H + ih) * W + iw, wi = ((o * C + c) * K + ki) * K + kj;
+                acc += x[xi] * w[wi];
+                r.gx[xi] += gy[yi] * w[wi];
+                r.gw[wi] += gy[yi] * x[xi];
+              }
+          r.y[yi] = acc;
+        }
+  return r;
+}
+
+void check_against_direct(const Shape& xs, int64_t cout, int k, int stride, int pad) {
+  Rng rng(7);
+  Tensor x = uniform(rng, xs), w = uniform(rng, {cout, xs[1], k, k}), b = uniform(rng, {cout});
+  x.requires_grad_(true);
+  w.requires_grad_(true);
+  b.requires_grad_(true);
+  Tensor y = conv2d(x, w, b, stride, pad);
+  Tensor gy = uniform(rng, y.shape());
+  y.backward(gy);
+  DirectConv r = direct_conv(x, w, b, stride, pad, gy);
+  auto ref = [](const std::vector<double>& v, const Shape& s) { return Tensor::from_vector(v, s); };
+  // Sums of up to a few thousand float32 products: 1e-4 relative, 1e-4 absolute near zero.
+  const std::string what = "conv2d " + shape_str(xs) + " k" + std::to_string(k) + " s" + std::to_string(stride);
+  expect_close(y, ref(r.y, y.shape()), 1e-4, 1e-4, what + " output");
+  expect_close(x.grad(), ref(r.gx, x.shape()), 1e-4, 1e-4, what + " grad x");
+  expect_close(w.grad(), ref(r.gw, w.shape()), 1e-4, 1e-4, what + " grad w");
+  expect_close(b.grad(), ref(r.gb, b.shape()), 1e-4, 1e-4, what + " grad b");
+}
+
+// P = 48*48 = 2304 output pixels per image: chunks of 2 images, then a remainder of 1.
+TEST(Conv2d, ChunkedIm2colMatchesDirectLoop) { check_against_direct({3, 2, 48, 48}, 3, 3, 1, 1); }
+// P = 31*25 = 775: chunks of 6 images, then a remainder of 1.
+TEST(Conv2d, StridedChunksMatchDirectLoop) { check_against_direct({7, 3, 61, 50}, 2, 3, 2, 1); }
+TEST(Conv2d, Pointwise1x1MatchesDirectLoop) { check_against_direct({3, 4, 9, 13}, 5, 1, 1, 0); }
+
+TEST(Conv2d, NoGradPathGivesSameOutput) {
+  Rng rng(3);
+  Tensor x = uniform(rng, {2, 3, 9, 7}), w = uniform(rng, {4, 3, 3, 3});
+  Tensor with = conv2d(x, w, Tensor(), 2, 1);
+  w.requires_grad_(true);
+  Tensor recorded = conv2d(x, w, Tensor(), 2, 1);
+  EXPECT_TRUE(recorded.requires_grad());
+  EXPECT_FALSE(with.requires_grad());
+  expect_close(recorded, with, 0, 0, "conv2d recorded vs plain");
+  recorded.backward(Tensor::ones(recorded.shape()));
+  EXPECT_TRUE(w.grad().defined());
+}
+
+// Ties go to the first maximum in row-major window order; NaN wins and propagates. Expected
+// values are what torch.nn.functional.max_pool2d(x, 2, 2) gives for this input.
+TEST(MaxPool2d, TiesGoToFirstMaximumAndNaNPropagates) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor x = Tensor::from_vector<double>({1, 5, 5, 0, 5, 2, 3, 5, 0, 0, nan, 1, 0, 7, 7, 1}, {1, 1, 4, 4}).to(dt);
+    x.requires_grad_(true);
+    Tensor y = max_pool2d(x, 2, 2, 0);
+    std::vector<double> yv = y.to_vector<double>();
+    EXPECT_EQ(yv[0], 5);
+    EXPECT_EQ(yv[1], 5);
+    EXPECT_EQ(yv[2], 7);
+    EXPECT_TRUE(std::isnan(yv[3]));
+    y.backward(Tensor::from_vector<double>({1, 2, 3, 4}, {1, 1, 2, 2}).to(dt));
+    expect_close(x.grad(), Tensor::from_vector<double>({0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 3, 0, 0}, {1, 1, 4, 4}),
+                 0, 0, "max_pool2d grad with ties");
+  }
+}
+
+// All-equal input with overlapping padded windows (3x3, stride 2, pad 1): each window's first
+// real element wins; torch gives grad [[1, 2, 0, 0], [3, 4, 0, 0], 0, 0].
+TEST(MaxPool2d, PaddingNeverWins) {
+  Tensor x = Tensor::full({1, 1, 4, 4}, -3.0);
+  x.requires_grad_(true);
+  Tensor y = max_pool2d(x, 3, 2, 1);
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 2, 2}));
+  expect_close(y, Tensor::full({1, 1, 2, 2}, -3.0), 0, 0, "max_pool2d of a constant");
+  y.backward(Tensor::from_vector<float>({1, 2, 3, 4}, {1, 1, 2, 2}));
+  expect_close(x.grad(), Tensor::from_vector<float>({1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 4, 4}), 0, 0,
+               "max_pool2d grad of a constant");
+}
+
+TEST(MaxPool2d, NoGradPathGivesSameOutput) {
+  Rng rng(5);
+  Tensor x = uniform(rng, {2, 3, 9, 8});
+  Tensor plain = max_pool2d(x, 3, 2, 1);
+  x.requires_grad_(true);
+  Tensor recorded;
+  {
+    NoGradGuard guard;
+    Tensor unrecorded = max_pool2d(x, 3, 2, 1);
+    EXPECT_FALSE(unrecorded.requires_grad());
+    expect_close(unrecorded, plain, 0, 0, "max_pool2d under no-grad");
+  }
+  recorded = max_pool2d(x, 3, 2, 1);
+  EXPECT_TRUE(recorded.requires_grad());
+  expect_close(recorded, plain, 0, 0, "max_pool2d recorded vs plain");
+}
+
+// A larger convolution on the GPU than the op cases use, in both math modes.
+TEST(Conv2dCuda, LargerShapesMatchCpu) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: conv2d CUDA-vs-CPU on larger shapes skipped";
+  struct Cfg {
+    Shape x;
+    int64_t cout;
+    int k, stride, pad;
+  };
+  const Cfg cfgs[] = {{{8, 64, 32, 32}, 64, 3, 1, 1}, {{4, 3, 57, 61}, 16, 7, 2, 3}, {{4, 32, 15, 15}, 64, 1, 2, 0},
+                      {{4, 64, 16, 16}, 32, 1, 1, 0}};
+  for (bool tf32 : {false, true}) {
+    set_allow_tf32(tf32);
+    for (const Cfg& c : cfgs) {
+      Rng rng(11);
+      Tensor x = uniform(rng, c.x), w = uniform(rng, {c.cout, c.x[1], c.k, c.k}), b = uniform(rng, {c.cout});
+      Tensor xg = x.to(Device::cuda()), wg = w.to(Device::cuda()), bg = b.to(Device::cuda());
+      for (Tensor* t : {&x, &w, &b, &xg, &wg, &bg}) t->requires_grad_(true);
+      Tensor yc = conv2d(x, w, b, c.stride, c.pad), yg = conv2d(xg, wg, bg, c.stride, c.pad);
+      Tensor gy = uniform(rng, yc.shape());
+      yc.backward(gy);
+      yg.backward(gy.to(Device::cuda()));
+      // Each result is a sum of `terms` products of values in [-1, 1) (rms 1/3). FMA math: only
+      // the order differs from the CPU's, 1e-4 is generous. TF32 rounds both factors to 10-bit
+      // mantissas (rms product error ~1.3e-4), a random walk over the terms: ~6 sigma below.
+      auto tol = [tf32](int64_t terms) { return tf32 ? 8e-4 * std::sqrt(double(terms)) : 1e-4; };
+      const double rtol = tf32 ? 1e-3 : 1e-4;
+      const int64_t n_out = yc.numel() / c.cout;  // N * Ho * Wo
+      const std::string what = "conv2d cuda " + shape_str(c.x) + (tf32 ? " tf32" : " fp32");
+      expect_close(yg, yc, rtol, tol(c.x[1] * c.k * c.k), what + " output");
+      expect_close(xg.grad(), x.grad(), rtol, tol(c.cout * c.k * c.k), what + " grad x");
+      expect_close(wg.grad(), w.grad(), rtol, tol(n_out), what + " grad w");
+      expect_close(bg.grad(), b.grad(), 1e-4, 1e-3, what + " grad b");  // a plain sum of N*Ho*Wo terms
+    }
+  }
+  set_allow_tf32(false);
+}
+
+}  // namespace
+}  // namespace ff::test
