@@ -234,7 +234,8 @@ TEST_P(OptimGolden, CudaMatchesCpu) {
     ASSERT_TRUE(pg[i].device().is_cuda());
     expect_close(pg[i], pc[i], 1e-6, 1e-7, c.name + " cuda vs cpu param " + std::to_string(i));
     expect_close(ph[i], pc[i], 1e-6, 1e-7, c.name + " cuda (resumed from cpu state) vs cpu param " + std::to_string(i));
-    expect_close(pg[i], g.at(key("param", kSteps, i)), 1e-6, 1e-7, c.name + " cuda vs PyTorch param " + std::to_string(i));
+    // atol as in Float32TrajectoryMatchesPyTorch (values that cancel to near zero)
+    expect_close(pg[i], g.at(key("param", kSteps, i)), 1e-6, 2.5e-7, c.name + " cuda vs PyTorch param " + std::to_string(i));
   }
 }
 
