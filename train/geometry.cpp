@@ -133,8 +133,9 @@ Affine2 similarity_lstsq(const std::vector<Point2>& src, const std::vector<Point
 
 Affine2 similarity_three_point(const std::vector<Point2>& src, const std::vector<Point2>& dst,
                                double threshold) {
-  FF_CHECK(src.size() == 3 && dst.size() == 3, "similarity_three_point: needs exactly 3 source and 3 destination points, got ",
-           src.size(), " and ", dst.size());
+  FF_CHECK(src.size() == 3 && dst.size() == 3,
+           "similarity_three_point: needs exactly 3 source and 3 destination points, got ", src.size(), " and ",
+           dst.size());
   FF_CHECK(threshold >= 0.0, "similarity_three_point: threshold must be >= 0, got ", threshold);
   // RANSAC's view: each pair of points defines an exact similarity (two pairs fix four unknowns);
   // the third point is an inlier of that model when it lands within `threshold` of its target.
