@@ -81,7 +81,12 @@ void check_against_direct(const Shape& xs, int64_t cout, int k, int stride, int 
 TEST(Conv2d, ChunkedIm2colMatchesDirectLoop) { check_against_direct({3, 2, 48, 48}, 3, 3, 1, 1); }
 // P = 31*25 = 775: chunks of 6 images, then a remainder of 1.
 TEST(Conv2d, StridedChunksMatchDirectLoop) { check_against_direct({7, 3, 61, 50}, 2, 3, 2, 1); }
-TEST(Conv2d, Pointwise1x1MatchesDirectLoop) { check_against_direct({3, 4, 9, 13}, 5, 1, 1, 0); }
+// 1x1: small images go through the chunked column matrix, large ones (P >= 1024) multiply x[n]
+// directly, image by image.
+TEST(Conv2d, Pointwise1x1MatchesDirectLoop) {
+  check_against_direct({3, 4, 9, 13}, 5, 1, 1, 0);
+  check_against_direct({2, 3, 32, 33}, 4, 1, 1, 0);
+}
 
 TEST(Conv2d, NoGradPathGivesSameOutput) {
   Rng rng(3);
