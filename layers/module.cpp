@@ -70,6 +70,18 @@ void Module::to(Device device) {
   for (auto& [n, m] : children_) m->to(device);
 }
 
+void Module::to(DType dtype) {
+  for (auto& [n, t] : params_) {
+    if (t.dtype() == dtype) continue;
+    Tensor c = t.detach().to(dtype);
+    c.requires_grad_(true);
+    t = c;
+  }
+  for (auto& [n, t] : buffers_)
+    if (is_floating(t.dtype()) && t.dtype() != dtype) t = t.detach().to(dtype);
+  for (auto& [n, m] : children_) m->to(dtype);
+}
+
 void Module::zero_grad() {
   for (Tensor* t : parameters()) t->zero_grad();
 }

@@ -32,6 +32,8 @@ class Module {
   bool training() const { return training_; }
   // Moves every parameter and buffer to `device` (parameters stay leaves that require grads).
   void to(Device device);
+  // Converts every floating parameter and buffer to `dtype` (float64 for gradient checks).
+  void to(DType dtype);
   void zero_grad();
 
  protected:

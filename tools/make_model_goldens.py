@@ -34,8 +34,8 @@ def arcface_loss(emb, weight, labels, s=45.0, m=0.1):
     return F.cross_entropy(s * (onehot * phi[:, None] + (1 - onehot) * cos), labels)
 
 
-def dump(path, model, x, outs, extra, meta, train_fn=None):
-    tensors = [(f"w/{k}", v) for k, v in model.state_dict().items()]
+def dump(path, model, x, outs, extra, meta, train_fn=None, lr=0.01, grad64=False):
+    tensors = [(f"w/{k}", v.clone()) for k, v in model.state_dict().items()]
     tensors.append(("x", x))
     for i, o in enumerate(outs):
         tensors.append((f"eval/out{i}", o))
@@ -43,13 +43,23 @@ def dump(path, model, x, outs, extra, meta, train_fn=None):
     if train_fn is not None:
         state = {k: v.clone() for k, v in model.state_dict().items()}
         model.train()
+        if grad64:  # gradients of an ill-conditioned network: compared in float64 (see resnet())
+            model.double()
+            meta["grad_dtype"] = "float64"
+        else:
+            meta["grad_dtype"] = "float32"
         loss = train_fn()
         loss.backward()
         tensors.append(("train/loss", loss.detach()))
         for k, p in model.named_parameters():
-            tensors.append((f"g/{k}", p.grad))
+            tensors.append((f"g/{k}", p.grad.clone()))
+        # The 10-step SGD trajectory runs in float64: these small networks train chaotically in
+        # float32 (BN over few values, ReLU boundaries), where PyTorch's own float32 and float64
+        # losses part by 1e-2 to 1e-1 within 10 steps, so no float32 engine could meet 1e-3.
         model.load_state_dict(state)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        model.double()
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        meta["sgd_lr"] = repr(lr)
         losses = []
         for _ in range(10):
             opt.zero_grad()
@@ -57,6 +67,7 @@ def dump(path, model, x, outs, extra, meta, train_fn=None):
             loss.backward()
             opt.step()
             losses.append(loss.item())
+        model.float()
         tensors.append(("sgd/losses", torch.tensor(losses, dtype=torch.float64)))
     meta["params"] = str(sum(p.numel() for p in model.parameters()))
     write_safetensors(path, tensors, meta)
@@ -91,18 +102,25 @@ def hourglass(out, full):
         outs = model(x)
     target = torch.rand(outs[0].shape, generator=gen)
     conf = f"stem={cfg['stem']},mid={cfg['mid']},channels={cfg['channels']},stacks={cfg['stacks']},landmarks={cfg['landmarks']},input={size}"
-    train = None if full else (lambda: sum(F.mse_loss(o, target) for o in model(x)))
+    dt = lambda: next(model.parameters()).dtype  # noqa: E731  (float32, or float64 for the SGD run)
+    train = None if full else (lambda: sum(F.mse_loss(o, target.to(dt())) for o in model(x.to(dt()))))
     dump(os.path.join(out, f"hourglass_{'full' if full else 'small'}.safetensors"), model, x, outs,
-         [("target", target)], {"config": conf}, train)
+         [("target", target)], {"config": conf}, train, lr=1e-6)  # the outputs start large: a small step
 
 
-def resnet(out, full):
+def resnet(out, variant):
+    """variant "full": reference ResNet50 at 112x112, eval only. "small": width 0.125 with one block
+    per stage — float32 training gradients are well conditioned there (PyTorch's own float32 and
+    float64 gradients agree to 1e-5). "deep": the full [3, 4, 6, 3] depth at width 1/16, whose
+    float32 training gradients are not (PyTorch's float32 and float64 differ by 6e-2), so its
+    gradients and SGD trajectory are compared in float64."""
     gen = torch.Generator().manual_seed(2)
     torch.manual_seed(2)
-    if full:
-        width, blocks, size, n, emb, classes = 1.0, (3, 4, 6, 3), 112, 2, 512, 16
-    else:
-        width, blocks, size, n, emb, classes = 0.0625, (3, 4, 6, 3), 32, 4, 16, 7
+    width, blocks, size, n, emb, classes = {
+        "full": (1.0, (3, 4, 6, 3), 112, 2, 512, 16),
+        "small": (0.125, (1, 1, 1, 1), 64, 16, 16, 7),
+        "deep": (0.0625, (3, 4, 6, 3), 64, 8, 16, 7),
+    }[variant]
     model = tm.EmbeddingNet(width, blocks, emb, dropout=0.0)
     with torch.no_grad():
         perturb_bn(model, gen)
@@ -117,9 +135,17 @@ def resnet(out, full):
     blocks_s = ":".join(map(str, blocks))
     conf = f"width={width},blocks={blocks_s},classes=0,input={size},embedding={emb},dropout=0"
     extra = [("labels", labels), ("fc/weight", fc.weight.detach()), ("fc/bias", fc.bias.detach()), ("arc/weight", arc_w)]
-    train = None if full else (lambda: F.cross_entropy(fc(model(x)), labels) + arcface_loss(model(x), arc_w, labels))
-    dump(os.path.join(out, f"resnet_{'full' if full else 'small'}.safetensors"), model, x, outs, extra,
-         {"config": conf}, train)
+    dt = lambda: next(model.parameters()).dtype  # noqa: E731
+
+    def train_loss():
+        xx = x.to(dt())
+        e1 = model(xx)
+        e2 = model(xx)
+        return (F.cross_entropy(F.linear(e1, fc.weight.to(dt()), fc.bias.to(dt())), labels)
+                + arcface_loss(e2, arc_w.to(dt()), labels))
+    train = None if variant == "full" else train_loss
+    dump(os.path.join(out, f"resnet_{variant}.safetensors"), model, x, outs, extra, {"config": conf}, train,
+         grad64=variant == "deep")
 
 
 def main():
@@ -130,7 +156,8 @@ def main():
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     os.makedirs(a.out, exist_ok=True)
     hourglass(a.out, a.full)
-    resnet(a.out, a.full)
+    for v in (["full"] if a.full else ["small", "deep"]):
+        resnet(a.out, v)
     if a.full:
         print("torchvision resnet50 parameters:", sum(p.numel() for p in tm.resnet(1.0, (3, 4, 6, 3), 1000).parameters()))
 
