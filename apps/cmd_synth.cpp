@@ -27,11 +27,15 @@ ff::app::Command reg("synth", "Write a synthetic face dataset in CelebA's file f
       "list_landmarks_celeba.txt (left eye, right eye, nose tip, mouth corners; 'left' is the\n"
       "image's left). The same seed gives byte-identical files.");
   sub.add_option("--out", o->out, "Output folder (created; must not already hold a dataset unless --overwrite)")->required();
-  sub.add_option("--identities", o->cfg.identities, "Number of identities N (>= 2)")->capture_default_str();
-  sub.add_option("--per-identity", o->cfg.per_identity, "Images per identity K (>= 2)")->capture_default_str();
-  sub.add_option("--size", o->cfg.size, "Image side S in pixels (32..1024)")->capture_default_str();
+  sub.add_option("--identities", o->cfg.identities, "Number of identities N (>= 2)")
+      ->check(CLI::Range(2, 1000000))->capture_default_str();
+  sub.add_option("--per-identity", o->cfg.per_identity, "Images per identity K (>= 2)")
+      ->check(CLI::Range(2, 100000))->capture_default_str();
+  sub.add_option("--size", o->cfg.size, "Image side S in pixels (32..1024)")
+      ->check(CLI::Range(32, 1024))->capture_default_str();
   sub.add_option("--seed", o->cfg.seed, "Random seed")->capture_default_str();
-  sub.add_flag("--overwrite", o->overwrite, "Write over a dataset already in OUT");
+  sub.add_flag("--overwrite", o->overwrite,
+               "Write over a dataset already in OUT (its lists are replaced; older images beyond the new count stay on disk, unlisted)");
   sub.add_option("--sheet", o->sheet, "Also write a PNG contact sheet (rows: the first identities, columns: their images) with the landmarks marked");
   return [o] {
     namespace fs = std::filesystem;

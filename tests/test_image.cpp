@@ -191,6 +191,8 @@ TEST(Image, BadFilesRaiseErrorsNamingTheFile) {
   std::string missing = tmp.file("no_such.jpg");
   expect_error([&] { load_image(missing); }, {missing, "cannot open", "No such file"});
 
+  expect_error([&] { load_image(tmp.path.string()); }, {tmp.path.string(), "directory"});
+
   std::string empty = tmp.file("empty.jpg");
   write_bytes(empty, {});
   expect_error([&] { load_image(empty); }, {empty, "empty"});

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 
@@ -92,6 +93,8 @@ std::string png_structure_problem(const uint8_t* b, size_t n) {
 }
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) FF_FAIL("load_image: ", path, ": is a directory, not an image file");
   std::ifstream f(path, std::ios::binary);
   if (!f) FF_FAIL("load_image: ", path, ": cannot open (", std::strerror(errno), ")");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
