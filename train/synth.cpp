@@ -362,9 +362,9 @@ FaceParams synth_identity(uint64_t seed, int identity) {
   f.hair_style = static_cast<int>(rng.randint(6));
   f.hairline = static_cast<float>(rng.uniform(-0.72, -0.5));
   f.hair_volume = static_cast<float>(rng.uniform(1.04, 1.22));
-  bool older_man_look = rng.uniform() < 0.3;
-  f.beard = static_cast<float>(older_man_look && rng.uniform() < 0.5 ? rng.uniform(0.35, 0.85) : 0.0);
-  f.moustache = static_cast<float>(older_man_look && rng.uniform() < 0.6 ? rng.uniform(0.5, 0.9) : 0.0);
+  bool facial_hair = rng.uniform() < 0.3;
+  f.beard = static_cast<float>(facial_hair && rng.uniform() < 0.5 ? rng.uniform(0.35, 0.85) : 0.0);
+  f.moustache = static_cast<float>(facial_hair && rng.uniform() < 0.6 ? rng.uniform(0.5, 0.9) : 0.0);
   if (rng.uniform() < 0.35) {
     f.mole_x = static_cast<float>(rng.uniform(-0.5, 0.5));
     f.mole_y = static_cast<float>(rng.uniform(-0.1, 0.7));
@@ -488,7 +488,7 @@ std::vector<P3> face_outline(const FaceParams& f, int n) {
       x = f.face_w * c;
       y = f.face_h * s;
     }
-    out.push_back({x, y, 0.25});
+    out.push_back({x, y, 0.25});  // a little in front of the head's axis: shifts slightly with yaw
   }
   return out;
 }
