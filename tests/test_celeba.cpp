@@ -1,0 +1,335 @@
+// tests/test_celeba.cpp — CelebA annotation readers and the joined dataset: the real subset in
+// ../shared/data/celeba_subset (skipped when absent), and small hand-written files, well-formed
+// and malformed, in a temporary folder.
+// Run: ./build-cpu/ff_tests --gtest_filter='CelebA*'
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <unistd.h>
+
+#include "train/celeba.h"
+
+namespace fs = std::filesystem;
+using namespace ff;
+
+namespace {
+
+const std::string kSubset = std::string(FF_SOURCE_DIR) + "/../shared/data/celeba_subset";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("ff_test_celeba_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream f(file(name), std::ios::binary);
+    f << text;
+    return file(name);
+  }
+};
+
+template <typename F>
+void expect_error(F fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error thrown (expected one mentioning " << parts.front() << ")";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (const std::string& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
+  }
+}
+
+const char* kLandmarkHeader =
+    "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y\n";
+
+// A complete little dataset of three images (two identities), with real JPEG files.
+void write_small_dataset(const TempDir& d) {
+  fs::create_directories(d.path / "img_celeba");
+  Image img(20, 16, 3, 128);
+  for (const char* f : {"000001.jpg", "000002.jpg", "000003.jpg"}) save_jpeg(img, d.file(std::string("img_celeba/") + f));
+  d.write("identity_CelebA.txt", "000001.jpg 17\n000002.jpg 5\n000003.jpg 17\n");
+  d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n000003.jpg 1\n");
+  d.write("list_bbox_celeba.txt", "3\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n000002.jpg 0 0 5 5\n000003.jpg 3 3 4 4\n");
+  d.write("list_landmarks_celeba.txt", std::string("2\n") + kLandmarkHeader +
+                                            "000001.jpg 5 6 12 6 9 9 6 12 12 12\n"
+                                            "000003.jpg 4.5 5 13 5.25 9 8 5 11 13 11\n");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- the real subset
+TEST(CelebA, RealSubsetParses) {
+  if (!fs::is_directory(kSubset)) GTEST_SKIP() << "no CelebA subset at " << kSubset << " (see shared/data/README.md)";
+  CelebA ds = load_celeba(kSubset);
+  EXPECT_EQ(ds.size(), 3980u);
+  EXPECT_EQ(ds.num_identities(), 187);
+  EXPECT_EQ(ds.num_boxes, 3980u);
+  EXPECT_EQ(ds.num_landmarks, 3980u);
+  EXPECT_TRUE(missing_images(ds).empty());
+  EXPECT_NO_THROW(check_images_present(ds));
+
+  std::map<int, int> per_id, val_per_id;
+  size_t left_of_right = 0, inside = 0;
+  for (const CelebAEntry& e : ds.entries) {
+    ASSERT_TRUE(e.box.has_value()) << e.file;
+    ASSERT_TRUE(e.landmarks.has_value()) << e.file;
+    ASSERT_TRUE(e.partition == 0 || e.partition == 1) << e.file << " partition " << e.partition;
+    ASSERT_EQ(ds.identities.at(e.label), e.identity);
+    EXPECT_EQ(e.path, (fs::path(kSubset) / "img_celeba" / e.file).string());
+    per_id[e.identity]++;
+    val_per_id[e.identity] += e.partition == 1;
+    const Landmarks5& p = *e.landmarks;
+    left_of_right += p[kLeftEye].x < p[kRightEye].x && p[kLeftMouth].x < p[kRightMouth].x;
+    bool in = true;
+    for (const Point2& q : p) in = in && q.x >= 0 && q.y >= 0 && q.x < 250 && q.y < 250;
+    inside += in;
+    EXPECT_GT(e.box->width, 0);
+  }
+  EXPECT_EQ(per_id.size(), 187u);
+  for (auto [id, n] : per_id) {  // README: per identity the last 20% (at least one) are validation
+    EXPECT_GE(val_per_id[id], 1) << "identity " << id;
+    EXPECT_LT(val_per_id[id], n) << "identity " << id;
+  }
+  EXPECT_EQ(ds.partition_indices(0).size() + ds.partition_indices(1).size(), 3980u);
+  EXPECT_EQ(left_of_right, ds.size());  // "left" is the image's left
+  EXPECT_EQ(inside, ds.size());
+
+  // Decode a tenth of the images; every one must pass (no truncated files in the subset).
+  std::vector<size_t> some;
+  for (size_t i = 0; i < ds.size(); i += 10) some.push_back(i);
+  LoadedImages li = load_celeba_images(ds, some, false);
+  EXPECT_EQ(li.failed, 0u) << li.summary();
+  ASSERT_EQ(li.images.size(), some.size());
+  for (size_t k = 0; k < li.images.size(); ++k) {
+    const Image& im = li.images[k];
+    EXPECT_EQ(im.channels, 3);
+    EXPECT_LE(std::max(im.width, im.height), 250);
+    EXPECT_GE(std::min(im.width, im.height), 60);
+    const Box& b = *ds.entries[li.indices[k]].box;
+    EXPECT_LE(b.x + b.width, im.width + 2) << ds.entries[li.indices[k]].file;
+  }
+}
+
+// ---------------------------------------------------------------- hand-written files
+TEST(CelebA, ReadsAnyWhitespaceAndKeepsLandmarkOrder) {
+  TempDir d;
+  std::string ids = d.write("ids.txt", "000001.jpg\t7\r\n000002.jpg   12\r\n\r\n\n");
+  std::vector<IdentityRow> r = read_identities(ids);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].file, "000001.jpg");
+  EXPECT_EQ(r[0].identity, 7);
+  EXPECT_EQ(r[1].identity, 12);
+
+  // CelebA pads its columns with runs of spaces.
+  std::string lm = d.write("lm.txt", std::string("1\r\n") + kLandmarkHeader +
+                                         "000001.jpg    69  109   106  113    77  142    73  152   108  154\r\n");
+  std::vector<LandmarkRow> l = read_landmarks(lm);
+  ASSERT_EQ(l.size(), 1u);
+  const Landmarks5& p = l[0].points;
+  EXPECT_EQ(p[kLeftEye].x, 69);
+  EXPECT_EQ(p[kLeftEye].y, 109);
+  EXPECT_EQ(p[kRightEye].x, 106);
+  EXPECT_EQ(p[kNose].y, 142);
+  EXPECT_EQ(p[kLeftMouth].x, 73);
+  EXPECT_EQ(p[kRightMouth].y, 154);
+  EXPECT_STREQ(landmark_name(kRightMouth), "right mouth");
+
+  std::string bb = d.write("bb.txt", "1\nimage_id  x_1 y_1 width height\n000001.jpg  95  71 226 313\n");
+  std::vector<BoxRow> b = read_boxes(bb);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].box.x, 95);
+  EXPECT_EQ(b[0].box.y, 71);
+  EXPECT_EQ(b[0].box.width, 226);
+  EXPECT_EQ(b[0].box.height, 313);
+
+  std::vector<PartitionRow> parts = read_partitions(d.write("p.txt", "a.jpg 0\nb.jpg 1\nc.jpg 2\n"));
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_EQ(parts[2].partition, 2);
+}
+
+TEST(CelebA, MalformedFilesNameFileAndLine) {
+  TempDir d;
+  // identities
+  std::string p = d.write("id1.txt", "000001.jpg 1\n000002.jpg\n");
+  expect_error([&] { read_identities(p); }, {p + ":2", "expected 2 fields"});
+  p = d.write("id2.txt", "000001.jpg 1\n000002.jpg x7\n");
+  expect_error([&] { read_identities(p); }, {p + ":2", "x7"});
+  p = d.write("id3.txt", "000001.jpg 1\n000001.jpg 2\n");
+  expect_error([&] { read_identities(p); }, {p + ":2", "listed twice", "line 1"});
+  p = d.write("id4.txt", "000001.jpg -3\n");
+  expect_error([&] { read_identities(p); }, {p + ":1", "non-negative"});
+  // partitions
+  p = d.write("part.txt", "000001.jpg 0\n000002.jpg 3\n");
+  expect_error([&] { read_partitions(p); }, {p + ":2", "not 0, 1 or 2"});
+  // boxes
+  p = d.write("bb1.txt", "3\nimage_id x_1 y_1 width height\n000001.jpg 1 2 3 4\n000002.jpg 1 2 3 4\n");
+  expect_error([&] { read_boxes(p); }, {p, "line 1 says 3 rows", "has 2"});
+  p = d.write("bb2.txt", "1\nimage_id x y w h\n000001.jpg 1 2 3 4\n");
+  expect_error([&] { read_boxes(p); }, {p + ":2", "column names"});
+  p = d.write("bb3.txt", "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 3 4\n000002.jpg 1 2 3\n");
+  expect_error([&] { read_boxes(p); }, {p + ":4", "expected 5 fields", "got 4"});
+  p = d.write("bb4.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 abc 4\n");
+  expect_error([&] { read_boxes(p); }, {p + ":3", "not a number", "abc"});
+  p = d.write("bb5.txt", "many\nimage_id x_1 y_1 width height\n");
+  expect_error([&] { read_boxes(p); }, {p + ":1", "number of rows"});
+  p = d.write("bb6.txt", "");
+  expect_error([&] { read_boxes(p); }, {p, "empty"});
+  p = d.write("bb7.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 -3 4\n");
+  expect_error([&] { read_boxes(p); }, {p + ":3", "negative"});
+  p = d.write("bb8.txt", "0\n");
+  expect_error([&] { read_boxes(p); }, {p, "line 2", "ends after line 1"});
+  // landmarks: a header in another order is refused, so the points cannot be silently swapped
+  p = d.write("lm1.txt", "1\nrighteye_x righteye_y lefteye_x lefteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y\n"
+                         "000001.jpg 1 2 3 4 5 6 7 8 9 10\n");
+  expect_error([&] { read_landmarks(p); }, {p + ":2", "lefteye_x"});
+  p = d.write("lm2.txt", std::string("2\n") + kLandmarkHeader + "000001.jpg 1 2 3 4 5 6 7 8 9 10\n\n000002.jpg 1 2 3 4 5 6 7 8 9\n");
+  expect_error([&] { read_landmarks(p); }, {p + ":5", "expected 11 fields"});
+  p = d.write("lm3.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg 1 2 3 4 5 6 7 8 9 nan\n");
+  expect_error([&] { read_landmarks(p); }, {p + ":3", "field 11"});
+  p = d.write("lm4.txt", std::string("3\n") + kLandmarkHeader + "000001.jpg 1 2 3 4 5 6 7 8 9 10\n");
+  expect_error([&] { read_landmarks(p); }, {p, "line 1 says 3 rows", "has 1"});
+  // missing file
+  std::string none = d.file("nothing.txt");
+  expect_error([&] { read_landmarks(none); }, {none, "cannot open"});
+}
+
+TEST(CelebA, WritersRoundTrip) {
+  TempDir d;
+  std::vector<IdentityRow> ids = {{"000001.jpg", 3}, {"000002.jpg", 10177}};
+  std::vector<PartitionRow> parts = {{"000001.jpg", 0}, {"000002.jpg", 1}};
+  std::vector<BoxRow> boxes = {{"000001.jpg", Box{1, 2, 30, 40}}, {"000002.jpg", Box{0, 0.5f, 7.25f, 8}}};
+  LandmarkRow lr;
+  lr.file = "000002.jpg";
+  for (int k = 0; k < 5; ++k) lr.points[k] = Point2{10.0f * k + 0.25f, -3.0f + k};
+  write_identities(d.file("i.txt"), ids);
+  write_partitions(d.file("p.txt"), parts);
+  write_boxes(d.file("b.txt"), boxes);
+  write_landmarks(d.file("l.txt"), {lr});
+  std::vector<IdentityRow> i2 = read_identities(d.file("i.txt"));
+  ASSERT_EQ(i2.size(), 2u);
+  EXPECT_EQ(i2[1].identity, 10177);
+  std::vector<PartitionRow> p2 = read_partitions(d.file("p.txt"));
+  EXPECT_EQ(p2[1].partition, 1);
+  std::vector<BoxRow> b2 = read_boxes(d.file("b.txt"));
+  ASSERT_EQ(b2.size(), 2u);
+  EXPECT_EQ(b2[1].box.y, 0.5f);
+  EXPECT_EQ(b2[1].box.width, 7.25f);
+  std::vector<LandmarkRow> l2 = read_landmarks(d.file("l.txt"));
+  ASSERT_EQ(l2.size(), 1u);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(l2[0].points[k].x, lr.points[k].x);
+    EXPECT_EQ(l2[0].points[k].y, lr.points[k].y);
+  }
+  // Whole numbers are written as CelebA writes them.
+  std::ifstream f(d.file("b.txt"));
+  std::string l1, l2s, l3;
+  std::getline(f, l1);
+  std::getline(f, l2s);
+  std::getline(f, l3);
+  EXPECT_EQ(l1, "2");
+  EXPECT_EQ(l2s, "image_id x_1 y_1 width height");
+  EXPECT_EQ(l3, "000001.jpg 1 2 30 40");
+  expect_error([&] { write_partitions(d.file("bad.txt"), {{"a.jpg", 4}}); }, {"bad.txt", "not 0, 1 or 2"});
+  expect_error([&] { write_identities(d.file("bad.txt"), {{"a b.jpg", 4}}); }, {"bad.txt", "whitespace"});
+}
+
+TEST(CelebA, JoinsByFileName) {
+  TempDir d;
+  write_small_dataset(d);
+  CelebA ds = load_celeba(d.path.string());
+  ASSERT_EQ(ds.size(), 3u);
+  EXPECT_EQ(ds.num_identities(), 2);
+  EXPECT_EQ(ds.identities, (std::vector<int>{5, 17}));
+  EXPECT_EQ(ds.entries[0].identity, 17);
+  EXPECT_EQ(ds.entries[0].label, 1);
+  EXPECT_EQ(ds.entries[1].label, 0);
+  EXPECT_EQ(ds.entries[1].partition, 2);
+  EXPECT_EQ(ds.entries[2].partition, 1);
+  EXPECT_EQ(ds.num_boxes, 3u);
+  EXPECT_EQ(ds.num_landmarks, 2u);  // landmarks may cover a part of the images
+  ASSERT_TRUE(ds.entries[0].box.has_value());
+  EXPECT_EQ(ds.entries[0].box->height, 12);
+  EXPECT_FALSE(ds.entries[1].landmarks.has_value());
+  ASSERT_TRUE(ds.entries[2].landmarks.has_value());
+  EXPECT_EQ((*ds.entries[2].landmarks)[kRightEye].y, 5.25f);
+  EXPECT_EQ(ds.partition_indices(1), (std::vector<size_t>{2}));
+  EXPECT_TRUE(missing_images(ds).empty());
+
+  // Without the optional files, no boxes or landmarks.
+  CelebAFiles f;
+  f.boxes = "";
+  f.landmarks = "absent.txt";
+  CelebA bare = load_celeba(d.path.string(), f);
+  EXPECT_EQ(bare.num_boxes, 0u);
+  EXPECT_FALSE(bare.entries[0].box.has_value());
+  EXPECT_FALSE(bare.entries[0].landmarks.has_value());
+  EXPECT_EQ(CelebAFiles::aligned().landmarks, "list_landmarks_align_celeba.txt");
+}
+
+TEST(CelebA, JoinErrors) {
+  TempDir d;
+  write_small_dataset(d);
+  std::string root = d.path.string();
+  // An image without a partition.
+  d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n");
+  expect_error([&] { load_celeba(root); }, {"list_eval_partition.txt", "1 images", "000003.jpg", "no partition"});
+  // A partition row for an image the identity file does not list.
+  d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n000003.jpg 1\n000009.jpg 1\n");
+  expect_error([&] { load_celeba(root); }, {"list_eval_partition.txt", "000009.jpg", "does not list"});
+  d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n000003.jpg 1\n");
+  d.write("list_bbox_celeba.txt", "1\nimage_id x_1 y_1 width height\n000004.jpg 0 0 1 1\n");
+  expect_error([&] { load_celeba(root); }, {"list_bbox_celeba.txt", "000004.jpg"});
+  fs::remove(d.path / "list_bbox_celeba.txt");
+  fs::remove(d.path / "identity_CelebA.txt");
+  expect_error([&] { load_celeba(root); }, {"identity_CelebA.txt", "cannot open"});
+  expect_error([&] { load_celeba(d.file("nowhere")); }, {"nowhere", "not a directory"});
+}
+
+TEST(CelebA, MissingImagesAreListed) {
+  TempDir d;
+  write_small_dataset(d);
+  fs::remove(d.path / "img_celeba" / "000002.jpg");
+  CelebA ds = load_celeba(d.path.string());
+  EXPECT_EQ(missing_images(ds), (std::vector<std::string>{"000002.jpg"}));
+  expect_error([&] { check_images_present(ds); }, {"1 of 3 images", "000002.jpg", "missing"});
+}
+
+TEST(CelebA, LoaderSkipsAndCountsUndecodableImages) {
+  TempDir d;
+  write_small_dataset(d);
+  // 000002.jpg: cut short; 000003.jpg: not an image at all.
+  {
+    std::ifstream in(d.file("img_celeba/000002.jpg"), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    d.write("img_celeba/000002.jpg", bytes.substr(0, bytes.size() / 2));
+    d.write("img_celeba/000003.jpg", "this is not a jpeg");
+  }
+  CelebA ds = load_celeba(d.path.string());
+  LoadedImages li = load_celeba_images(ds, {0, 1, 2}, true);
+  EXPECT_EQ(li.images.size(), 1u);
+  EXPECT_EQ(li.indices, (std::vector<size_t>{0}));
+  EXPECT_EQ(li.failed, 2u);
+  ASSERT_EQ(li.errors.size(), 2u);
+  EXPECT_NE(li.errors[0].find("000002.jpg"), std::string::npos) << li.errors[0];
+  EXPECT_NE(li.errors[1].find("000003.jpg"), std::string::npos) << li.errors[1];
+  EXPECT_NE(li.summary().find("decoded 1 of 3 images; 2 failed"), std::string::npos) << li.summary();
+  EXPECT_EQ(li.images[0].width, 20);
+  // Without skipping, the first failure in the order asked throws.
+  expect_error([&] { load_celeba_images(ds, {0, 2, 1}, false); }, {"000003.jpg"});
+  expect_error([&] { load_celeba_images(ds, {5}, true); }, {"index 5 out of range"});
+  // Gray on request.
+  EXPECT_EQ(load_celeba_images(ds, {0}, false, 1).images[0].channels, 1);
+}

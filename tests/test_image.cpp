@@ -1,0 +1,303 @@
+// tests/test_image.cpp — Image: decoding files written by an independent encoder (OpenCV, see
+// tests/data/images/make_images.py), PNG/JPEG round trips, errors for missing, empty, garbage and
+// truncated files, tensor conversions, contact sheets.
+// Run: ./build-cpu/ff_tests --gtest_filter='Image*'
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "engine/random.h"
+#include "train/image.h"
+
+namespace fs = std::filesystem;
+using namespace ff;
+
+namespace {
+
+const std::string kDir = std::string(FF_SOURCE_DIR) + "/tests/data/images/";
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("ff_test_image_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+std::vector<uint8_t> read_bytes(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+void write_bytes(const std::string& p, const std::vector<uint8_t>& b) {
+  std::ofstream f(p, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+// The formulas of make_images.py.
+uint8_t rgb_pattern(int x, int y, int c) {
+  return static_cast<uint8_t>(c == 0 ? (x * 30 + 10) % 256 : c == 1 ? (y * 40 + 5) % 256 : (x * y * 7) % 256);
+}
+double smooth_pattern(int x, int y, int c) {
+  double v = c == 0 ? 128 + 100 * std::sin(x / 7.0) : c == 1 ? 128 + 100 * std::cos(y / 5.0) : 60 + 3.0 * (x + y);
+  return std::min(255.0, std::max(0.0, std::round(v)));
+}
+
+Image random_image(int w, int h, int c, uint64_t seed) {
+  Rng rng(seed);
+  Image img(w, h, c);
+  for (uint8_t& p : img.pixels) p = static_cast<uint8_t>(rng.next_u32() & 255);
+  return img;
+}
+
+Image smooth_image(int w, int h) {
+  Image img(w, h, 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c) img.at(x, y, c) = static_cast<uint8_t>(smooth_pattern(x, y, c));
+  return img;
+}
+
+// Mean and max absolute difference between two images of the same size.
+std::pair<double, int> diff(const Image& a, const Image& b) {
+  double sum = 0;
+  int worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    int d = std::abs(static_cast<int>(a.pixels[i]) - static_cast<int>(b.pixels[i]));
+    sum += d;
+    worst = std::max(worst, d);
+  }
+  return {sum / static_cast<double>(a.size()), worst};
+}
+
+// Expects fn() to throw ff::Error whose message contains every one of `parts`.
+template <typename F>
+void expect_error(F fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error thrown (expected one mentioning " << parts.front() << ")";
+  } catch (const Error& e) {
+    std::string msg = e.what();
+    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "message: " << msg << "\nmissing: " << p;
+  }
+}
+
+}  // namespace
+
+TEST(Image, DecodesPngWrittenByOpenCV) {
+  Image rgb = load_image(kDir + "rgb_7x5.png");
+  ASSERT_EQ(rgb.width, 7);
+  ASSERT_EQ(rgb.height, 5);
+  ASSERT_EQ(rgb.channels, 3);
+  for (int y = 0; y < 5; ++y)
+    for (int x = 0; x < 7; ++x)
+      for (int c = 0; c < 3; ++c) ASSERT_EQ(rgb.at(x, y, c), rgb_pattern(x, y, c)) << x << "," << y << "," << c;
+
+  Image gray = load_image(kDir + "gray_6x4.png", 0);  // as stored: one channel
+  ASSERT_EQ(gray.channels, 1);
+  ASSERT_EQ(gray.width, 6);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 6; ++x) EXPECT_EQ(gray.at(x, y, 0), x * 40 + y * 3);
+  Image gray3 = load_image(kDir + "gray_6x4.png", 3);  // replicated
+  ASSERT_EQ(gray3.channels, 3);
+  EXPECT_EQ(gray3.at(5, 3, 0), 209);
+  EXPECT_EQ(gray3.at(5, 3, 2), 209);
+
+  Image rgba = load_image(kDir + "rgba_3x2.png", 0);  // alpha dropped, colour kept
+  ASSERT_EQ(rgba.channels, 3);
+  for (int y = 0; y < 2; ++y)
+    for (int x = 0; x < 3; ++x)
+      for (int c = 0; c < 3; ++c) EXPECT_EQ(rgba.at(x, y, c), rgb_pattern(x, y, c));
+
+  // Our gray conversion agrees with stb's own.
+  Image g_stb = load_image(kDir + "rgb_7x5.png", 1);
+  EXPECT_EQ(to_channels(rgb, 1).pixels, g_stb.pixels);
+  EXPECT_EQ(rgb.str(), "rgb 7x5");
+}
+
+TEST(Image, DecodesJpegWrittenByOpenCV) {
+  for (const char* name : {"smooth_48x32.jpg", "smooth_48x32_progressive.jpg"}) {
+    Image img = load_image(kDir + name);
+    ASSERT_EQ(img.width, 48) << name;
+    ASSERT_EQ(img.height, 32) << name;
+    Image expect = smooth_image(48, 32);
+    auto [mean, worst] = diff(img, expect);
+    EXPECT_LT(mean, 2.0) << name;  // quality 95 on a smooth pattern with 4:2:0 chroma
+    EXPECT_LE(worst, 16) << name;
+  }
+}
+
+TEST(Image, PngRoundTripIsExact) {
+  TempDir tmp;
+  for (int c : {1, 3}) {
+    Image img = random_image(13, 11, c, 7 + c);
+    std::string p = tmp.file("rt" + std::to_string(c) + ".png");
+    save_png(img, p);
+    Image back = load_image(p, 0);
+    EXPECT_EQ(back.width, 13);
+    EXPECT_EQ(back.height, 11);
+    EXPECT_EQ(back.channels, c);
+    EXPECT_EQ(back.pixels, img.pixels);
+    EXPECT_FALSE(fs::exists(p + ".tmp"));
+  }
+  // save_image picks the format by extension.
+  Image img = random_image(5, 4, 3, 1);
+  save_image(img, tmp.file("x.PNG"));
+  EXPECT_EQ(load_image(tmp.file("x.PNG")).pixels, img.pixels);
+}
+
+TEST(Image, JpegRoundTripIsClose) {
+  TempDir tmp;
+  Image img = smooth_image(64, 40);
+  save_jpeg(img, tmp.file("a.jpg"), 95);
+  Image back = load_image(tmp.file("a.jpg"));
+  ASSERT_EQ(back.width, 64);
+  ASSERT_EQ(back.height, 40);
+  auto [mean, worst] = diff(back, img);
+  EXPECT_LT(mean, 2.0);
+  EXPECT_LE(worst, 16);
+  // Lower quality is further away, but still the same picture.
+  save_image(img, tmp.file("b.jpeg"), 30);
+  auto [mean30, worst30] = diff(load_image(tmp.file("b.jpeg")), img);
+  EXPECT_GT(mean30, mean);
+  EXPECT_LT(mean30, 8.0);
+  (void)worst30;
+  // A gray image reads back as gray when asked (stb_image_write stores it as colour).
+  Image g = to_channels(img, 1);
+  save_jpeg(g, tmp.file("g.jpg"), 95);
+  Image gb = load_image(tmp.file("g.jpg"), 1);
+  EXPECT_EQ(gb.channels, 1);
+  EXPECT_LT(diff(gb, g).first, 2.0);
+}
+
+TEST(Image, BadFilesRaiseErrorsNamingTheFile) {
+  TempDir tmp;
+  std::vector<uint8_t> jpg = read_bytes(kDir + "smooth_48x32.jpg");
+  std::vector<uint8_t> prog = read_bytes(kDir + "smooth_48x32_progressive.jpg");
+  std::vector<uint8_t> png = encode_png(random_image(40, 30, 3, 3));
+  ASSERT_GT(jpg.size(), 400u);
+
+  std::string missing = tmp.file("no_such.jpg");
+  expect_error([&] { load_image(missing); }, {missing, "cannot open", "No such file"});
+
+  expect_error([&] { load_image(tmp.path.string()); }, {tmp.path.string(), "directory"});
+
+  std::string empty = tmp.file("empty.jpg");
+  write_bytes(empty, {});
+  expect_error([&] { load_image(empty); }, {empty, "empty"});
+
+  std::string garbage = tmp.file("garbage.png");
+  std::vector<uint8_t> junk(500);
+  Rng rng(5);
+  for (uint8_t& b : junk) b = static_cast<uint8_t>(rng.next_u32());
+  write_bytes(garbage, junk);
+  expect_error([&] { load_image(garbage); }, {garbage, "cannot decode"});
+
+  std::string head = tmp.file("head100.jpg");  // the first 100 bytes of a real JPEG
+  write_bytes(head, std::vector<uint8_t>(jpg.begin(), jpg.begin() + 100));
+  expect_error([&] { load_image(head); }, {head, "truncated JPEG"});
+
+  // Cut inside the entropy-coded data: stb_image alone would decode this without complaint.
+  std::string cut = tmp.file("cut.jpg");
+  write_bytes(cut, std::vector<uint8_t>(jpg.begin(), jpg.begin() + jpg.size() * 8 / 10));
+  expect_error([&] { load_image(cut); }, {cut, "truncated JPEG"});
+  std::string cutp = tmp.file("cut_progressive.jpg");
+  write_bytes(cutp, std::vector<uint8_t>(prog.begin(), prog.end() - 2));  // only EOI missing
+  expect_error([&] { load_image(cutp); }, {cutp, "truncated JPEG"});
+
+  std::string cutpng = tmp.file("cut.png");
+  write_bytes(cutpng, std::vector<uint8_t>(png.begin(), png.begin() + png.size() / 2));
+  expect_error([&] { load_image(cutpng); }, {cutpng});
+  std::string noend = tmp.file("noend.png");  // all pixel data there, IEND chunk missing
+  write_bytes(noend, std::vector<uint8_t>(png.begin(), png.end() - 12));
+  expect_error([&] { load_image(noend); }, {noend, "truncated PNG"});
+
+  // The untouched files decode (the checks above fail for the cut, not for the format).
+  EXPECT_EQ(decode_image(jpg.data(), jpg.size(), "jpg").width, 48);
+  EXPECT_EQ(decode_image(prog.data(), prog.size(), "prog").width, 48);
+  EXPECT_EQ(decode_image(png.data(), png.size(), "png").width, 40);
+  // Bytes after the end-of-image marker are allowed (some cameras append data).
+  std::vector<uint8_t> tail = jpg;
+  tail.insert(tail.end(), {1, 2, 3, 0xFF, 0xD8});
+  EXPECT_EQ(decode_image(tail.data(), tail.size(), "tail").height, 32);
+
+  expect_error([&] { decode_image(jpg.data(), jpg.size(), "x", 2); }, {"channels"});
+}
+
+TEST(Image, WriteErrorsNameThePath) {
+  TempDir tmp;
+  Image img = random_image(4, 4, 3, 2);
+  std::string bad = tmp.file("no_dir/x.png");
+  expect_error([&] { save_png(img, bad); }, {bad, "cannot open"});
+  expect_error([&] { save_image(img, tmp.file("x.bmp")); }, {"x.bmp", "extension"});
+  expect_error([&] { save_jpeg(img, tmp.file("q.jpg"), 0); }, {"quality"});
+  Image broken = img;
+  broken.pixels.pop_back();
+  expect_error([&] { encode_png(broken); }, {"encode_png", "bad image"});
+  expect_error([&] { Image(0, 3, 3); }, {"Image", "bad size"});
+  expect_error([&] { Image(3, 3, 2); }, {"channels"});
+}
+
+TEST(Image, TensorConversions) {
+  Image img = random_image(5, 3, 3, 11);
+  Tensor hwc = image_to_tensor_hwc(img);
+  EXPECT_EQ(hwc.dtype(), DType::U8);
+  EXPECT_EQ(hwc.shape(), (Shape{3, 5, 3}));
+  EXPECT_EQ(hwc.to_vector<uint8_t>(), img.pixels);
+  EXPECT_EQ(image_from_tensor_hwc(hwc).pixels, img.pixels);
+
+  Tensor chw = image_to_tensor_chw(img);
+  EXPECT_EQ(chw.dtype(), DType::F32);
+  EXPECT_EQ(chw.shape(), (Shape{3, 3, 5}));
+  std::vector<float> v = chw.to_vector<float>();
+  for (int c = 0; c < 3; ++c)
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 5; ++x) ASSERT_FLOAT_EQ(v[(c * 3 + y) * 5 + x], img.at(x, y, c) / 255.0f);
+  Image back = image_from_tensor_chw(chw);
+  EXPECT_EQ(back.pixels, img.pixels);
+  EXPECT_EQ(image_from_tensor_chw(chw.to(DType::F64)).pixels, img.pixels);
+
+  Image g = random_image(4, 2, 1, 12);
+  EXPECT_EQ(image_to_tensor_chw(g).shape(), (Shape{1, 2, 4}));
+  EXPECT_EQ(image_from_tensor_chw(image_to_tensor_chw(g)).pixels, g.pixels);
+
+  // Out-of-range floats clamp; NaN becomes 0.
+  Tensor odd = Tensor::from_vector<float>({-0.5f, 2.0f, NAN}, {1, 1, 3});
+  EXPECT_EQ(image_from_tensor_chw(odd).pixels, (std::vector<uint8_t>{0, 255, 0}));
+
+  expect_error([&] { image_from_tensor_hwc(chw); }, {"image_from_tensor_hwc", chw.str()});
+  expect_error([&] { image_from_tensor_hwc(Tensor::zeros({2, 2, 2}, DType::U8)); }, {"[2, 2, 2]"});
+  expect_error([&] { image_from_tensor_chw(hwc); }, {"image_from_tensor_chw", hwc.str()});
+  expect_error([&] { image_from_tensor_chw(Tensor::zeros({4, 2, 2})); }, {"[4, 2, 2]"});
+  expect_error([&] { image_from_tensor_chw(Tensor()); }, {"undefined"});
+}
+
+TEST(Image, ContactSheetAndCross) {
+  Image a(4, 3, 3, 200), b(2, 5, 1, 100), c(3, 3, 3, 50);
+  Image sheet = contact_sheet({a, b, c}, 2, 1, 7);
+  EXPECT_EQ(sheet.width, 1 + 2 * (4 + 1));
+  EXPECT_EQ(sheet.height, 1 + 2 * (5 + 1));
+  EXPECT_EQ(sheet.at(0, 0, 0), 7);         // padding
+  EXPECT_EQ(sheet.at(1, 1, 1), 200);       // a at cell (0, 0)
+  EXPECT_EQ(sheet.at(6, 5, 2), 100);       // b (gray, made RGB) at cell (1, 0)
+  EXPECT_EQ(sheet.at(8, 1, 0), 7);         // right of b, inside the cell: background
+  EXPECT_EQ(sheet.at(1, 7, 0), 50);        // c at cell (0, 1)
+  draw_cross(sheet, 3, 3, 1, 255, 0, 0);
+  EXPECT_EQ(sheet.at(3, 3, 0), 255);
+  EXPECT_EQ(sheet.at(4, 3, 0), 255);
+  EXPECT_EQ(sheet.at(4, 3, 1), 0);
+  EXPECT_EQ(sheet.at(2, 2, 0), 200);  // diagonal untouched
+  draw_cross(sheet, -5, 100, 2, 0, 0, 0);  // off the image: nothing, no crash
+  expect_error([&] { contact_sheet({}, 2); }, {"no images"});
+}
