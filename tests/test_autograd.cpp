@@ -136,7 +136,9 @@ void memory_steady_over_100_steps(Device dev) {
     } else {
       ASSERT_EQ(host_bytes_in_use(), host_after_first) << "host memory grew at step " << step;
 #ifdef FF_HAS_CUDA
-      if (dev.is_cuda()) ASSERT_EQ(cudart::allocator_stats().bytes_in_use, dev_after_first) << "device memory grew at step " << step;
+      if (dev.is_cuda()) {
+        ASSERT_EQ(cudart::allocator_stats().bytes_in_use, dev_after_first) << "device memory grew at step " << step;
+      }
 #endif
     }
   }
