@@ -29,6 +29,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -67,11 +68,26 @@ struct Buffer {
   size_t capacity() const { return storage ? storage->nbytes : 0; }
   // True when only the loader refers to the block (the caller dropped every batch tensor on it).
   bool unshared() const { return !storage || storage.use_count() == 1; }
-  void allocate(size_t nbytes, bool pin) {
-    storage = std::make_shared<Storage>(nbytes, Device::cpu());
+  // page_aligned: the block gets whole pages of its own (see below); pin: page-lock it (needs
+  // page_aligned and a CUDA device).
+  void allocate(size_t nbytes, bool page_aligned, bool pin) {
     pinned = false;
+    if (!page_aligned || nbytes == 0) {
+      storage = std::make_shared<Storage>(nbytes, Device::cpu());
+      return;
+    }
+    // The driver pins whole pages and refuses a range that shares a page with one already
+    // registered, which two neighbouring heap blocks can. So a block to pin gets pages of its own:
+    // the Storage's block is swapped for a page-aligned one of whole pages (Storage frees its host
+    // block with std::free, which takes aligned_alloc's blocks too).
+    const size_t page = 4096, rounded = (nbytes + page - 1) / page * page;
+    storage = std::make_shared<Storage>(rounded, Device::cpu());
+    void* aligned = std::aligned_alloc(page, rounded);
+    FF_CHECK(aligned != nullptr, "Loader: out of host memory allocating ", rounded, " bytes");
+    std::free(storage->data);
+    storage->data = aligned;
 #ifdef FF_HAS_CUDA
-    if (pin && nbytes > 0) pinned = cudart::host_register(storage->data, nbytes);
+    if (pin) pinned = cudart::host_register(storage->data, rounded);
 #else
     (void)pin;
 #endif
@@ -126,7 +142,9 @@ struct Loader::Impl {
   int64_t num_items;
   MakeSample make;
   LoaderOptions opt;
-  bool pin = false;
+  bool page_aligned = false;  // options.pin_memory: buffers get whole pages (also without a device,
+                              // so the CPU tests run the same allocation path)
+  bool pin = false;           // ... and are page-locked: pin_memory and a CUDA device present
 
   std::mutex mu;
   std::condition_variable work_cv;   // workers: a batch may be claimable, or stop
@@ -199,7 +217,7 @@ struct Loader::Impl {
       sweep_retired();
       b = Buffer();
     }
-    b.allocate(nbytes, pin);
+    b.allocate(nbytes, page_aligned, pin);
   }
 
   // Claims the next batch (lock held): returns its slot index.
@@ -341,6 +359,7 @@ Loader::Loader(int64_t num_items, MakeSample make, const LoaderOptions& options)
   FF_CHECK(options.workers >= 0, "Loader: workers must be >= 0, got ", options.workers);
   FF_CHECK(options.prefetch >= 1, "Loader: prefetch must be >= 1, got ", options.prefetch);
   impl_ = std::make_unique<Impl>(num_items, std::move(make), options);
+  impl_->page_aligned = options.pin_memory;
   impl_->pin = options.pin_memory && cuda_available();
   impl_->slots.resize(static_cast<size_t>(options.prefetch) + 1);
   try {
