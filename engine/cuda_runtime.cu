@@ -118,6 +118,15 @@ void memset_zero(void* dst, size_t n) { CUDA_CHECK(cudaMemsetAsync(dst, 0, n, st
 void memset_bytes(void* dst, int value, size_t n) { CUDA_CHECK(cudaMemsetAsync(dst, value, n, stream())); }
 void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
 
+bool host_register(void* p, size_t nbytes) {
+  if (cudaHostRegister(p, nbytes, cudaHostRegisterDefault) != cudaSuccess) {
+    (void)cudaGetLastError();  // clear the sticky-free error so later calls do not see it
+    return false;
+  }
+  return true;
+}
+void host_unregister(void* p) { CUDA_CHECK(cudaHostUnregister(p)); }
+
 AllocatorStats allocator_stats() {
   std::lock_guard<std::mutex> lock(allocator().mu);
   return allocator().stats;

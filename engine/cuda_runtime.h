@@ -22,6 +22,12 @@ void memset_zero(void* dst, size_t nbytes);
 void memset_bytes(void* dst, int value, size_t nbytes);
 void synchronize();
 
+// Page-locks an existing host block (cudaHostRegister) so copies from it run at full bus speed;
+// the batch loader pins its reusable batch buffers. Returns false, without throwing, when the
+// driver refuses: pinning is only an optimisation. Call host_unregister before freeing the block.
+bool host_register(void* p, size_t nbytes);
+void host_unregister(void* p);
+
 struct AllocatorStats {
   size_t bytes_in_use = 0;    // handed out to tensors now
   size_t bytes_cached = 0;    // held in free lists
