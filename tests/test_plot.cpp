@@ -242,6 +242,39 @@ TEST(Plot, TicksAreNiceAndInside) {
   EXPECT_GT(L.y_hi, 1.27);
 }
 
+TEST(Plot, TickLabels) {
+  ChartLayout L;
+  ChartOptions o = fixed(0, 1, 0, 1);
+  render_line_chart({line("a", {0, 1}, {0, 1}, kRed)}, o, &L);
+  ASSERT_EQ(L.y_tick_labels.size(), L.y_ticks.size());
+  EXPECT_EQ(L.y_tick_labels.front(), "0.0");
+  EXPECT_EQ(L.y_tick_labels.back(), "1.0");
+  // Decades on a log axis; "1" for 10^0.
+  o.log_x = true, o.x_min = 1e-4;
+  render_line_chart({line("a", {1e-3, 1}, {0, 1}, kRed)}, o, &L);
+  EXPECT_EQ(L.x_tick_labels, (std::vector<std::string>{"1e-4", "1e-3", "1e-2", "1e-1", "1"}));
+  // Plain decimals when every decade reads well that way.
+  o.x_min = 0.01, o.x_max = 100;
+  render_line_chart({line("a", {0.1, 10}, {0, 1}, kRed)}, o, &L);
+  EXPECT_EQ(L.x_tick_labels, (std::vector<std::string>{"0.01", "0.1", "1", "10", "100"}));
+  // A narrow range far from zero: neighbouring labels still differ.
+  ChartOptions n;
+  render_line_chart({line("a", {0, 1}, {1000.0001, 1000.0003}, kRed)}, n, &L);
+  ASSERT_GE(L.y_tick_labels.size(), 2u);
+  for (size_t i = 1; i < L.y_tick_labels.size(); ++i)
+    EXPECT_NE(L.y_tick_labels[i], L.y_tick_labels[i - 1]) << L.y_tick_labels[i];
+  // A log axis narrower than one 1-2-5 step still gets at least two ticks.
+  ChartOptions g;
+  g.log_y = true, g.y_min = 0.52, g.y_max = 0.58;
+  render_line_chart({line("a", {0, 1}, {0.53, 0.57}, kRed)}, g, &L);
+  EXPECT_GE(L.y_ticks.size(), 2u);
+  EXPECT_EQ(L.y_ticks.size(), L.y_tick_labels.size());
+  for (double v : L.y_ticks) {
+    EXPECT_GE(v, L.y_lo);
+    EXPECT_LE(v, L.y_hi);
+  }
+}
+
 // ---------------------------------------------------------------- drawing helpers
 
 TEST(Plot, TextStaysInItsBoxAndScales) {

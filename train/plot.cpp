@@ -220,24 +220,29 @@ std::vector<double> linear_ticks(double lo, double hi, double step) {
   return t;
 }
 
-// "2.5e6" / "1e-5" style: a short mantissa and a plain exponent.
-std::string fmt_sci(double v) {
+// "2.5e6" / "1e-5" style: a mantissa of `sig` significant digits (trailing zeros dropped) and a
+// plain exponent.
+std::string fmt_sci(double v, int sig = 3) {
   if (v == 0) return "0";
   int e = static_cast<int>(std::floor(std::log10(std::fabs(v)) + 1e-9));
   double m = v / std::pow(10.0, e);
   char b[64];
-  std::snprintf(b, sizeof b, "%.3ge%d", m, e);
+  std::snprintf(b, sizeof b, "%.*ge%d", sig, m, e);
   return b;
 }
 
 std::string fmt_linear(double v, double step, double biggest) {
-  if (biggest >= 1e6 || step < 1e-4) return fmt_sci(v);
+  if (biggest >= 1e6 || biggest < 1e-3) {
+    // enough digits that neighbouring ticks differ (1.00001e-4 and 1.00002e-4 on a narrow range)
+    int sig = std::clamp(static_cast<int>(std::ceil(std::log10(biggest / step) - 1e-9)) + 1, 2, 15);
+    return fmt_sci(v, sig);
+  }
   int decimals = step >= 1 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   // a step such as 0.25 (from fixed limits) needs one more digit than its magnitude says
-  while (decimals < 8 && std::fabs(std::round(step * std::pow(10.0, decimals)) - step * std::pow(10.0, decimals)) > 1e-6)
+  while (decimals < 12 && std::fabs(std::round(step * std::pow(10.0, decimals)) - step * std::pow(10.0, decimals)) > 1e-6)
     ++decimals;
   char b[64];
-  std::snprintf(b, sizeof b, "%.*f", decimals, v);
+  std::snprintf(b, sizeof b, "%.*f", std::min(decimals, 12), v);
   return b;
 }
 
@@ -302,6 +307,13 @@ Ticks make_ticks(const Axis& a, double len_px, double spacing_px, Measure label_
           double v = m * std::pow(10.0, k);
           if (v > a.lo && v < a.hi) t.minor.push_back(v);
         }
+  }
+  if (t.major.size() < 2) {  // a narrow log range: linear ticks label it better
+    Axis lin = a;
+    lin.log = false;
+    Ticks l = make_ticks(lin, len_px, spacing_px, label_px);
+    l.minor.clear();
+    return l;
   }
   for (double v : t.major) t.labels.push_back(fmt_log(v, plain));
   return t;
@@ -427,6 +439,7 @@ Image render_line_chart(const std::vector<Series>& series, const ChartOptions& o
     L.plot_right -= static_cast<int>(std::ceil(over));
   }
   L.x_ticks = tx.major, L.y_ticks = ty.major;
+  L.x_tick_labels = tx.labels, L.y_tick_labels = ty.labels;
 
   Image img(o.width, o.height, 3, 255);
   const int pl = L.plot_left, pr = L.plot_right, pt = L.plot_top, pb = L.plot_bottom;

@@ -58,6 +58,7 @@ struct ChartLayout {
   bool log_x = false, log_y = false;
   int legend_left = 0, legend_top = 0, legend_right = 0, legend_bottom = 0;  // all 0 without a legend
   std::vector<double> x_ticks, y_ticks;  // the labelled tick values
+  std::vector<std::string> x_tick_labels, y_tick_labels;
   double px(double x) const;  // data x -> pixel-edge x
   double py(double y) const;  // data y -> pixel-edge y
 };
