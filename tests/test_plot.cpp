@@ -275,6 +275,16 @@ TEST(Plot, TickLabels) {
   }
 }
 
+TEST(Plot, ExtremeRangesStayFinite) {
+  for (auto ys : {std::vector<double>{1e-300, 3e-300}, std::vector<double>{-1e300, 1e300}, std::vector<double>{5, 5}}) {
+    ChartLayout L;
+    ASSERT_NO_THROW(render_line_chart({line("a", {0, 1}, ys, kRed)}, ChartOptions{}, &L));
+    EXPECT_LT(L.y_lo, L.y_hi);
+    for (double v : L.y_ticks) EXPECT_TRUE(std::isfinite(v));
+    EXPECT_EQ(L.y_ticks.size(), L.y_tick_labels.size());
+  }
+}
+
 // ---------------------------------------------------------------- drawing helpers
 
 TEST(Plot, TextStaysInItsBoxAndScales) {

@@ -211,6 +211,7 @@ double nice_step(double raw) {
 
 std::vector<double> linear_ticks(double lo, double hi, double step) {
   std::vector<double> t;
+  if (!(step > 0) || !std::isfinite(lo / step) || !std::isfinite(hi / step)) return t;  // a degenerate range
   double k0 = std::ceil(lo / step - 1e-9), k1 = std::floor(hi / step + 1e-9);
   for (double k = k0; k <= k1 && t.size() < 1000; k += 1) {
     double v = k * step;
