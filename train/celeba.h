@@ -23,13 +23,12 @@
 #include <string>
 #include <vector>
 
+#include "train/geometry.h"
 #include "train/image.h"
 
 namespace ff {
 
-struct Point2 {
-  float x = 0, y = 0;
-};
+// Points are train/geometry.h's Point2 (double x, y), so annotations feed the alignment directly.
 // x_1 y_1 width height: the top-left corner and the size, in pixels.
 struct Box {
   float x = 0, y = 0, width = 0, height = 0;
