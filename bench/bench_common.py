@@ -82,3 +82,48 @@ def print_table(rows, header):
     print("-" * len(line))
     for r in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+
+
+def torch_arcface_loss(torch, emb, weight, labels, s=45.0, m=0.1):
+    """The ArcFace head as PyTorch users write it (the reference notebooks' composition, as in
+    tools/make_model_goldens.py): normalise, product, margin on the target cosine through a
+    one-hot matrix, scaled cross-entropy. PyTorch has no fused ArcFace: this is the peer."""
+    import math
+    F = torch.nn.functional
+    cos = F.linear(F.normalize(emb), F.normalize(weight))
+    tc = cos.gather(1, labels[:, None]).squeeze(1)
+    c = tc.clamp(-1, 1)
+    sine = (1 - c * c).clamp(min=1e-12).sqrt()
+    phi = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sine * math.sin(m), c - math.sin(math.pi - m) * m)
+    onehot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
+    return F.cross_entropy(s * (onehot * phi[:, None] + (1 - onehot) * cos), labels)
+
+
+def dry_shapes(case, dry):
+    """Input shapes of a single-op case, cut down for a dry run exactly as ff_bench_cuda does."""
+    shapes = [list(s) for s in case["inputs"]]
+    if len(shapes[0]) in (2, 4):
+        shapes[0][0] = min(shapes[0][0], dry["ops_batch"])
+    for s in shapes:
+        if len(s) == 1 and case["kind"] not in ("conv2d", "linear", "batch_norm2d"):
+            s[0] = min(s[0], dry["ops_elems"])
+    return shapes
+
+
+def warp_theta(torch, batch, src, out):
+    """affine_grid matrices [B, 2, 3] equal to ff_bench_cuda's warp matrices: per image a
+    similarity mapping the whole source square onto the output, rotated -10..10 degrees about
+    the centres. Ours map source pixels to output pixels (pixel centres at integers); affine_grid
+    maps normalised output coordinates to normalised source ones (align_corners=False)."""
+    import math
+    sc, cs, cd = out / src, (src - 1) / 2, (out - 1) / 2
+    thetas = []
+    for b in range(batch):
+        a = math.radians(-10.0 + 20.0 * b / max(batch - 1, 1))
+        c, s = sc * math.cos(a), sc * math.sin(a)
+        m = torch.tensor([[c, -s, cd - (c * cs - s * cs)], [s, c, cd - (s * cs + c * cs)], [0, 0, 1]], dtype=torch.float64)
+        inv = torch.linalg.inv(m)  # output pixel -> source pixel
+        n_src = torch.tensor([[2 / src, 0, 1 / src - 1], [0, 2 / src, 1 / src - 1], [0, 0, 1]], dtype=torch.float64)
+        n_out_inv = torch.tensor([[out / 2, 0, (out - 1) / 2], [0, out / 2, (out - 1) / 2], [0, 0, 1]], dtype=torch.float64)
+        thetas.append((n_src @ inv @ n_out_inv)[:2])
+    return torch.stack(thetas).float()

@@ -11,3 +11,4 @@ OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$BUILD/ff_bench" --bench
   --benchmark_out=bench_results/cpu_ours.json --benchmark_min_time=0.3 >/dev/null
 /usr/bin/python3 bench/torch_cpu_bench.py bench_results/cpu_ours.json --threads "$THREADS" --csv bench_results/cpu.csv
 /usr/bin/python3 bench/opencv_warp_bench.py bench_results/cpu_ours.json --threads "$THREADS" --csv bench_results/warp.csv
+/usr/bin/python3 bench/torch_nets_bench.py bench_results/cpu_ours.json --threads "$THREADS" --csv bench_results/cpu_nets.csv

@@ -1,68 +1,209 @@
 #!/usr/bin/python3
 """PyTorch GPU baseline for bench/cuda/bench_cuda.cpp: the same cases (bench/shapes.json), timed
-the same way (CUDA events, L2 flushed before each run, median), written as CSV; with --compare it
-prints one table of ours vs PyTorch.
+the same way (CUDA events, L2 flushed before each run where ours flushes, median), written as
+CSV; with --compare it prints one table of ours vs PyTorch.
 
     python3 bench/torch_gpu_bench.py --csv torch.csv [--tf32]
-    python3 bench/torch_gpu_bench.py --compare ours.csv torch.csv"""
+    python3 bench/torch_gpu_bench.py --dry-run [--csv f.csv]   # every case, tiny sizes, on the CPU
+    python3 bench/torch_gpu_bench.py --compare ours.csv torch.csv
+
+Sections, as in ff_bench_cuda:
+  gpu          single ops (torch.nn.functional).
+  gpu_nets     the networks of tools/torch_models.py built from our configuration strings, forward
+               (eval, no_grad) and training step (bench/torch_nets_bench.py's TorchSteps: loss,
+               backward, SGD). Needs torchvision; skipped with a message without it.
+  gpu_arcface  PyTorch has no fused ArcFace: both rows (fused, unfused) time PyTorch's composition
+               (bench_common.torch_arcface_loss), the fair peer of each, with its memory peak
+               (torch.cuda.max_memory_allocated above what was allocated before the step).
+  gpu_warp     float32 CHW: F.affine_grid + F.grid_sample (bilinear, border padding, the same
+               matrices); uint8 HWC has no PyTorch peer (grid_sample takes floats only) and is
+               left out. FP32 run only.
+"""
 import argparse
 import csv
+import os
+import sys
+import time
 
-from bench_common import load_cases, print_table, torch_case
+from bench_common import dry_shapes, load_cases, print_table, torch_arcface_loss, torch_case, warp_theta
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Repeats as in ff_bench_cuda: (warm-ups, minimum runs, maximum runs, minimum total ms, flush L2)
+OPS, NETS, ARCFACE, WARP = (3, 5, 1000, 200, True), (1, 3, 20, 300, False), (2, 5, 100, 200, True), (2, 5, 200, 100, True)
 
 
-def run_torch(out, tf32):
-    import torch
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cudnn.benchmark = True
-    flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
-    e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    rows = []
-    for c in load_cases("gpu"):
-        fn = torch_case(torch, c, "cuda")
-        for _ in range(3):
+class Timer:
+    def __init__(self, torch, dry):
+        self.torch, self.dry = torch, dry
+        if not dry:
+            self.flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+            self.e0 = torch.cuda.Event(enable_timing=True)
+            self.e1 = torch.cuda.Event(enable_timing=True)
+
+    def ms(self, fn, reps):
+        if self.dry:
+            t0 = time.perf_counter()
             fn()
-        torch.cuda.synchronize()
+            return (time.perf_counter() - t0) * 1e3
+        warm, min_reps, max_reps, min_ms, flush = reps
+        for _ in range(warm):
+            fn()
+        self.torch.cuda.synchronize()
         times, total = [], 0.0
-        while (total < 200 or len(times) < 5) and len(times) < 1000:
-            flush.zero_()
-            e0.record()
+        while (total < min_ms or len(times) < min_reps) and len(times) < max_reps:
+            if flush:
+                self.flush.zero_()
+            self.e0.record()
             fn()
-            e1.record()
-            e1.synchronize()
-            ms = e0.elapsed_time(e1)
-            times.append(ms)
-            total += ms
+            self.e1.record()
+            self.e1.synchronize()
+            t = self.e0.elapsed_time(self.e1)
+            times.append(t)
+            total += t
         times.sort()
-        rows.append([c["name"], "tf32" if tf32 else "fp32", times[len(times) // 2]])
-    with open(out, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["case", "math", "ms"])
-        w.writerows(rows)
+        return times[len(times) // 2]
+
+    def peak_mib(self, fn):
+        if self.dry:
+            fn()
+            return None
+        torch = self.torch
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - before) / (1 << 20)
+
+
+def run_torch(out, tf32, dry):
+    import torch
+    device = "cpu" if dry else "cuda"
+    if not dry:
+        torch.backends.cuda.matmul.allow_tf32 = tf32
+        torch.backends.cudnn.allow_tf32 = tf32
+        torch.backends.cudnn.benchmark = True
+    math = "tf32" if tf32 else "fp32"
+    timer = Timer(torch, dry)
+    dry_cfg = load_cases("dry_run")
+    # Rows are written as they come, so a run cut short by gpu_check.sh's time budget keeps them.
+    f = open(out, "w", newline="") if out else None
+    wr = csv.writer(f) if f else None
+    if wr:
+        wr.writerow(["case", "math", "ms", "rate", "unit", "percent_of_limit", "peak_mib"])
+
+    def emit(name, ms, rate="", unit="", peak=None):
+        print(f"{name:40s} {ms:10.4f} {rate if rate == '' else f'{rate:10.2f}'} {unit}"
+              + ("" if peak is None else f"  peak {peak:.0f} MiB"), flush=True)
+        if wr:
+            wr.writerow([name, math, ms, rate, unit, "", "" if peak is None else peak])
+            f.flush()
+
+    # Single ops.
+    for c in load_cases("gpu"):
+        if dry:
+            c = dict(c, inputs=dry_shapes(c, dry_cfg))
+        emit(c["name"], timer.ms(torch_case(torch, c, device), OPS))
+
+    # Whole networks.
+    try:
+        sys.path.insert(0, HERE)
+        from torch_nets_bench import TorchSteps
+    except ImportError as e:  # torchvision missing on this machine
+        print(f"gpu_nets skipped: {e}")
+        TorchSteps = None
+    if TorchSteps is not None:
+        for c in load_cases("gpu_nets"):
+            d = dry_cfg["nets"]
+            config = d[c["net"]] if dry else c["config"]
+            batch, classes = (d["batch"], d["classes"]) if dry else (c["batch"], c["classes"])
+            cfg = dict(kv.split("=", 1) for kv in config.split(","))
+            try:
+                steps = TorchSteps(c["net"], cfg, batch, classes, device)
+                for mode, fn in (("_forward", steps.forward), ("_train", steps.train_step)):
+                    ms = timer.ms(fn, NETS)
+                    emit(c["name"] + mode, ms, batch / (ms * 1e-3), "img/s")
+                del steps
+            except RuntimeError as e:  # out of memory: report, go on
+                print(f"{c['name']}: FAILED: {str(e).splitlines()[0]}")
+            if not dry:
+                torch.cuda.empty_cache()
+
+    # ArcFace head: PyTorch's composition for both rows.
+    for c in load_cases("gpu_arcface"):
+        p = dry_cfg["arcface"] if dry else c
+        g = torch.Generator().manual_seed(3)
+        e = (torch.rand((p["n"], p["dim"]), generator=g) * 2 - 1).to(device).requires_grad_()
+        w = (torch.rand((p["classes"], p["dim"]), generator=g) * 2 - 1).to(device).requires_grad_()
+        labels = torch.randint(0, p["classes"], (p["n"],), generator=g).to(device)
+
+        def step():
+            torch_arcface_loss(torch, e, w, labels, c["s"], c["m"]).backward()
+            e.grad = None
+            w.grad = None
+        step()
+        peak = timer.peak_mib(step)
+        ms = timer.ms(step, ARCFACE)
+        emit(c["name"], ms, c["bytes"] / (ms * 1e-3) / 1e9, "GB/s", peak)
+        del e, w
+        if not dry:
+            torch.cuda.empty_cache()
+
+    # Affine warp, float32 CHW only.
+    if not tf32:
+        F = torch.nn.functional
+        for c in load_cases("gpu_warp"):
+            if c["dtype"] != "float32":
+                continue
+            batch = dry_cfg["warp"]["batch"] if dry else c["batch"]
+            x = torch.full((batch, c["channels"], c["src"], c["src"]), 0.5, device=device)
+            theta = warp_theta(torch, batch, c["src"], c["out"]).to(device)
+            size = (batch, c["channels"], c["out"], c["out"])
+
+            def warp():
+                grid = F.affine_grid(theta, size, align_corners=False)
+                return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+            ms = timer.ms(warp, WARP)
+            emit(c["name"], ms, c["bytes"] * batch / c["batch"] / (ms * 1e-3) / 1e9, "GB/s")
+            del x
+            if not dry:
+                torch.cuda.empty_cache()
+
+    if f:
+        f.close()
 
 
 def compare(ours_csv, torch_csv):
     def load(p):
         with open(p) as f:
             return {(r["case"], r["math"]): r for r in csv.DictReader(f)}
+
+    def peak(r):
+        v = r.get("peak_mib", "") if r else ""
+        if v in ("", None):
+            return "-"
+        return f"{float(v):.0f}" if float(v) >= 10 else f"{float(v):.1f}"
     ours, ref = load(ours_csv), load(torch_csv)
     rows = []
     for key, r in ours.items():
         t = ref.get(key)
         ratio = f"{float(t['ms']) / float(r['ms']):.2f}x" if t else "n/a"
-        rows.append([key[0], key[1], f"{float(r['ms']):.4f}", t["ms"][:8] if t else "n/a", ratio,
-                     f"{float(r['rate']):.2f} {r['unit']}", f"{float(r['percent_of_limit']):.1f}%"])
-    print_table(rows, ["case", "math", "faceforge ms", "torch ms", "torch/ours", "faceforge rate", "% of limit"])
+        pct = r.get("percent_of_limit", "")
+        rows.append([key[0], key[1], f"{float(r['ms']):.4f}", f"{float(t['ms']):.4f}" if t else "n/a", ratio,
+                     f"{float(r['rate']):.2f} {r['unit']}", f"{float(pct):.1f}%" if pct else "-", peak(r), peak(t)])
+    print_table(rows, ["case", "math", "faceforge ms", "torch ms", "torch/ours", "faceforge rate", "% of limit",
+                       "ff peak MiB", "torch peak MiB"])
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--csv")
     ap.add_argument("--tf32", action="store_true")
+    ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--compare", nargs=2)
     a = ap.parse_args()
     if a.compare:
         compare(*a.compare)
     else:
-        run_torch(a.csv, a.tf32)
+        run_torch(a.csv, a.tf32, a.dry_run)

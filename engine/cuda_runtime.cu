@@ -131,6 +131,10 @@ AllocatorStats allocator_stats() {
   std::lock_guard<std::mutex> lock(allocator().mu);
   return allocator().stats;
 }
+void reset_peak_in_use() {
+  std::lock_guard<std::mutex> lock(allocator().mu);
+  allocator().stats.peak_in_use = allocator().stats.bytes_in_use;
+}
 void empty_cache() {
   std::lock_guard<std::mutex> lock(allocator().mu);
   allocator().release_cache_locked();

@@ -35,6 +35,7 @@ struct AllocatorStats {
   int64_t driver_allocs = 0;  // cudaMalloc calls so far
 };
 AllocatorStats allocator_stats();
+void reset_peak_in_use();  // peak_in_use = bytes_in_use now (a benchmark measures one step's peak)
 void empty_cache();
 
 }  // namespace ff::cudart

@@ -20,7 +20,7 @@ namespace ff {
 
 class Head : public Module {
  public:
-  using Module::forward;  // the single-input forward stays hidden behind the two-input one
+  using Module::forward;  // the single-input one stays visible (it throws: a head needs labels)
   // emb [N, dim], labels int64 [N] in [0, classes) -> 0-dim mean loss over the batch.
   virtual Tensor forward(const Tensor& emb, const Tensor& labels) = 0;
   // emb [N, dim] -> [N, classes]: logits (softmax) or cosines (ArcFace); larger = more likely.
@@ -42,6 +42,7 @@ class SoftmaxHead : public Head {
  public:
   // torch.nn.Linear(dim, classes) initialisation.
   SoftmaxHead(int64_t dim, int64_t classes, Rng& rng);
+  using Head::forward;
   Tensor forward(const Tensor& emb, const Tensor& labels) override;
   Tensor logits(const Tensor& emb);  // emb [N, dim] -> [N, classes]
   Tensor scores(const Tensor& emb) override { return logits(emb); }
@@ -58,6 +59,7 @@ class ArcFaceHead : public Head {
   // The reference notebooks' head: s = 45, m = 0.1.
   ArcFaceHead(int64_t classes, int64_t dim, Rng& rng) : ArcFaceHead(classes, dim, 45.0, 0.1, rng) {}
   ArcFaceHead(int64_t classes, int64_t dim, double s, double m, Rng& rng);
+  using Head::forward;
   Tensor forward(const Tensor& emb, const Tensor& labels) override;
   // emb [N, dim] -> [N, classes] cosine similarity to each class centre (no margin, no scale):
   // evaluation and closed-set prediction.
