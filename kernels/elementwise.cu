@@ -19,7 +19,7 @@ __global__ void axpy_k(float* y, float alpha, const float* x, int64_t n) {
   FF_KERNEL_LOOP(i, n) y[i] += alpha * x[i];
 }
 __global__ void relu_fwd_k(const float* x, float* y, int64_t n) {
-  FF_KERNEL_LOOP(i, n) y[i] = x[i] > 0.f ? x[i] : 0.f;
+  FF_KERNEL_LOOP(i, n) y[i] = (x[i] > 0.f || isnan(x[i])) ? x[i] : 0.f;  // NaN passes, as torch.relu
 }
 __global__ void relu_bwd_k(const float* gy, const float* y, float* gx, int64_t n) {
   FF_KERNEL_LOOP(i, n) gx[i] = y[i] > 0.f ? gy[i] : 0.f;

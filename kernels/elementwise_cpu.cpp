@@ -39,7 +39,7 @@ void axpy_impl(T* y, T alpha, const T* x, int64_t n) {
 template <typename T>
 void relu_fwd_impl(const T* x, T* y, int64_t n) {
 #pragma omp parallel for if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+  for (int64_t i = 0; i < n; ++i) y[i] = (x[i] > T(0) || x[i] != x[i]) ? x[i] : T(0);  // NaN passes, as torch.relu
 }
 template <typename T>
 void relu_bwd_impl(const T* gy, const T* y, T* gx, int64_t n) {

@@ -76,6 +76,8 @@ class EmbeddingNet : public Module {
   Tensor forward(const Tensor& x) override;
   ResNet& backbone() { return *backbone_; }
   const EmbeddingConfig& config() const { return cfg_; }
+  // The generator of the dropout masks (a trainer reseeds it per step so a resumed run repeats).
+  Rng& dropout_rng() { return dropout_rng_; }
 
  private:
   EmbeddingConfig cfg_;

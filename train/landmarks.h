@@ -1,0 +1,177 @@
+// train/landmarks.h — training and evaluating the stacked hourglass landmark network
+// (models/hourglass.h) on CelebA-format data, as library code: `faceforge train-landmarks` and
+// `faceforge eval-landmarks` (apps/) are thin wrappers, and the demo and tests call it directly.
+//
+// The framing every stage shares (training, validation, evaluation, inference):
+//   - the face box (x_1, y_1, width, height) is enlarged to a square of side crop_scale * max(w, h)
+//     (1.35, the reference notebooks' margin) centred on the box, and that square is resized to
+//     input_size x input_size: image pixel p -> crop pixel C p with
+//       C = [s 0 S/2 - 0.5 - s cx; 0 s S/2 - 0.5 - s cy], s = S / side,
+//       (cx, cy) = (x_1 + w/2 - 0.5, y_1 + h/2 - 0.5) (the box centre; pixel centres at integers),
+//     which maps the square's edges exactly onto the crop's edges [-0.5, S - 0.5];
+//   - in training, the augmentation's affine A (train/augment.h: flip with left/right swap,
+//     rotation, scale, shift) is composed with C, and the photo is warped ONCE by A C (bilinear,
+//     black outside the photo); colour jitter follows; then ImageNet mean/std normalisation;
+//   - landmarks move by the same matrix and are expressed in heatmap pixels
+//     q = (p + 0.5) / stride - 0.5, stride = input_size / heatmap_size = 4 (pixel-centre exact:
+//     heatmap pixel i covers crop pixels [4i - 0.5, 4i + 3.5]);
+//   - targets are Gaussians of sigma = 2 * heatmap_size / 64 heatmap pixels: the reference's sigma
+//     2 at 64x64 heatmaps, scaled with the heatmap so that a target covers the same fraction of the
+//     face at every input size (sigma 1 for the small configuration's 32x32 heatmaps);
+//   - predictions are decoded from the last stack's heatmaps (ff::decode_heatmaps) and mapped back
+//     to photo pixels by the inverse: p = C^-1 (stride (q + 0.5) - 0.5).
+//
+// The run folder (train/run.h): log.csv (one row per step: epoch, step, loss, lr, images_per_s),
+// val.csv (one row per epoch: validation NME with both heatmap decoders, mean training loss, lr),
+// last / best checkpoints (weights with model metadata, plus the training state), report/.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kernels/heatmap.h"  // HeatmapDecode
+#include "models/hourglass.h"
+#include "train/image.h"
+#include "train/landmark_data.h"
+#include "train/loader.h"
+#include "train/metrics.h"
+
+namespace ff {
+
+// How faces are framed and targets drawn; see the file comment.
+struct LandmarkFraming {
+  int64_t input_size = 128;  // the network's input side (its heatmaps are input_size / 4)
+  double crop_scale = 1.35;  // square side = crop_scale * the box's longer side
+  int64_t heatmap_size() const { return input_size / 4; }
+  double sigma() const { return 2.0 * static_cast<double>(heatmap_size()) / 64.0; }
+  // The soft-argmax window's half-size: about 2.5 sigma holds the bulk of the peak
+  // (engine/ops_geometry.h), at least 2.
+  int64_t decode_radius() const;
+};
+
+// The training augmentation (train/augment.h's AugmentConfig, whose header cannot be included
+// next to train/celeba.h; see train/landmark_data.h). Defaults: the augment defaults (flip 0.5,
+// rotation +-30 degrees, scale 0.75..1.25, shift +-10%) plus colour jitter 0.2.
+struct LandmarkAugment {
+  double flip_probability = 0.5;
+  double max_rotation_deg = 30.0;
+  double min_scale = 0.75, max_scale = 1.25;
+  double max_shift = 0.1;
+  double brightness = 0.2, contrast = 0.2, saturation = 0.2;
+};
+
+// A 2x3 affine matrix, row-major (m[0..2] first row): photo pixels -> crop pixels.
+using Matrix23 = std::array<double, 6>;
+Matrix23 face_crop_matrix(const std::array<float, 4>& box, const LandmarkFraming& framing);
+
+// One training or evaluation sample from a decoded photo (RGB) and its face record:
+//   image  float32 [3, S, S], ImageNet-normalised;
+//   points float32 [5, 2], the record's landmarks in heatmap pixels (flip pairs swapped when the
+//          augmentation flipped).
+// augment null: the plain crop (no draw from rng). Otherwise a fixed number of draws per sample
+// (random_affine, then random_color; train/augment.h), so a seed repeats a sample exactly.
+Sample make_landmark_sample(const Image& photo, const FaceRecord& face, const LandmarkFraming& framing,
+                            const LandmarkAugment* augment, Rng& rng);
+
+// Heatmap-pixel points (5 x, y pairs) -> photo pixels, for a face cropped from `box`.
+std::array<float, 10> heatmap_to_photo(const float* heatmap_xy, const std::array<float, 4>& box,
+                                       const LandmarkFraming& framing);
+
+// Five landmarks (photo pixels, x0 y0 x1 y1 ...) per face, one face box per photo; runs the net
+// in eval mode without gradients on `device` in batches of `batch`.
+std::vector<std::array<float, 10>> predict_landmarks(StackedHourglass& net, const std::vector<const Image*>& photos,
+                                                     const std::vector<std::array<float, 4>>& boxes,
+                                                     const LandmarkFraming& framing, HeatmapDecode decode,
+                                                     Device device, int64_t batch = 32);
+
+// The faces data.faces[idx[i]] through the net (eval mode, no gradients), with both decoders:
+// samples made by a Loader (`workers` threads, batches of `batch`), photo-pixel points in idx order.
+struct DatasetPredictions {
+  std::vector<std::array<float, 10>> quarter_pixel, soft_argmax;
+  const std::vector<std::array<float, 10>>& of(HeatmapDecode d) const {
+    return d == HeatmapDecode::SoftArgmax ? soft_argmax : quarter_pixel;
+  }
+};
+DatasetPredictions predict_dataset(StackedHourglass& net, const LandmarkData& data, const std::vector<size_t>& idx,
+                                   const LandmarkFraming& framing, Device device, int64_t batch, int workers);
+
+// Mean NME (train/metrics.h) of predictions against the records' landmarks; NaN when a prediction
+// is not finite (a diverged network), so callers can name the epoch instead of failing inside.
+double mean_nme(const std::vector<std::array<float, 10>>& predictions, const LandmarkData& data,
+                const std::vector<size_t>& idx);
+
+// Reads the framing and decoder a landmark checkpoint was trained with from its metadata (keys
+// written by train_landmarks: "input_size" from the config, "crop_scale", "decode").
+LandmarkFraming framing_from_metadata(const std::map<std::string, std::string>& meta);
+HeatmapDecode decode_from_metadata(const std::map<std::string, std::string>& meta);
+const char* decode_name(HeatmapDecode d);  // "quarter_pixel", "soft_argmax"
+
+// ---------------------------------------------------------------- training
+struct LandmarkTrainOptions {
+  std::string data;  // CelebA-format folder (train/landmark_data.h)
+  std::string out;   // the run folder
+  std::string config = "small";  // "small" or "reference" (HourglassConfig::named), or a config string
+  int64_t epochs = 30;
+  int64_t batch = 16;
+  double lr = 1e-3;  // Adam (the reference notebooks: Adam with PyTorch's defaults, lr 1e-3)
+  std::string device = "cpu";
+  bool resume = false;  // continue the run in `out` from last.safetensors
+  uint64_t seed = 1;
+  int workers = 2;
+  int64_t max_images = 0;      // > 0: train on the first N training images only
+  int64_t max_val_images = 0;  // > 0: validate on the first N validation images only
+  int64_t save_every = 0;      // > 0: also write `last` every N steps (always at each epoch's end)
+  double crop_scale = 1.35;
+  LandmarkAugment augment;
+  // The decoder whose validation NME drives the LR plateau and the best checkpoint (both are
+  // measured and logged every epoch; docs/results.md says which won).
+  HeatmapDecode decode = HeatmapDecode::SoftArgmax;
+  int report_samples = 12;  // validation faces drawn in report/samples.png
+  bool progress = true;     // the progress line on stderr
+  // Test hook for the NaN guard: the heatmap targets of this step (1-based, as logged) are filled
+  // with NaN, so the loss becomes NaN the way corrupt labels would make it. (Not the input images:
+  // our relu maps NaN to 0, so a NaN image does not reach the loss.)
+  int64_t debug_nan_step = 0;
+};
+
+struct LandmarkTrainResult {
+  std::vector<double> losses;   // per step run by this call
+  std::vector<double> val_nme;  // per epoch run by this call (the chosen decoder)
+  double best_nme = 0;          // best validation NME of the whole run
+  int64_t steps = 0;            // optimizer steps of the whole run
+  double images_per_s = 0;      // training images per second of this call (training steps only)
+  double validation_seconds = 0;  // wall time of this call's validation passes
+  double seconds = 0;           // wall time of this call
+};
+
+LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& options);
+
+// ---------------------------------------------------------------- evaluation
+struct LandmarkEvalOptions {
+  std::string data;
+  std::string model;  // a landmark checkpoint (RUN/best.safetensors)
+  int partition = 1;
+  std::string out;  // "" : no files
+  std::string device = "cpu";
+  int64_t batch = 32;
+  int64_t max_images = 0;
+  int workers = 2;
+};
+
+struct LandmarkEvalResult {
+  LandmarkMetrics metrics;         // NME per image and mean, failure rate and AUC at 0.1, per point
+  std::vector<std::string> files;  // the images, in the partition's order
+  std::vector<std::array<float, 10>> predictions, truth;  // photo pixels
+  HeatmapDecode decode = HeatmapDecode::SoftArgmax;      // the checkpoint's decoder
+  std::vector<std::string> written;                      // files written under `out`
+};
+
+// Runs a landmark checkpoint over one partition of a CelebA-format folder. With `out`, writes
+// out/summary.csv (metric,value), out/points.csv (per point: normalised and pixel error),
+// out/images.csv (per image: file, NME, predicted and true points) and out/ced.png (the CED curve
+// up to NME 0.1).
+LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& options);
+
+}  // namespace ff
