@@ -76,7 +76,7 @@ namespace {
 LoadedModel load_kind(const std::string& path, const std::string& kind, const char* what) {
   FF_CHECK(fs::is_regular_file(path), "no such model file: ", path);
   LoadedModel lm = load_model(path);
-  FF_CHECK(lm.kind == kind, path, " holds a", (lm.kind == "embedding" ? "n " : " "), lm.kind, " model, not ", what);
+  FF_CHECK(lm.kind == kind, path, " holds a model of kind '", lm.kind, "', not ", what);
   lm.to(Device::cpu());
   lm.eval();
   return lm;
@@ -260,25 +260,26 @@ Image verify_report_image(const VerifyResult& r) {
   for (const AlignedFace* f : {&r.a, &r.b}) {
     std::vector<Image> p = face_panels(*f, side, tmpl, f->crop_scale);
     panels.insert(panels.end(), p.begin(), p.end());
-    std::string label = f->name.size() > 30 ? "..." + f->name.substr(f->name.size() - 27) : f->name;
-    captions.push_back(label + (f->box_given ? " (box given)" : " (central box)"));
-    captions.push_back("landmark crop");
-    captions.push_back("aligned " + std::to_string(f->aligned.width) + "px");
+    std::string label = f->name.size() > 22 ? "..." + f->name.substr(f->name.size() - 19) : f->name;
+    captions.push_back(label);
+    captions.push_back(f->box_given ? "crop of the given box" : "crop of the central box");
+    captions.push_back("aligned " + std::to_string(f->aligned.width) + " px");
   }
-  Image grid = montage(panels, captions, 3, 8, {255, 255, 255}, 2);
+  Image grid = montage(panels, captions, 3, 8, {255, 255, 255}, 1);
   char line[160];
-  std::snprintf(line, sizeof line, "cosine %.3f  %s  threshold %.2f  ->  %s", r.cosine, r.same ? ">=" : "<",
-                r.threshold, r.same ? "SAME person" : "DIFFERENT people");
-  const int th = text_height(line, 3) + 24;
-  Image out(grid.width, grid.height + th, 3, 255);
+  std::snprintf(line, sizeof line, "cosine %.3f %s %.2f: %s", r.cosine, r.same ? ">=" : "<", r.threshold,
+                r.same ? "SAME person" : "DIFFERENT people");
+  const std::string legend = "green: face box  yellow: landmark crop  red: predicted landmarks  blue: template";
+  const int head = text_height(legend, 1) + 8;
+  const int foot = text_height(line, 2) + 16;
+  Image out(grid.width, head + grid.height + foot, 3, 255);
   for (int y = 0; y < grid.height; ++y)
     std::copy(grid.data() + static_cast<size_t>(y) * grid.width * 3,
               grid.data() + static_cast<size_t>(y + 1) * grid.width * 3,
-              out.data() + static_cast<size_t>(y) * out.width * 3);
+              out.data() + static_cast<size_t>(y + head) * out.width * 3);
   const Color c = r.same ? Color{20, 140, 20} : Color{190, 30, 30};
-  draw_text(out, std::max(4, (out.width - text_width(line, 3)) / 2), grid.height + 12, line, c, 3);
-  const std::string legend = "green: face box   yellow: landmark crop   red: predicted landmarks   blue: template";
-  draw_text(out, 6, 4, legend, {90, 90, 90}, 1);
+  draw_text(out, std::max(4, (out.width - text_width(line, 2)) / 2), head + grid.height + 8, line, c, 2);
+  draw_text(out, std::max(4, (out.width - text_width(legend, 1)) / 2), 4, legend, {90, 90, 90}, 1);
   return out;
 }
 
