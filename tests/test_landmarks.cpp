@@ -242,7 +242,7 @@ class LandmarkRun : public ::testing::Test {
     o.config = "stem=8,mid=16,channels=16,stacks=2,landmarks=5,input=64";
     o.epochs = epochs;
     o.batch = 8;
-    o.lr = 2e-3;
+    o.lr = 5e-4;
     o.seed = 7;
     o.workers = 2;
     o.report_samples = 4;
@@ -263,7 +263,7 @@ TEST_F(LandmarkRun, TinyRunLearnsAndWritesItsFiles) {
   // The loss falls: the last epoch's mean is below the first epoch's.
   double first = (r.losses[0] + r.losses[1] + r.losses[2] + r.losses[3]) / 4;
   double last = (r.losses[8] + r.losses[9] + r.losses[10] + r.losses[11]) / 4;
-  EXPECT_LT(last, 0.7 * first);
+  EXPECT_LT(last, 0.5 * first);
   for (const char* f : {"log.csv", "val.csv", "last.safetensors", "last.state.safetensors", "best.safetensors",
                         "best.state.safetensors", "report/loss.png", "report/val_nme.png", "report/samples.png",
                         "report/index.html"})

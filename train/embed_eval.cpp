@@ -134,13 +134,13 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     row("ROC AUC", line);
     auto tar = [&](const TarAtFar& x) {
       char b[96];
-      std::snprintf(b, sizeof b, "%s (threshold %.3f%s)", pct(x.tar).c_str(), x.threshold,
+      std::snprintf(b, sizeof b, "%s (threshold %.4f%s)", pct(x.tar).c_str(), x.threshold,
                     x.resolved ? "" : "; too few different pairs to resolve this FAR");
       return std::string(b);
     };
     row("TAR at FAR 1e-2", tar(vm.tar_far_1e2));
     row("TAR at FAR 1e-3", tar(vm.tar_far_1e3));
-    std::snprintf(line, sizeof line, "%.2f%% +- %.2f%% (mean threshold %.3f)", 100 * r.acc10_mean, 100 * r.acc10_std,
+    std::snprintf(line, sizeof line, "%.2f%% +- %.2f%% (mean threshold %.4f)", 100 * r.acc10_mean, 100 * r.acc10_std,
                   vm.kfold.mean_threshold);
     row("10-fold accuracy", line);
     row("accuracy at cosine threshold 0.6", pct(r.acc_at_06));

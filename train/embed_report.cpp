@@ -141,10 +141,12 @@ void write_train_report(const std::string& run_dir) {
                     fmt("%.2f%%", 100 * ep["val_acc_flip"][i]), fmt("%.1f", ep["images_per_s"][i]),
                     fmt("%.1f", ep["seconds"][i])});
   html.table({"epoch", "step", "train loss", "lr", "val acc", "val acc (flip)", "images/s", "seconds"}, rows);
-  html.section("Aligned validation faces");
-  html.paragraph("Top: aligned to the 5-point template (green crosses); middle: the exact flip; bottom: one "
-                 "augmented training view.");
-  html.image("aligned_faces.png");
+  if (std::ifstream(rep + "/aligned_faces.png").good()) {
+    html.section("Aligned validation faces");
+    html.paragraph("Top: aligned to the 5-point template (green crosses); middle: the exact flip; bottom: one "
+                   "augmented training view.");
+    html.image("aligned_faces.png");
+  }
   html.write(rep + "/index.html");
 }
 

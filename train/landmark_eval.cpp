@@ -20,9 +20,14 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
   FF_CHECK(dev.is_cpu() || cuda_available(), "eval-landmarks: --device ", o.device,
            (cuda_compiled() ? ": no CUDA device is present" : ": this build has no CUDA backend"));
   FF_CHECK(std::filesystem::is_regular_file(o.model), "eval-landmarks: model file ", o.model, " does not exist");
-  LoadedModel lm = load_model(o.model);
-  FF_CHECK(lm.kind == "hourglass", "eval-landmarks: ", o.model, " holds a '", lm.kind,
-           "' network, not a landmark network (hourglass)");
+  LoadedModel lm;
+  try {
+    lm = load_model(o.model);
+  } catch (const Error& e) {
+    FF_FAIL("eval-landmarks: ", o.model, " is not a model file faceforge can read (", e.what(), ")");
+  }
+  FF_CHECK(lm.kind == "hourglass", "eval-landmarks: ", o.model, " holds a network of kind '", lm.kind,
+           "', not a landmark network (hourglass)");
   StackedHourglass& net = lm.hourglass();
   FF_CHECK(net.config().landmarks == 5, "eval-landmarks: ", o.model, " predicts ", net.config().landmarks,
            " landmarks; CelebA has 5");

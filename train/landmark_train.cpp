@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 
 #include "engine/autograd.h"
@@ -25,6 +26,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+// "small", "reference" or a HourglassConfig::str() string.
+HourglassConfig parse_config(const std::string& s) {
+  if (s == "small" || s == "reference") return HourglassConfig::named(s);
+  FF_CHECK(s.find('=') != std::string::npos, "train-landmarks: unknown --config '", s,
+           "' (expected small, reference or a string like stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128)");
+  return HourglassConfig::parse(s);
+}
+
 std::string format_double(double v) {
   char b[32];
   std::snprintf(b, sizeof b, "%.10g", v);
@@ -43,27 +52,31 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   FF_CHECK(dev.is_cpu() || cuda_available(), "train-landmarks: --device ", o.device,
            (cuda_compiled() ? ": no CUDA device is present" : ": this build has no CUDA backend"));
 
-  // The run folder first: a refused --out or --resume should not wait for the data to load.
-  RunDir run(o.out, o.resume);
+  // Everything that can be refused is checked before the run folder is created, so a mistyped
+  // command leaves nothing behind.
+  const std::string last_path = o.out + "/last.safetensors";
   std::map<std::string, std::string> old_meta;
-  if (o.resume) old_meta = read_safetensors(run.path("last.safetensors")).metadata;
+  if (o.resume) {
+    FF_CHECK(std::filesystem::is_regular_file(last_path), "--resume: ", o.out,
+             " holds no checkpoint (last.safetensors)");
+    old_meta = read_safetensors(last_path).metadata;
+  }
 
   // Configuration: a new run takes --config (default small); a resumed one keeps its own and
   // refuses a different one.
   HourglassConfig cfg;
   if (o.resume) {
-    FF_CHECK(old_meta.count("config") && old_meta.count("crop_scale"), run.path("last.safetensors"),
-             " is not a landmark run's checkpoint (no hourglass config in its metadata)");
+    FF_CHECK(old_meta.count("model") && old_meta.at("model") == "hourglass" && old_meta.count("config") &&
+                 old_meta.count("crop_scale"),
+             last_path, " is not a landmark run's checkpoint (no hourglass model and framing in its metadata)");
     cfg = HourglassConfig::parse(old_meta.at("config"));
     if (!o.config.empty()) {
-      HourglassConfig asked = o.config == "small" || o.config == "reference" ? HourglassConfig::named(o.config)
-                                                                            : HourglassConfig::parse(o.config);
+      HourglassConfig asked = parse_config(o.config);
       FF_CHECK(asked.str() == cfg.str(), "--resume: the run was trained with config ", cfg.str(), ", not ",
                asked.str());
     }
   } else {
-    const std::string name = o.config.empty() ? "small" : o.config;
-    cfg = name == "small" || name == "reference" ? HourglassConfig::named(name) : HourglassConfig::parse(name);
+    cfg = parse_config(o.config.empty() ? "small" : o.config);
   }
   FF_CHECK(cfg.landmarks == 5, "train-landmarks: CelebA has 5 landmarks, the config asks for ", cfg.landmarks);
   LandmarkFraming framing;
@@ -79,9 +92,15 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
            train_idx.size(), " training faces (partition 0 with box and landmarks), fewer than one batch of ",
            o.batch);
   FF_CHECK(!val_idx.empty(), "train-landmarks: ", o.data, " has no validation faces (partition 1)");
+  RunDir run(o.out, o.resume);
 
   Rng init(o.seed);
   StackedHourglass net(cfg, init);
+  if (o.head_init_scale != 1.0) {
+    NoGradGuard no_grad;
+    for (auto& [name, t] : net.named_parameters())
+      if (name.rfind("out_conv", 0) == 0) scale_(*t, o.head_init_scale);
+  }
   net.to(dev);
   AdamOptions ao;
   ao.lr = o.lr;
