@@ -45,8 +45,8 @@ ff::app::Command reg("verify", "Verify two face photos: cosine similarity of the
     ff::LandmarkModel lm = ff::load_landmark_model(o->lmk.empty() ? ff::default_landmark_model() : o->lmk);
     ff::VerifyResult r = ff::verify_faces(lm, em, a, b, std::filesystem::path(o->a).filename().string(),
                                           std::filesystem::path(o->b).filename().string(), ba, bb, o->threshold);
-    std::printf("cosine similarity %.4f (threshold %.2f): %s\n", r.cosine, r.threshold,
-                r.same ? "same person" : "different people");
+    std::printf("cosine similarity %.4f (threshold %.2f): %s  [landmarks + alignment + embeddings: %.0f ms]\n",
+                r.cosine, r.threshold, r.same ? "same person" : "different people", 1000 * r.seconds);
     if (!o->report.empty()) {
       ff::save_png(ff::verify_report_image(r), o->report);
       std::printf("report: %s\n", o->report.c_str());
