@@ -1,0 +1,241 @@
+// tests/test_pipeline.cpp — the face pipeline (train/pipeline.h): box parsing, the embeddings file
+// format, model-kind errors, and `demo --quick` end to end, whose trained models then drive
+// align_faces / embed_photos / verify_faces.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/error.h"
+#include "engine/safetensors.h"
+#include "models/factory.h"
+#include "train/pipeline.h"
+
+namespace fs = std::filesystem;
+using namespace ff;
+
+namespace {
+
+std::string temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("ff_pipeline_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+TEST(Pipeline, ParseBox) {
+  FaceBox b = parse_box("10,20.5,30,40", 100, 100);
+  EXPECT_FLOAT_EQ(b[0], 10);
+  EXPECT_FLOAT_EQ(b[1], 20.5f);
+  EXPECT_FLOAT_EQ(b[2], 30);
+  EXPECT_FLOAT_EQ(b[3], 40);
+  EXPECT_THROW(parse_box("1,2,3", 100, 100), Error);           // three numbers
+  EXPECT_THROW(parse_box("1,2,3,4,5", 100, 100), Error);       // five
+  EXPECT_THROW(parse_box("1,2,x,4", 100, 100), Error);         // not a number
+  EXPECT_THROW(parse_box("1,2,3px,4", 100, 100), Error);       // trailing junk
+  EXPECT_THROW(parse_box("1,2,0,4", 100, 100), Error);         // empty width
+  EXPECT_THROW(parse_box("1,2,5,-4", 100, 100), Error);        // negative height
+  EXPECT_THROW(parse_box("200,2,5,4", 100, 100), Error);       // right of the photo
+  EXPECT_THROW(parse_box("-50,2,10,4", 100, 100), Error);      // left of the photo
+  try {
+    parse_box("a,b", 10, 10);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--box"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Pipeline, CentralBoxInsidePhoto) {
+  for (auto [w, h] : {std::pair{128, 128}, std::pair{178, 218}, std::pair{640, 360}}) {
+    FaceBox b = central_face_box(w, h);
+    EXPECT_GT(b[2], 0);
+    EXPECT_FLOAT_EQ(b[2], b[3]);
+    EXPECT_GE(b[0], 0);
+    EXPECT_GE(b[1], 0);
+    EXPECT_LE(b[0] + b[2], w);
+    EXPECT_LE(b[1] + b[3], h);
+    EXPECT_NEAR(b[0] + b[2] / 2, w / 2.0, 1e-3);  // centred horizontally
+  }
+  EXPECT_THROW(central_face_box(0, 10), Error);
+}
+
+TEST(Pipeline, JsonNamesRoundTrip) {
+  std::vector<std::string> names = {"a.jpg", "with \"quotes\".png", "back\\slash.jpg", "new\nline", "", "caf\xc3\xa9.jpg"};
+  std::string j = json_string_array(names);
+  EXPECT_EQ(parse_json_string_array(j), names);
+  EXPECT_EQ(parse_json_string_array("[]"), std::vector<std::string>{});
+  EXPECT_EQ(parse_json_string_array(" [ \"a\" , \"\\u00e9\\t\" ] "), (std::vector<std::string>{"a", "\xc3\xa9\t"}));
+  EXPECT_THROW(parse_json_string_array("[\"a\""), Error);
+  EXPECT_THROW(parse_json_string_array("[1]"), Error);
+  EXPECT_THROW(parse_json_string_array("{}"), Error);
+}
+
+TEST(Pipeline, EmbeddingsFileRoundTrip) {
+  const std::string dir = temp_dir("embfile");
+  Tensor e = Tensor::from_vector<float>({1, 0, 0, 0.6f, 0.8f, 0}, {2, 3});
+  write_embeddings(dir + "/e.safetensors", {"x.jpg", "y \"2\".png"}, e, {{"model", "m.safetensors"}});
+  EmbeddingsFile f = read_embeddings(dir + "/e.safetensors");
+  EXPECT_EQ(f.names, (std::vector<std::string>{"x.jpg", "y \"2\".png"}));
+  ASSERT_EQ(f.embeddings.shape(), (Shape{2, 3}));
+  EXPECT_EQ(f.embeddings.to_vector<float>(), e.to_vector<float>());
+  EXPECT_EQ(f.meta.at("model"), "m.safetensors");
+  EXPECT_EQ(f.meta.at("dim"), "3");
+  // The documented layout: "embeddings" float32 and "names" readable by any safetensors reader.
+  SafeTensors st = read_safetensors(dir + "/e.safetensors");
+  EXPECT_EQ(st.at("embeddings").dtype(), DType::F32);
+  EXPECT_EQ(st.metadata.at("names"), "[\"x.jpg\",\"y \\\"2\\\".png\"]");
+  // Wrong shapes and other files are refused.
+  EXPECT_THROW(write_embeddings(dir + "/bad.safetensors", {"only one"}, e), Error);
+  write_safetensors(dir + "/other.safetensors", {{"w", e}}, {});
+  EXPECT_THROW(read_embeddings(dir + "/other.safetensors"), Error);
+  EXPECT_THROW(read_embeddings(dir + "/missing.safetensors"), Error);
+  fs::remove_all(dir);
+}
+
+TEST(Pipeline, ListImages) {
+  const std::string dir = temp_dir("list");
+  EXPECT_THROW(list_images(dir), Error);  // none
+  EXPECT_THROW(list_images(dir + "/nope"), Error);
+  save_png(Image(4, 4, 3, 10), dir + "/b.png");
+  save_jpeg(Image(4, 4, 3, 10), dir + "/a.JPG");
+  std::ofstream(dir + "/notes.txt") << "x";
+  std::vector<std::string> l = list_images(dir);
+  ASSERT_EQ(l.size(), 2u);
+  EXPECT_EQ(fs::path(l[0]).filename(), "a.JPG");
+  EXPECT_EQ(fs::path(l[1]).filename(), "b.png");
+  fs::remove_all(dir);
+}
+
+// The demo, once for the tests below (about a minute on a CPU).
+class PipelineDemo : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(temp_dir("demo"));
+    DemoOptions o;
+    o.out = *dir_ + "/demo";
+    o.quick = true;
+    o.progress = false;
+    result_ = new DemoResult(run_demo(o));
+  }
+  static void TearDownTestSuite() {
+    fs::remove_all(*dir_);
+    delete dir_;
+    delete result_;
+  }
+  static std::string* dir_;
+  static DemoResult* result_;
+};
+std::string* PipelineDemo::dir_ = nullptr;
+DemoResult* PipelineDemo::result_ = nullptr;
+
+TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
+  const DemoResult& r = *result_;
+  const std::string out = *dir_ + "/demo";
+  ASSERT_TRUE(fs::is_regular_file(r.report));
+  std::ifstream in(r.report);
+  std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("<html"), std::string::npos);
+  // Every image the report shows exists beside it and decodes.
+  size_t pos = 0, images = 0;
+  while ((pos = html.find("src=\"", pos)) != std::string::npos) {
+    pos += 5;
+    std::string rel = html.substr(pos, html.find('"', pos) - pos);
+    Image im = load_image(out + "/report/" + rel);
+    EXPECT_GT(im.width, 0) << rel;
+    ++images;
+  }
+  EXPECT_GE(images, 7u);
+  for (const char* f : {"verify/same.png", "verify/different.png", "faceforge_demo.txt"})
+    EXPECT_TRUE(fs::is_regular_file(out + "/" + f)) << f;
+  EXPECT_EQ(load_model(r.landmark_model).kind, "hourglass");
+  EXPECT_EQ(load_model(r.embedding_model).kind, "embedding");
+  for (double v : {r.nme, r.closed_acc, r.auc, r.tar_at_far_1e2, r.acc10, r.same_cosine, r.different_cosine})
+    EXPECT_TRUE(std::isfinite(v));
+  EXPECT_GE(r.auc, 0);
+  EXPECT_LE(r.auc, 1);
+  EXPECT_LE(std::abs(r.same_cosine), 1.0 + 1e-5);
+  EXPECT_EQ(r.same_decision, r.same_cosine >= 0.6);
+  EXPECT_EQ(r.stage_seconds.size(), 6u);  // every stage but the report itself
+  // A second run replaces the demo folder; a foreign non-empty folder is refused.
+  const std::string foreign = *dir_ + "/foreign";
+  fs::create_directories(foreign);
+  std::ofstream(foreign + "/keep.txt") << "mine";
+  DemoOptions o;
+  o.out = foreign;
+  o.quick = true;
+  o.progress = false;
+  EXPECT_THROW(run_demo(o), Error);
+  EXPECT_TRUE(fs::exists(foreign + "/keep.txt"));
+}
+
+TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
+  LandmarkModel lm = load_landmark_model(result_->landmark_model);
+  EmbeddingModel em = load_embedding_model(result_->embedding_model);
+  // Models of the wrong kind are named.
+  try {
+    load_landmark_model(result_->embedding_model);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kind 'embedding'"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_embedding_model(result_->landmark_model), Error);
+  EXPECT_THROW(load_embedding_model(*dir_ + "/none.safetensors"), Error);
+
+  std::vector<std::string> paths = list_images(*dir_ + "/demo/data/img_celeba");
+  ASSERT_GE(paths.size(), 3u);
+  std::vector<Image> photos = {load_image(paths[0]), load_image(paths[1]), load_image(paths[2])};
+  std::vector<std::optional<FaceBox>> boxes = {std::nullopt, FaceBox{30, 40, 60, 60}, std::nullopt};
+  std::vector<AlignedFace> faces = align_faces(lm, photos, {"a", "b", "c"}, boxes, 96);
+  ASSERT_EQ(faces.size(), 3u);
+  for (const AlignedFace& f : faces) {
+    EXPECT_EQ(f.aligned.width, 96);
+    EXPECT_EQ(f.aligned.height, 96);
+    EXPECT_EQ(f.crop.width, lm.framing.input_size);
+    for (float v : f.landmarks) EXPECT_TRUE(std::isfinite(v));
+  }
+  EXPECT_FALSE(faces[0].box_given);
+  EXPECT_TRUE(faces[1].box_given);
+  EXPECT_FLOAT_EQ(faces[1].box[0], 30);
+  // The same photo and box give the same landmarks whatever else is in the batch.
+  std::vector<AlignedFace> alone = align_faces(lm, {photos[2]}, {"c"}, {std::nullopt}, 96);
+  for (int k = 0; k < 10; ++k) EXPECT_NEAR(alone[0].landmarks[k], faces[2].landmarks[k], 1e-3);
+  EXPECT_EQ(alone[0].aligned.pixels, faces[2].aligned.pixels);
+
+  // Embeddings: unit rows, batch-independent.
+  std::vector<const Image*> ptrs = {&faces[0].photo, &faces[1].photo, &faces[2].photo};
+  std::vector<std::array<float, 10>> pts = {faces[0].landmarks, faces[1].landmarks, faces[2].landmarks};
+  Tensor e = embed_photos(em, ptrs, pts, 2);
+  ASSERT_EQ(e.shape(), (Shape{3, em.dim}));
+  std::vector<float> v = e.to_vector<float>();
+  for (int i = 0; i < 3; ++i) {
+    double n2 = 0;
+    for (int64_t k = 0; k < em.dim; ++k) n2 += v[i * em.dim + k] * v[i * em.dim + k];
+    EXPECT_NEAR(n2, 1.0, 1e-4);
+  }
+  Tensor e1 = embed_photos(em, {ptrs[2]}, {pts[2]});
+  std::vector<float> v1 = e1.to_vector<float>();
+  for (int64_t k = 0; k < em.dim; ++k) EXPECT_NEAR(v1[k], v[2 * em.dim + k], 1e-4);
+
+  // Verification: a photo against itself is the same person with cosine 1; the score is symmetric.
+  VerifyResult self = verify_faces(lm, em, photos[0], photos[0], "a", "a", std::nullopt, std::nullopt, 0.6);
+  EXPECT_NEAR(self.cosine, 1.0, 1e-4);
+  EXPECT_TRUE(self.same);
+  VerifyResult ab = verify_faces(lm, em, photos[0], photos[1], "a", "b", std::nullopt, std::nullopt, 0.6);
+  VerifyResult ba = verify_faces(lm, em, photos[1], photos[0], "b", "a", std::nullopt, std::nullopt, 0.6);
+  EXPECT_NEAR(ab.cosine, ba.cosine, 1e-5);
+  EXPECT_EQ(ab.same, ab.cosine >= 0.6);
+  VerifyResult strict = verify_faces(lm, em, photos[0], photos[0], "a", "a", std::nullopt, std::nullopt, 1.01);
+  EXPECT_FALSE(strict.same);
+  Image fig = verify_report_image(ab);
+  EXPECT_GT(fig.width, 3 * 200);
+  EXPECT_GT(fig.height, 2 * 200);
+
+  // The embeddings file for these faces reads back.
+  write_embeddings(*dir_ + "/e.safetensors", {"a", "b", "c"}, e);
+  EmbeddingsFile f = read_embeddings(*dir_ + "/e.safetensors");
+  EXPECT_EQ(f.names.size(), 3u);
+  EXPECT_EQ(f.embeddings.to_vector<float>(), v);
+}
+
+}  // namespace
