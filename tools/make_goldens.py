@@ -21,9 +21,7 @@ The torch generator is seeded per case from its name, so a rerun writes identica
 """
 import glob
 import importlib
-import json
 import os
-import struct
 import sys
 import zlib
 
@@ -34,29 +32,11 @@ OUT = os.path.join(HERE, "..", "tests", "data", "ops")
 sys.path.insert(0, HERE)
 
 from goldens.common import Case  # noqa: E402
-
-DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8"}
-
+from safetensors_io import write_safetensors as write_numpy  # noqa: E402
 
 def write_safetensors(path, tensors, metadata):
-    """Minimal safetensors writer (the format is 8-byte header length + JSON + raw bytes)."""
-    header, blobs, pos = {}, [], 0
-    for name, t in tensors:
-        t = t.detach().contiguous().cpu()
-        raw = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [pos, pos + len(raw)]}
-        blobs.append(raw)
-        pos += len(raw)
-    header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    """Writes [(name, torch tensor)] with tools/safetensors_io.py."""
+    write_numpy(path, [(n, t.detach().contiguous().cpu().numpy()) for n, t in tensors], metadata)
 
 
 def run_case(case: Case):

@@ -17,39 +17,13 @@ metric here is computed the slow, obvious way, differently from train/metrics.cp
 Run with Debian's interpreter:  /usr/bin/python3 tools/make_metric_goldens.py
 The generator is seeded, so a rerun writes identical files.
 """
-import json
 import os
-import struct
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "metrics")
-DTYPES = {np.dtype(np.float64): "F64", np.dtype(np.int64): "I64"}
-
-
-def write_safetensors(path, tensors, metadata):
-    """The format of tools/make_goldens.py's writer, from numpy arrays (8-byte header length, JSON
-    header, raw little-endian bytes)."""
-    header, blobs, pos = {}, [], 0
-    for name, a in tensors:
-        a = np.ascontiguousarray(a)
-        if a.dtype not in DTYPES:
-            a = a.astype(np.int64 if a.dtype.kind in "biu" else np.float64)
-        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
-        header[name] = {"dtype": DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [pos, pos + len(raw)]}
-        blobs.append(raw)
-        pos += len(raw)
-    header["__metadata__"] = metadata
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+from safetensors_io import write_safetensors  # noqa: E402
 
 
 # ---------------------------------------------------------------- landmarks
