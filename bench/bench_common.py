@@ -127,3 +127,14 @@ def warp_theta(torch, batch, src, out):
         n_out_inv = torch.tensor([[out / 2, 0, (out - 1) / 2], [0, out / 2, (out - 1) / 2], [0, 0, 1]], dtype=torch.float64)
         thetas.append((n_src @ inv @ n_out_inv)[:2])
     return torch.stack(thetas).float()
+
+
+def report(rows, header, csv_path=""):
+    """Prints the table and, when csv_path is given, writes the same rows as CSV."""
+    import csv
+    print_table(rows, header)
+    if csv_path:
+        with open(csv_path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(rows)

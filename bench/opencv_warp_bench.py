@@ -9,7 +9,6 @@ same thread count, and prints our time, OpenCV's and the ratio.
 (bench/run_cpu_bench.sh does both.) GB/s counts the source and destination bytes once each, as the
 C++ benchmark does."""
 import argparse
-import csv
 import json
 import math
 import os
@@ -17,7 +16,7 @@ import os
 import cv2
 import numpy as np
 
-from bench_common import print_table, time_cpu
+from bench_common import report, time_cpu
 
 SOURCE = 250  # the CelebA subset's longer side; bench_data.cpp's kSourceSize
 
@@ -65,12 +64,7 @@ def main():
                      f"{t_cv / t_ours:.2f}x", f"{nbytes / t_ours / 1e9:.2f}", f"{nbytes / t_cv / 1e9:.2f}"])
     print(f"affine warp uint8 HWC, {a.threads} threads, OpenCV {cv2.__version__} (ratio > 1: faceforge faster)")
     header = ["case", "faceforge ms", "opencv ms", "opencv/ours", "faceforge GB/s", "opencv GB/s"]
-    print_table(rows, header)
-    if a.csv:
-        with open(a.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
+    report(rows, header, a.csv)
 
 
 if __name__ == "__main__":

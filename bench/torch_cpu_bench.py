@@ -7,13 +7,12 @@ machine's FP32 peak.
     /usr/bin/python3 bench/torch_cpu_bench.py ours.json [--threads N] [--csv out.csv]
 (bench/run_cpu_bench.sh does both.)"""
 import argparse
-import csv
 import json
 import os
 
 import torch
 
-from bench_common import cpu_peak_gflops, load_cases, print_table, time_cpu, torch_case
+from bench_common import cpu_peak_gflops, load_cases, report, time_cpu, torch_case
 
 
 def main():
@@ -41,12 +40,7 @@ def main():
         rows.append([c["name"], f"{t_ours * 1e3:.3f}", f"{t_torch * 1e3:.3f}", f"{t_torch / t_ours:.2f}x", rate])
     print(f"CPU benchmarks, {a.threads} threads, torch {torch.__version__} (ratio > 1: faceforge faster)")
     header = ["case", "faceforge ms", "torch ms", "torch/ours", "faceforge rate"]
-    print_table(rows, header)
-    if a.csv:
-        with open(a.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
+    report(rows, header, a.csv)
 
 
 if __name__ == "__main__":

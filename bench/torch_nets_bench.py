@@ -15,7 +15,6 @@ PyTorch has no fused one), backward, SGD step (momentum 0.9, weight decay 5e-4).
 warm-up step, then at least as many timed steps as ours ran and at least 1 s of work.
 """
 import argparse
-import csv
 import json
 import os
 import sys
@@ -27,7 +26,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 import torch_models as tm  # noqa: E402
-from bench_common import print_table, torch_arcface_loss  # noqa: E402
+from bench_common import report, torch_arcface_loss  # noqa: E402
 
 
 def parse_label(label):
@@ -122,12 +121,7 @@ def main():
     print(f"Whole networks on the CPU, {a.threads} threads, torch {torch.__version__} "
           "(ratio > 1: faceforge faster; per image = per step / batch)")
     header = ["case", "batch", "faceforge ms/img", "torch ms/img", "torch/ours", "faceforge img/s"]
-    print_table(rows, header)
-    if a.csv:
-        with open(a.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
+    report(rows, header, a.csv)
 
 
 if __name__ == "__main__":
