@@ -62,6 +62,14 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   const std::vector<int> trained = parse_ints(meta_at(st.metadata, "train.identities", o.model));
   const std::vector<int> held = parse_ints(meta_at(st.metadata, "train.holdout_identities", o.model));
   FaceSet set = load_face_set(o.data);
+  // Align as training did unless told otherwise.
+  auto rec = st.metadata.find("train.landmarks_model");
+  std::string lm_model = o.ground_truth_landmarks      ? std::string()
+                         : !o.landmarks_model.empty() ? o.landmarks_model
+                         : rec != st.metadata.end()   ? rec->second
+                                                      : std::string();
+  LandmarkSource landmarks;
+  if (!lm_model.empty()) landmarks = use_predicted_landmarks(set, lm_model, dev, o.batch, o.workers);
   EmbedSplit split = make_embed_split(set, parse_split_kind(meta_at(st.metadata, "train.split", o.model)),
                                       std::stoi(meta_at(st.metadata, "train.holdout", o.model)),
                                       std::stoull(meta_at(st.metadata, "train.seed", o.model)));
@@ -73,6 +81,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
            " classes but records ", trained.size(), " trained identities");
 
   EmbedEvalResult r;
+  r.landmarks = landmarks;
   r.num_classes = head.classes();
   r.val_images = static_cast<int64_t>(split.val.size());
   {
@@ -122,6 +131,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     return std::string(b);
   };
   t << "eval-embed: " << o.model << " on " << o.data << "\n";
+  t << "  faces aligned by " << landmarks.str() << "\n";
   row("closed set: validation images / classes",
       std::to_string(r.val_images) + " / " + std::to_string(r.num_classes));
   row("closed-set accuracy", r.val_images ? pct(r.closed_acc) : "n/a (no validation images)");
