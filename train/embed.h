@@ -230,8 +230,8 @@ struct EmbedEvalOptions {
   std::string device = "cpu";
   int64_t batch = 64;
   int workers = 2;
-  uint64_t pair_seed = 0;  // the random different-identity pairs
-  bool quiet = false;
+  uint64_t pair_seed = 0;  // the random different-identity pairs and the folds
+  bool quiet = false;      // no progress lines on stderr
 };
 
 struct EmbedEvalResult {

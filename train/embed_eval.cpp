@@ -1,6 +1,7 @@
 // train/embed_eval.cpp — `faceforge eval-embed` as a library function (train/embed.h): closed-set
 // accuracy on the validation images of the trained identities, open-set verification on the
 // identities the run held out.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -80,6 +81,15 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   FF_CHECK(static_cast<int64_t>(trained.size()) == head.classes(), "eval-embed: ", o.model, " has ", head.classes(),
            " classes but records ", trained.size(), " trained identities");
 
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  auto say = [&](const std::string& what) {
+    if (!o.quiet)
+      std::fprintf(stderr, "eval-embed: %s (%.1f s)\n", what.c_str(),
+                   std::chrono::duration<double>(clock::now() - t0).count());
+  };
+  say("faces aligned by " + landmarks.str() + "; embedding " + std::to_string(split.val.size()) +
+      " validation images and their mirrors");
   EmbedEvalResult r;
   r.landmarks = landmarks;
   r.num_classes = head.classes();
@@ -98,6 +108,8 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   VerificationMetrics vm;
   bool have_verification = false;
   if (r.holdout_identities >= 2) {
+    say("embedding " + std::to_string(split.holdout.size()) + " images of " +
+        std::to_string(split.holdout_identities.size()) + " held-out identities and their mirrors");
     std::vector<int64_t> ids;
     for (size_t i : split.holdout) ids.push_back(set.records[i].identity);
     FaceEmbeddings e = embed_faces(net, set, split.holdout, dev, o.batch, o.workers);
