@@ -25,6 +25,10 @@ ff::app::Command reg("eval-embed", "Evaluate a trained face-embedding network: c
   sub.add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(2, 65536))->capture_default_str();
   sub.add_option("--workers", o->workers, "Threads preparing images")->check(CLI::Range(0, 256))->capture_default_str();
+  sub.add_option("--landmarks-model", o->landmarks_model,
+                 "Align by this landmark network (default: the one the model was trained with, if any)");
+  sub.add_flag("--ground-truth-landmarks", o->ground_truth_landmarks,
+               "Align by the dataset's landmark file even if the model was trained on predicted landmarks");
   sub.add_option("--pair-seed", o->pair_seed, "Seed of the random different-identity pairs and the folds")
       ->capture_default_str();
   return [o]() {

@@ -18,11 +18,12 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
   auto o = std::make_shared<ff::EmbedTrainOptions>();
   auto no_augment = std::make_shared<bool>(false);
   sub.footer(
-      "Faces are aligned by their five landmarks (list_landmarks_celeba.txt) to insightface's template\n"
-      "at the config's input size, in one warp together with the training augmentation (flip, small\n"
-      "rotation/scale/shift) and colour jitter. Writes RUN/log.csv (every step), RUN/epochs.csv\n"
-      "(validation each epoch), RUN/last.safetensors and RUN/best.safetensors (weights with their\n"
-      "metadata, plus .state files for --resume) and RUN/report/*.png.\n"
+      "Faces are aligned by their five landmarks (list_landmarks_celeba.txt, or --landmarks-model) to\n"
+      "insightface's template at the config's input size, in one warp together with the training\n"
+      "augmentation (flip, small rotation/scale/shift), then colour jitter.\n"
+      "Writes RUN/log.csv (every step), RUN/epochs.csv (validation each epoch), RUN/last.safetensors\n"
+      "and RUN/best.safetensors (weights with their metadata, plus .state files for --resume) and\n"
+      "RUN/report/ (index.html, loss and accuracy curves, aligned faces).\n"
       "Held-out identities (--holdout-identities) are never trained on: eval-embed verifies on them.\n"
       "With --resume the run keeps the options it was started with (only --data, --device and\n"
       "--workers may change); --epochs and the rest must be left out or repeated unchanged.");
@@ -56,6 +57,9 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
   sub.add_option("--save-every", o->save_every, "Also checkpoint every N steps (0: at epoch ends only)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   sub.add_flag("--no-augment", *no_augment, "Train on the aligned faces without augmentation");
+  sub.add_option("--landmarks-model", o->landmarks_model,
+                 "Align by the landmarks this network predicts (RUN/best.safetensors of train-landmarks) from "
+                 "each image's face box, instead of the dataset's landmark file");
   CLI::App* app = &sub;
   return [o, no_augment, app]() {
     ff::EmbedTrainOptions opts = *o;
@@ -77,6 +81,7 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
       if (!given("--split")) opts.split = saved.split;
       if (!given("--holdout-identities")) opts.holdout = saved.holdout;
       if (!given("--no-augment")) opts.augment.enabled = saved.augment.enabled;
+      if (!given("--landmarks-model")) opts.landmarks_model = saved.landmarks_model;
       opts.momentum = saved.momentum;
     } else {
       FF_CHECK(!opts.data.empty(), "train-embed: --data is required (the dataset folder)");

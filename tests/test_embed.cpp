@@ -14,6 +14,9 @@
 #include "models/factory.h"
 #include "models/hourglass.h"
 #include "train/embed.h"
+#include "train/landmark_data.h"
+#include "train/landmarks.h"
+#include "train/pipeline.h"
 #include "train/synth.h"
 
 namespace ff::test {
@@ -462,6 +465,68 @@ TEST(EmbedTrain, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
     for (double x : v) ASSERT_TRUE(std::isfinite(x)) << last.tensors[i].first;
     EXPECT_EQ(w1[i].second.to_vector<double>(), v) << w1[i].first;
   }
+}
+
+// --landmarks-model: the faces are aligned by a landmark network's predictions (here a barely
+// trained one, so they differ visibly from the files' landmarks), training and evaluation agree on
+// them, and the run records the network.
+TEST(EmbedTrain, AlignsByATrainedLandmarkNetwork) {
+  TempDir dir;
+  LandmarkTrainOptions lo;
+  lo.data = tiny_data();
+  lo.out = dir.str("lmk");
+  lo.epochs = 1;
+  lo.batch = 8;
+  lo.progress = false;
+  train_landmarks(lo);
+  const std::string lmk = dir.str("lmk/best.safetensors");
+
+  FaceSet truth = load_face_set(tiny_data()), set = truth;
+  LandmarkSource src = use_predicted_landmarks(set, lmk, Device::cpu(), 8, 2);
+  ASSERT_EQ(set.records.size(), truth.records.size());  // synth writes a box for every image
+  EXPECT_EQ(src.used, truth.records.size());
+  EXPECT_EQ(src.dropped_no_box, 0u);
+  EXPECT_GT(src.mean_nme, 0.0);
+  // The landmarks are the network's: predict_dataset with the checkpoint's framing and decoder.
+  LandmarkModel m = load_landmark_model(lmk);
+  LandmarkData data = load_landmark_data(tiny_data());
+  std::vector<size_t> idx(data.faces.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  DatasetPredictions p = predict_dataset(*m.net, data, idx, m.framing, Device::cpu(), 8, 0);
+  double moved = 0;
+  for (size_t i = 0; i < set.records.size(); ++i) {
+    ASSERT_EQ(set.records[i].file, data.faces[i].file);
+    for (int k = 0; k < 10; ++k) {
+      EXPECT_EQ(set.records[i].landmarks[k], static_cast<double>(p.of(m.decode)[i][k])) << set.records[i].file;
+      moved = std::max(moved, std::fabs(set.records[i].landmarks[k] - truth.records[i].landmarks[k]));
+    }
+  }
+  EXPECT_GT(moved, 1.0) << "a barely trained network's landmarks should differ from the files'";
+
+  EmbedTrainOptions o = tiny_options(tiny_data(), dir.str("run"));
+  o.epochs = 1;
+  o.landmarks_model = lmk;
+  train_embed(o);
+  EXPECT_EQ(saved_train_options(o.out).landmarks_model, lmk);
+  EmbedEvalOptions eo;
+  eo.data = tiny_data();
+  eo.model = o.out + "/best.safetensors";
+  EmbedEvalResult with_model = eval_embed(eo);
+  EXPECT_EQ(with_model.landmarks.model, lmk) << "eval aligns as training did";
+  EXPECT_NE(with_model.table.find("predicted by"), std::string::npos) << with_model.table;
+  eo.ground_truth_landmarks = true;
+  EXPECT_TRUE(eval_embed(eo).landmarks.model.empty());
+
+  // An embedding checkpoint is not a landmark network.
+  o.out = dir.str("run2");
+  o.landmarks_model = eo.model;
+  try {
+    train_embed(o);
+    ADD_FAILURE() << "an embedding model as --landmarks-model must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a landmark model"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "run2" / "last.safetensors"));
 }
 
 TEST(EmbedTrain, ClearErrors) {

@@ -19,10 +19,8 @@
 // images (closed-set accuracy), and --holdout-identities whole identities are never trained on
 // (open-set verification). Everything is deterministic for a seed.
 //
-// This header deliberately includes neither train/celeba.h nor train/geometry.h: both define an
-// ff::Point2 (float and double), so no translation unit can include the two. The data side lives
-// in train/embed_data.cpp (celeba.h), the geometry side in train/embed.cpp (geometry.h), and the
-// types here are plain.
+// The types here are plain (no train/celeba.h or train/geometry.h types), so callers need neither
+// header; the data side lives in train/embed_data.cpp, the geometry side in train/embed.cpp.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -40,7 +38,7 @@ namespace ff {
 
 // ---------------------------------------------------------------- data
 // One image of a face dataset in CelebA's layout. (Not train/landmark_data.h's FaceRecord: that
-// one needs a face box, which alignment by landmarks does not.)
+// one needs a face box, which alignment by the dataset's landmarks does not.)
 struct EmbedFace {
   std::string file;  // "000001.jpg"
   std::string path;  // root/img_celeba/file
@@ -63,6 +61,23 @@ struct FaceSet {
 // missing, is not a dataset, or has no landmarks; images without landmarks are left out, and
 // their count is returned in *skipped_no_landmarks when given.
 FaceSet load_face_set(const std::string& dir, size_t* skipped_no_landmarks = nullptr);
+
+// Where the landmarks that align the faces came from.
+struct LandmarkSource {
+  std::string model;          // "" : the dataset's landmark file
+  size_t used = 0;            // images kept
+  size_t dropped_no_box = 0;  // images left out: no face box to run the landmark network on
+  double mean_nme = 0;        // the predictions' mean NME against the file's landmarks
+  std::string str() const;    // one line for logs and tables
+};
+
+// Replaces the landmarks of set's images by those the landmark network in `model_path` predicts
+// (a train-landmarks checkpoint, models/factory.h kind "hourglass"), from each image's face box
+// (list_bbox_celeba.txt), with the framing and heatmap decoder the network was trained with
+// (train/landmarks.h predict_dataset); images without a box are left out. Runs on `device`.
+// Throws a one-line error for a missing file, a model of another kind, or non-finite predictions.
+LandmarkSource use_predicted_landmarks(FaceSet& set, const std::string& model_path, Device device, int64_t batch,
+                                       int workers);
 
 // ---------------------------------------------------------------- splits
 enum class SplitKind {
@@ -169,6 +184,7 @@ struct EmbedTrainOptions {
   int workers = 2;
   std::string split = "celeba";   // celeba | identity8020
   int holdout = -1;               // held-out identities (-1: 15%, see make_embed_split)
+  std::string landmarks_model;    // "" : align by the dataset's landmarks; else by this network's
   EmbedAugment augment;
   int64_t save_every = 0;         // also checkpoint "last" every this many steps (0: epoch ends only)
   int64_t report_faces = 16;      // aligned validation faces shown in the report
@@ -206,11 +222,16 @@ EmbedTrainOptions saved_train_options(const std::string& run_dir);
 // ---------------------------------------------------------------- evaluation
 struct EmbedEvalOptions {
   std::string data, model, out;
+  // Alignment: by default as the model was trained (the landmark network recorded in its
+  // metadata, or the dataset's landmarks); landmarks_model overrides that network, and
+  // ground_truth_landmarks forces the dataset's landmarks.
+  std::string landmarks_model;
+  bool ground_truth_landmarks = false;
   std::string device = "cpu";
   int64_t batch = 64;
   int workers = 2;
-  uint64_t pair_seed = 0;  // the random different-identity pairs
-  bool quiet = false;
+  uint64_t pair_seed = 0;  // the random different-identity pairs and the folds
+  bool quiet = false;      // no progress lines on stderr
 };
 
 struct EmbedEvalResult {
@@ -219,6 +240,7 @@ struct EmbedEvalResult {
   int64_t holdout_identities = 0, holdout_images = 0, positive_pairs = 0, negative_pairs = 0;
   double auc = 0, tar_at_far_1e2 = 0, tar_at_far_1e3 = 0, acc10_mean = 0, acc10_std = 0;
   double acc_at_06 = 0;  // accuracy at the notebooks' fixed cosine threshold 0.6
+  LandmarkSource landmarks;
   std::string table;     // the printed table
 };
 

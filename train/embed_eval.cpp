@@ -1,6 +1,7 @@
 // train/embed_eval.cpp — `faceforge eval-embed` as a library function (train/embed.h): closed-set
 // accuracy on the validation images of the trained identities, open-set verification on the
 // identities the run held out.
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -62,6 +63,14 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   const std::vector<int> trained = parse_ints(meta_at(st.metadata, "train.identities", o.model));
   const std::vector<int> held = parse_ints(meta_at(st.metadata, "train.holdout_identities", o.model));
   FaceSet set = load_face_set(o.data);
+  // Align as training did unless told otherwise.
+  auto rec = st.metadata.find("train.landmarks_model");
+  std::string lm_model = o.ground_truth_landmarks      ? std::string()
+                         : !o.landmarks_model.empty() ? o.landmarks_model
+                         : rec != st.metadata.end()   ? rec->second
+                                                      : std::string();
+  LandmarkSource landmarks;
+  if (!lm_model.empty()) landmarks = use_predicted_landmarks(set, lm_model, dev, o.batch, o.workers);
   EmbedSplit split = make_embed_split(set, parse_split_kind(meta_at(st.metadata, "train.split", o.model)),
                                       std::stoi(meta_at(st.metadata, "train.holdout", o.model)),
                                       std::stoull(meta_at(st.metadata, "train.seed", o.model)));
@@ -72,7 +81,17 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   FF_CHECK(static_cast<int64_t>(trained.size()) == head.classes(), "eval-embed: ", o.model, " has ", head.classes(),
            " classes but records ", trained.size(), " trained identities");
 
+  using clock = std::chrono::steady_clock;
+  const auto t0 = clock::now();
+  auto say = [&](const std::string& what) {
+    if (!o.quiet)
+      std::fprintf(stderr, "eval-embed: %s (%.1f s)\n", what.c_str(),
+                   std::chrono::duration<double>(clock::now() - t0).count());
+  };
+  say("faces aligned by " + landmarks.str() + "; embedding " + std::to_string(split.val.size()) +
+      " validation images and their mirrors");
   EmbedEvalResult r;
+  r.landmarks = landmarks;
   r.num_classes = head.classes();
   r.val_images = static_cast<int64_t>(split.val.size());
   {
@@ -89,6 +108,8 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   VerificationMetrics vm;
   bool have_verification = false;
   if (r.holdout_identities >= 2) {
+    say("embedding " + std::to_string(split.holdout.size()) + " images of " +
+        std::to_string(split.holdout_identities.size()) + " held-out identities and their mirrors");
     std::vector<int64_t> ids;
     for (size_t i : split.holdout) ids.push_back(set.records[i].identity);
     FaceEmbeddings e = embed_faces(net, set, split.holdout, dev, o.batch, o.workers);
@@ -122,6 +143,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     return std::string(b);
   };
   t << "eval-embed: " << o.model << " on " << o.data << "\n";
+  t << "  faces aligned by " << landmarks.str() << "\n";
   row("closed set: validation images / classes",
       std::to_string(r.val_images) + " / " + std::to_string(r.num_classes));
   row("closed-set accuracy", r.val_images ? pct(r.closed_acc) : "n/a (no validation images)");

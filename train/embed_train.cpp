@@ -96,7 +96,8 @@ std::map<std::string, std::string> options_meta(const EmbedTrainOptions& o) {
           {"train.seed", std::to_string(o.seed)},
           {"train.split", o.split},
           {"train.holdout", std::to_string(o.holdout)},
-          {"train.augment", o.augment.enabled ? "1" : "0"}};
+          {"train.augment", o.augment.enabled ? "1" : "0"},
+          {"train.landmarks_model", o.landmarks_model}};
 }
 
 }  // namespace
@@ -126,6 +127,8 @@ EmbedTrainOptions saved_train_options(const std::string& run_dir) {
   o.split = get("split");
   o.holdout = std::stoi(get("holdout"));
   o.augment.enabled = get("augment") == "1";
+  auto lm = st.metadata.find("train.landmarks_model");
+  o.landmarks_model = lm == st.metadata.end() ? "" : lm->second;
   return o;
 }
 
@@ -197,6 +200,11 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
 
   size_t no_landmarks = 0;
   FaceSet set = load_face_set(o.data, &no_landmarks);
+  LandmarkSource landmarks;
+  if (!o.landmarks_model.empty()) {
+    if (!o.quiet) std::fprintf(stderr, "train-embed: predicting landmarks with %s ...\n", o.landmarks_model.c_str());
+    landmarks = use_predicted_landmarks(set, o.landmarks_model, dev, o.batch, o.workers);
+  }
   EmbedSplit split = make_embed_split(set, parse_split_kind(o.split), o.holdout, o.seed);
   const int64_t classes = static_cast<int64_t>(split.train_identities.size());
   RunDir run(o.out, o.resume);
@@ -289,6 +297,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
                  static_cast<long long>(size), static_cast<long long>(size), static_cast<long long>(cfg.embedding_dim),
                  o.head.c_str(), o.epochs, static_cast<long long>(per_epoch), static_cast<long long>(o.batch), o.lr,
                  o.schedule.c_str(), dev.str().c_str());
+    std::fprintf(stderr, "train-embed: faces aligned by %s\n", landmarks.str().c_str());
     if (o.resume)
       std::fprintf(stderr, "train-embed: resuming %s at epoch %lld, step %lld\n", o.out.c_str(),
                    static_cast<long long>(st.epoch + 1), static_cast<long long>(st.step));
