@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "train/celeba.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace ff;
@@ -20,25 +21,7 @@ namespace {
 
 const std::string kSubset = std::string(FF_SOURCE_DIR) + "/../shared/data/celeba_subset";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ff_test_celeba_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream f(file(name), std::ios::binary);
-    f << text;
-    return file(name);
-  }
-};
+using TempDir = ::ff::test::TempDir;
 
 template <typename F>
 void expect_error(F fn, const std::vector<std::string>& parts) {

@@ -18,6 +18,7 @@
 #include "train/landmarks.h"
 #include "train/pipeline.h"
 #include "train/synth.h"
+#include "tests/test_util.h"
 
 namespace ff::test {
 namespace {
@@ -25,20 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 
 // A temporary folder removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> n{0};
-    path = fs::temp_directory_path() / ("ff_test_embed_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str(const std::string& sub = "") const { return sub.empty() ? path.string() : (path / sub).string(); }
-};
+using TempDir = ::ff::test::TempDir;
 
 std::array<double, 2> apply(const std::array<double, 6>& m, double x, double y) {
   return {m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]};

@@ -13,6 +13,7 @@
 
 #include "engine/random.h"
 #include "train/image.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace ff;
@@ -21,20 +22,7 @@ namespace {
 
 const std::string kDir = std::string(FF_SOURCE_DIR) + "/tests/data/images/";
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ff_test_image_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using TempDir = ::ff::test::TempDir;
 
 std::vector<uint8_t> read_bytes(const std::string& p) {
   std::ifstream f(p, std::ios::binary);

@@ -13,25 +13,14 @@
 
 #include "train/celeba.h"
 #include "train/synth.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace ff;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("ff_test_synth_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using TempDir = ::ff::test::TempDir;
 
 std::string read_all(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

@@ -2,7 +2,12 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "engine/ops.h"
@@ -38,6 +43,33 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double rt
 struct PoisonGuard {
   PoisonGuard() { set_poison_allocations(true); }
   ~PoisonGuard() { set_poison_allocations(false); }
+};
+
+// A fresh folder under the system temp directory, removed with everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& tag = "ff_test") {
+    static std::atomic<int> counter{0};
+    path = std::filesystem::temp_directory_path() /
+           (tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // The path of `name` inside the folder (the folder itself for an empty name).
+  std::string file(const std::string& name) const { return name.empty() ? path.string() : (path / name).string(); }
+  std::string str(const std::string& sub = "") const { return file(sub); }
+  // Writes `text` to `name` and returns its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream f(file(name), std::ios::binary);
+    f << text;
+    return file(name);
+  }
 };
 
 }  // namespace ff::test
