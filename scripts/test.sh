@@ -11,7 +11,7 @@ bash scripts/setup.sh
 bash scripts/build.sh build
 echo "== CUDA sources compiled into this build:"
 if grep -q '\.cu\.o' build/build.ninja; then
-  grep -o '[A-Za-z0-9_/]*\.cu\.o' build/build.ninja | sort -u | sed 's/^/   /'
+  grep -o 'faceforge\.dir/[A-Za-z0-9_/]*\.cu\.o' build/build.ninja | sort -u | sed 's|^faceforge\.dir/|   |; s|\.o$||'
 else
   echo "   none (CPU-only build)"
 fi
