@@ -50,39 +50,22 @@ images with bounded gradient) for the within-one-level check, and white-noise ca
 statistics, with the exact numpy bilinear as the tight reference.
 """
 import itertools
-import json
 import os
-import struct
 import sys
 
 import cv2
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from safetensors_io import write_safetensors as write_numpy  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "tests", "data", "geometry")
-DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.int32): "I32",
-          np.dtype(np.uint8): "U8"}
 
 
 def write_safetensors(path, tensors, metadata):
-    """Minimal safetensors writer: 8-byte header length, JSON header, raw little-endian bytes."""
-    header, blobs, pos = {}, [], 0
-    for name, a in tensors:
-        a = np.ascontiguousarray(a)
-        raw = a.tobytes()
-        header[name] = {"dtype": DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [pos, pos + len(raw)]}
-        blobs.append(raw)
-        pos += len(raw)
-    header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
-    os.replace(tmp, path)
+    """tools/safetensors_io.py's writer, with the metadata values as strings."""
+    write_numpy(path, tensors, {k: str(v) for k, v in metadata.items()})
 
 
 def f32(a):
