@@ -142,8 +142,7 @@ struct LandmarkTrainOptions {
   int report_samples = 12;  // validation faces drawn in report/samples.png
   bool progress = true;     // the progress line on stderr
   // Test hook for the NaN guard: the heatmap targets of this step (1-based, as logged) are filled
-  // with NaN, so the loss becomes NaN the way corrupt labels would make it. (Not the input images:
-  // our relu maps NaN to 0, so a NaN image does not reach the loss.)
+  // with NaN, so the loss becomes NaN the way corrupt labels would make it.
   int64_t debug_nan_step = 0;
 };
 
