@@ -209,31 +209,33 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   write_file_atomic(path, serialize_safetensors(tensors, metadata, bf16));
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+void write_file_atomic(const std::string& path, const void* data, size_t size, const char* who) {
+  const std::string prefix = who ? std::string(who) + ": " + path : path;
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  FF_CHECK(fd >= 0, path, ": cannot create ", tmp, " (", std::strerror(errno), ")");
+  FF_CHECK(fd >= 0, prefix, ": cannot open ", tmp, " for writing (", std::strerror(errno), ")");
+  const char* bytes = static_cast<const char*>(data);
   size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+  while (done < size) {
+    ssize_t w = ::write(fd, bytes + done, size - done);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) {
       int e = errno;
       ::close(fd);
       ::unlink(tmp.c_str());
-      FF_FAIL(path, ": write failed (", std::strerror(e), ")");
+      FF_FAIL(prefix, ": write failed (", std::strerror(e), ")");
     }
     done += static_cast<size_t>(w);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
-    FF_FAIL(path, ": fsync/close failed (", std::strerror(e), ")");
+    FF_FAIL(prefix, ": write failed at fsync/close (", std::strerror(e), ")");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
-    FF_FAIL(path, ": rename from ", tmp, " failed (", std::strerror(e), ")");
+    FF_FAIL(prefix, ": cannot rename the temporary file ", tmp, " (", std::strerror(e), ")");
   }
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   if (dir.empty()) dir = "/";

@@ -41,8 +41,14 @@ void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {}, bool bf16 = false);
 
-// Writes bytes to path atomically: path.tmp.<pid>, fsync, rename, fsync of the directory.
-void write_file_atomic(const std::string& path, const std::string& bytes);
+// Writes bytes to path atomically: path.tmp.<pid>, fsync, rename, fsync of the directory. A
+// failure leaves any older file at path intact and throws "<who>: <path>: cannot open ... for
+// writing | write failed | cannot rename ..." (who = the caller's name, e.g. "save_png"; null:
+// none). Every file faceforge writes (checkpoints, images, lists, reports) goes through it.
+void write_file_atomic(const std::string& path, const void* data, size_t size, const char* who = nullptr);
+inline void write_file_atomic(const std::string& path, const std::string& bytes, const char* who = nullptr) {
+  write_file_atomic(path, bytes.data(), bytes.size(), who);
+}
 std::string read_file(const std::string& path);
 
 }  // namespace ff

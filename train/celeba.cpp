@@ -2,6 +2,8 @@
 // check and the parallel image loader.
 #include "train/celeba.h"
 
+#include "engine/safetensors.h"  // write_file_atomic
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -163,25 +165,6 @@ std::string fmt_num(float v) {
   return s == "-0" ? "0" : s;
 }
 
-void write_text_atomic(const std::string& path, const std::string& text, const char* who) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) FF_FAIL(who, ": ", path, ": cannot open for writing (", std::strerror(errno), ")");
-    f << text;
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      FF_FAIL(who, ": ", path, ": write failed (", std::strerror(errno), ")");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    std::remove(tmp.c_str());
-    FF_FAIL(who, ": ", path, ": cannot rename the temporary file (", std::strerror(e), ")");
-  }
-}
-
 void check_file_name(const std::string& f, const char* who, const std::string& path) {
   FF_CHECK(!f.empty() && split_ws(f).size() == 1 && split_ws(f)[0] == f, who, ": ", path,
            ": file name ", quoted(f), " is empty or contains whitespace");
@@ -261,7 +244,7 @@ void write_identities(const std::string& path, const std::vector<IdentityRow>& r
     FF_CHECK(r.identity >= 0, "write_identities: ", path, ": negative identity for ", r.file);
     os << r.file << ' ' << r.identity << '\n';
   }
-  write_text_atomic(path, os.str(), "write_identities");
+  write_file_atomic(path, os.str(), "write_identities");
 }
 
 void write_partitions(const std::string& path, const std::vector<PartitionRow>& rows) {
@@ -272,7 +255,7 @@ void write_partitions(const std::string& path, const std::vector<PartitionRow>& 
              r.partition, " for ", r.file, " is not 0, 1 or 2");
     os << r.file << ' ' << r.partition << '\n';
   }
-  write_text_atomic(path, os.str(), "write_partitions");
+  write_file_atomic(path, os.str(), "write_partitions");
 }
 
 void write_boxes(const std::string& path, const std::vector<BoxRow>& rows) {
@@ -285,7 +268,7 @@ void write_boxes(const std::string& path, const std::vector<BoxRow>& rows) {
     os << r.file << ' ' << fmt_num(r.box.x) << ' ' << fmt_num(r.box.y) << ' '
        << fmt_num(r.box.width) << ' ' << fmt_num(r.box.height) << '\n';
   }
-  write_text_atomic(path, os.str(), "write_boxes");
+  write_file_atomic(path, os.str(), "write_boxes");
 }
 
 void write_landmarks(const std::string& path, const std::vector<LandmarkRow>& rows) {
@@ -299,7 +282,7 @@ void write_landmarks(const std::string& path, const std::vector<LandmarkRow>& ro
     for (const Point2& p : r.points) os << ' ' << fmt_num(p.x) << ' ' << fmt_num(p.y);
     os << '\n';
   }
-  write_text_atomic(path, os.str(), "write_landmarks");
+  write_file_atomic(path, os.str(), "write_landmarks");
 }
 
 // ---------------------------------------------------------------- the joined dataset

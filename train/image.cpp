@@ -3,6 +3,8 @@
 // sheets.
 #include "train/image.h"
 
+#include "engine/safetensors.h"  // write_file_atomic
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -102,25 +104,6 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-void write_file_atomic(const std::vector<uint8_t>& bytes, const std::string& path, const char* who) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) FF_FAIL(who, ": ", path, ": cannot open for writing (", std::strerror(errno), ")");
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      std::remove(tmp.c_str());
-      FF_FAIL(who, ": ", path, ": write failed (", std::strerror(errno), ")");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    std::remove(tmp.c_str());
-    FF_FAIL(who, ": ", path, ": cannot rename the temporary file (", std::strerror(e), ")");
-  }
-}
-
 void append_bytes(void* ctx, void* data, int size) {
   auto* out = static_cast<std::vector<uint8_t>*>(ctx);
   const uint8_t* p = static_cast<const uint8_t*>(data);
@@ -204,11 +187,13 @@ std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
 }
 
 void save_png(const Image& img, const std::string& path) {
-  write_file_atomic(encode_png(img), path, "save_png");
+  const std::vector<uint8_t> bytes = encode_png(img);
+  write_file_atomic(path, bytes.data(), bytes.size(), "save_png");
 }
 
 void save_jpeg(const Image& img, const std::string& path, int quality) {
-  write_file_atomic(encode_jpeg(img, quality), path, "save_jpeg");
+  const std::vector<uint8_t> bytes = encode_jpeg(img, quality);
+  write_file_atomic(path, bytes.data(), bytes.size(), "save_jpeg");
 }
 
 void save_image(const Image& img, const std::string& path, int jpeg_quality) {
