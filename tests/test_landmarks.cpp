@@ -11,7 +11,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/autograd.h"
+#include "engine/ops.h"
 #include "engine/ops_geometry.h"
+#include "engine/random.h"
 #include "engine/safetensors.h"
 #include "models/factory.h"
 #include "train/landmark_report.h"
@@ -203,6 +206,42 @@ TEST(LandmarkSample, SigmaScalesWithTheHeatmap) {
   fr.input_size = 128;
   EXPECT_DOUBLE_EQ(fr.sigma(), 1.0);
   EXPECT_GE(fr.decode_radius(), 2);
+}
+
+// heatmap_loss = sum over stacks of mean(w (o - t)^2), w = 1 + F t; its gradient is
+// 2 w (o - t) / n per element. Checked against a direct float64 computation.
+TEST(HeatmapLoss, WeightedMseOverStacks) {
+  Rng rng(5);
+  const std::vector<int64_t> shape = {2, 5, 6, 6};
+  Tensor target = Tensor::empty(shape), o1 = Tensor::empty(shape), o2 = Tensor::empty(shape);
+  uniform_(target, 0, 1, rng);
+  uniform_(o1, -0.5, 1.5, rng);
+  uniform_(o2, -0.5, 1.5, rng);
+  const std::vector<float> t = target.to_vector<float>();
+  for (double fg : {0.0, 10.0, 50.0}) {
+    Tensor a = o1.clone(), b = o2.clone();
+    a.requires_grad_();
+    b.requires_grad_();
+    Tensor loss = heatmap_loss({a, b}, target, fg);
+    loss.backward();
+    double expect = 0;
+    const double n = static_cast<double>(t.size());
+    for (const Tensor* o : {&a, &b}) {
+      const std::vector<float> ov = o->to_vector<float>(), g = o->grad().to_vector<float>();
+      for (size_t i = 0; i < t.size(); ++i) {
+        const double w = 1 + fg * t[i], d = static_cast<double>(ov[i]) - t[i];
+        expect += w * d * d / n;
+        ASSERT_NEAR(g[i], 2 * w * d / n, 1e-6 * (1 + fg)) << "fg " << fg << " element " << i;
+      }
+    }
+    EXPECT_NEAR(loss.item(), expect, 1e-5 * expect) << "fg " << fg;
+    if (fg == 0) {  // the notebooks' loss: plain MSE summed over the stacks
+      NoGradGuard ng;
+      EXPECT_NEAR(loss.item(), add(mse_loss(o1, target), mse_loss(o2, target)).item(), 1e-6);
+    }
+  }
+  EXPECT_THROW(heatmap_loss({o1}, target, -1.0), Error);
+  EXPECT_THROW(heatmap_loss({}, target, 1.0), Error);
 }
 
 TEST(LandmarkSample, BadInputThrows) {

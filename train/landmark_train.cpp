@@ -118,6 +118,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
                      {{"crop_scale", format_double(framing.crop_scale)},
                       {"normalization", "imagenet"},
                       {"heatmap_sigma", format_double(framing.sigma())},
+                      {"heatmap_fg_weight", format_double(o.fg_weight)},
                       {"decode", decode_name(o.decode)},
                       {"trained_on", o.data}});
 
@@ -157,9 +158,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
       Tensor target = render_heatmaps(b.points.to(dev), H, H, framing.sigma());
       if (step == o.debug_nan_step) fill_(target, std::numeric_limits<double>::quiet_NaN());
       std::vector<Tensor> outs = net.forward_all(x);
-      // Intermediate supervision: every stack's heatmaps against the same targets.
-      Tensor loss = mse_loss(outs[0], target);
-      for (size_t k = 1; k < outs.size(); ++k) loss = add(loss, mse_loss(outs[k], target));
+      Tensor loss = heatmap_loss(outs, target, o.fg_weight);
       const double lv = loss.item();
       check_finite_loss(lv, step, "train-landmarks (epoch " + std::to_string(epoch + 1) + ")");
       opt.zero_grad();

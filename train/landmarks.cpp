@@ -58,6 +58,24 @@ const char* decode_name(HeatmapDecode d) {
   return d == HeatmapDecode::SoftArgmax ? "soft_argmax" : "quarter_pixel";
 }
 
+Tensor heatmap_loss(const std::vector<Tensor>& outputs, const Tensor& target, double fg_weight) {
+  FF_CHECK(!outputs.empty(), "heatmap_loss: no heatmaps");
+  FF_CHECK(fg_weight >= 0, "heatmap_loss: the foreground weight must be >= 0, got ", fg_weight);
+  // mean(w (o - t)^2) = mse(o sqrt(w), t sqrt(w)); w is a constant (no gradient flows into it).
+  Tensor root_w;
+  if (fg_weight > 0) {
+    NoGradGuard no_grad;
+    root_w = sqrt(add_scalar(scale(target.detach(), fg_weight), 1.0));
+  }
+  const Tensor t = fg_weight > 0 ? mul(target, root_w) : target;
+  Tensor loss;
+  for (const Tensor& o : outputs) {
+    Tensor l = mse_loss(fg_weight > 0 ? mul(o, root_w) : o, t);
+    loss = loss.defined() ? add(loss, l) : l;
+  }
+  return loss;
+}
+
 Matrix23 face_crop_matrix(const std::array<float, 4>& box, const LandmarkFraming& framing) {
   FF_CHECK(box[2] > 0 && box[3] > 0, "face crop: the box (", box[0], ", ", box[1], ", ", box[2], " x ", box[3],
            ") has no area");

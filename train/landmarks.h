@@ -62,6 +62,16 @@ struct LandmarkAugment {
   double brightness = 0.2, contrast = 0.2, saturation = 0.2;
 };
 
+// The training loss: the sum over stacks (intermediate supervision) of the weighted heatmap MSE
+//   mean(w (output - target)^2),  w = 1 + fg_weight * target,
+// outputs = every stack's heatmaps [N, K, H, H], target [N, K, H, H] in [0, 1]. fg_weight 0 is
+// the reference notebooks' plain MSE. A Gaussian of sigma 1 covers about 7 of a 32x32 heatmap's
+// 1024 pixels, so under plain MSE the all-zero output is a deep plateau: the small network sat on
+// it (loss 0.006, validation NME ~1) for the demo's first 5 epochs. Weighting the peak pixels
+// (as the Adaptive Wing loss paper's weight map does) pulls it off at once; docs/results.md has
+// the runs.
+Tensor heatmap_loss(const std::vector<Tensor>& outputs, const Tensor& target, double fg_weight);
+
 // A 2x3 affine matrix, row-major (m[0..2] first row): photo pixels -> crop pixels.
 using Matrix23 = std::array<double, 6>;
 Matrix23 face_crop_matrix(const std::array<float, 4>& box, const LandmarkFraming& framing);
@@ -132,6 +142,8 @@ struct LandmarkTrainOptions {
   // final layers, as HRNet initialises them with std 0.001; 240 steps of 8) the loss was at the
   // all-zero floor (0.006) and the NME 0.51. 1 = the default init.
   double head_init_scale = 0.01;
+  // heatmap_loss's foreground weight (0: plain MSE, as the notebooks).
+  double fg_weight = 10.0;
   LandmarkAugment augment;
   // The decoder whose validation NME drives the LR plateau and the best checkpoint, and which the
   // checkpoint's metadata names for inference. Both are measured and logged every epoch (val.csv);
