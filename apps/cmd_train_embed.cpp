@@ -9,6 +9,7 @@
 
 #include "apps/commands.h"
 #include "engine/error.h"
+#include "models/resnet.h"
 #include "train/embed.h"
 
 namespace {
@@ -31,8 +32,10 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
   sub.add_option("--out", o->out, "Run folder (RUN)")->required();
   sub.add_option("--head", o->head, "Classification head")->check(CLI::IsMember({"arcface", "softmax"}))
       ->capture_default_str();
-  sub.add_option("--config", o->config, "Network size: small (64x64, CPU) or reference (ResNet50, 112x112)")
-      ->check(CLI::IsMember({"small", "reference"}))->capture_default_str();
+  sub.add_option("--config", o->config,
+                 "Network: small (64x64, CPU), reference (ResNet50, 112x112) or a config string like " +
+                     ff::EmbeddingConfig::small().str())
+      ->capture_default_str();
   sub.add_option("--epochs", o->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(2, 65536))->capture_default_str();
   sub.add_option("--lr", o->lr, "Initial learning rate (SGD, momentum 0.9)")->check(CLI::PositiveNumber)

@@ -35,6 +35,12 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   return batch_norm2d(x, weight, bias, running_mean, running_var, training(), momentum, eps);
 }
 
+Tensor BatchNorm1d::forward(const Tensor& x) {
+  FF_CHECK(x.dim() == 2, "BatchNorm1d: input must be [N, C], got ", x.str());
+  const int64_t n = x.size(0), c = x.size(1);
+  return BatchNorm2d::forward(x.reshape({n, c, 1, 1})).reshape({n, c});
+}
+
 Linear::Linear(int64_t in, int64_t out, bool bias, Rng& rng) {
   Tensor w = Tensor::empty({out, in});
   kaiming_uniform_(w, std::sqrt(5.0), rng);

@@ -28,6 +28,14 @@ class BatchNorm2d : public Module {
   Tensor &weight, &bias, &running_mean, &running_var, &num_batches_tracked;
 };
 
+// torch.nn.BatchNorm1d on [N, C]: the same statistics as BatchNorm2d on [N, C, 1, 1] (per
+// feature over the batch), the same parameter and buffer names.
+class BatchNorm1d : public BatchNorm2d {
+ public:
+  using BatchNorm2d::BatchNorm2d;
+  Tensor forward(const Tensor& x) override;
+};
+
 // torch.nn.Linear: weight [out, in], bias [out], initialised like Conv2d.
 class Linear : public Module {
  public:

@@ -103,18 +103,22 @@ EmbeddingConfig EmbeddingConfig::small() {
   c.resnet.input_size = 64;
   c.embedding_dim = 128;
   c.dropout = 0.2;
+  c.bn = true;
   return c;
 }
 
 EmbeddingConfig EmbeddingConfig::named(const std::string& name) {
   if (name == "reference") return reference();
   if (name == "small") return small();
-  FF_FAIL("unknown embedding configuration '", name, "' (expected reference or small)");
+  if (name.find('=') != std::string::npos) return parse(name);
+  FF_FAIL("unknown embedding configuration '", name, "' (expected reference, small or a config string like ",
+          small().str(), ")");
 }
 
 std::string EmbeddingConfig::str() const {
   std::ostringstream os;
   os << resnet.str() << ",embedding=" << embedding_dim << ",dropout=" << dropout;
+  if (bn) os << ",bn=1";
   return os.str();
 }
 
@@ -126,6 +130,7 @@ EmbeddingConfig EmbeddingConfig::parse(const std::string& s) {
   while (std::getline(is, kv, ',')) {
     if (kv.rfind("embedding=", 0) == 0) c.embedding_dim = std::stoll(kv.substr(10));
     else if (kv.rfind("dropout=", 0) == 0) c.dropout = std::stod(kv.substr(8));
+    else if (kv == "bn=0" || kv == "bn=1") c.bn = kv == "bn=1";
     else rest += (rest.empty() ? "" : ",") + kv;
   }
   c.resnet = ResNetConfig::parse(rest);
@@ -140,6 +145,7 @@ EmbeddingNet::EmbeddingNet(const EmbeddingConfig& cfg, Rng& rng) : cfg_(cfg), dr
   head_ = register_module("embedding_layer", std::make_shared<Sequential>());
   head_->add(std::make_shared<Dropout>(cfg.dropout, dropout_rng_));
   head_->add(std::make_shared<Linear>(rc.feature_dim(), cfg.embedding_dim, true, rng));
+  if (cfg.bn) head_->add(std::make_shared<BatchNorm1d>(cfg.embedding_dim));
 }
 
 Tensor EmbeddingNet::forward(const Tensor& x) { return head_->forward(backbone_->features(x)); }

@@ -56,15 +56,22 @@ class ResNet : public Module {
 };
 
 // The embedding network of the notebooks: backbone (ResNet without fc) -> embedding_layer =
-// [0 dropout(p), 1 linear feature_dim -> embedding_dim]. Names: backbone.conv1.weight, ...,
+// [0 dropout(p), 1 linear feature_dim -> embedding_dim (, 2 batch norm when cfg.bn)]. Names: backbone.conv1.weight, ...,
 // embedding_layer.1.weight.
 struct EmbeddingConfig {
   ResNetConfig resnet;
   int64_t embedding_dim = 512;
   double dropout = 0.7;
+  // Adds BatchNorm1d after the linear layer (embedding_layer.2, ArcFace's "BN-Dropout-FC-BN"
+  // output). Without it the embeddings of every face share a large common component (the
+  // pooled ReLU features are all positive): after the demo's training every pair of faces,
+  // same or different, had cosine 0.97-0.999, so no fixed threshold separated them. false for
+  // the notebooks' network (their weights load unchanged), true for the small configuration.
+  // Config string key "bn" (0/1; absent = 0).
+  bool bn = false;
   static EmbeddingConfig reference() { return {}; }
-  static EmbeddingConfig small();  // width 0.25, blocks [1, 1, 1, 1], 64x64 input, 128-d embedding
-  static EmbeddingConfig named(const std::string& name);
+  static EmbeddingConfig small();  // width 0.25, blocks [1, 1, 1, 1], 64x64 input, 128-d embedding, bn
+  static EmbeddingConfig named(const std::string& name);  // "reference", "small" or a str() string
   std::string str() const;
   static EmbeddingConfig parse(const std::string& s);
 };

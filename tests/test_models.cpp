@@ -162,6 +162,7 @@ void resnet_parity(const std::string& file) {
 
 TEST(ModelParity, ResNetEmbeddingWithBothHeadsSmall) { resnet_parity("resnet_small.safetensors"); }
 TEST(ModelParity, ResNet50DepthEmbeddingFloat64) { resnet_parity("resnet_deep.safetensors"); }
+TEST(ModelParity, ResNetEmbeddingWithBatchNormSmall) { resnet_parity("resnet_small_bn.safetensors"); }
 
 TEST(ModelParity, ParameterCountsEqualTorchvision) {
   Rng rng(0);

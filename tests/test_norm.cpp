@@ -7,7 +7,9 @@
 #include <cmath>
 #include <string>
 
+#include "engine/random.h"
 #include "engine/safetensors.h"
+#include "layers/basic.h"
 #include "kernels/philox.h"
 #include "tests/op_cases.h"
 #include "tests/test_util.h"
@@ -101,6 +103,22 @@ TEST(NormBatchNorm, BadInputsNameTheOp) {
                "running_mean requiring a gradient");
   if (cuda_available())
     expect_error([&] { Tensor gc = g.to(Device::cuda()); batch_norm2d(x, gc, b, rm, rv, true); }, op, "mixed devices");
+}
+
+// BatchNorm1d (layers/basic.h) is batch_norm2d on [N, C, 1, 1]; its values and gradients against
+// torch.nn.BatchNorm1d are in ModelParity.ResNetEmbeddingWithBatchNormSmall (the embedding head).
+TEST(NormBatchNorm, BatchNorm1dEqualsBatchNorm2dOnPointsAndRejectsOtherShapes) {
+  Rng rng(3);
+  Tensor x = Tensor::empty({6, 4});
+  uniform_(x, -2, 2, rng);
+  BatchNorm1d bn1(4);
+  BatchNorm2d bn2(4);
+  Tensor y1 = bn1.forward(x), y2 = bn2.forward(x.reshape({6, 4, 1, 1}));
+  EXPECT_EQ(y1.shape(), (Shape{6, 4}));
+  EXPECT_EQ(y1.to_vector<float>(), y2.to_vector<float>());
+  EXPECT_EQ(bn1.running_var.to_vector<float>(), bn2.running_var.to_vector<float>());
+  expect_error([&] { bn1.forward(Tensor::zeros({6, 4, 2})); }, "BatchNorm1d", "[N, C]");
+  expect_error([&] { bn1.forward(Tensor::zeros({1, 4})); }, "batch_norm2d", "one value per channel in training");
 }
 
 // ---------------------------------------------------------------- upsample_bilinear2d

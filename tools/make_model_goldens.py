@@ -77,7 +77,7 @@ def dump(path, model, x, outs, extra, meta, train_fn=None, lr=0.01, grad64=False
 def perturb_bn(model, gen):
     """Random running statistics and affine parameters so eval mode is not an identity."""
     for mod in model.modules():
-        if isinstance(mod, torch.nn.BatchNorm2d):
+        if isinstance(mod, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             mod.running_mean.copy_(torch.rand(mod.running_mean.shape, generator=gen) * 0.2 - 0.1)
             mod.running_var.copy_(torch.rand(mod.running_var.shape, generator=gen) * 0.5 + 0.75)
             mod.weight.data.copy_(torch.rand(mod.weight.shape, generator=gen) * 0.5 + 0.75)
@@ -113,15 +113,18 @@ def resnet(out, variant):
     per stage — float32 training gradients are well conditioned there (PyTorch's own float32 and
     float64 gradients agree to 1e-5). "deep": the full [3, 4, 6, 3] depth at width 1/16, whose
     float32 training gradients are not (PyTorch's float32 and float64 differ by 6e-2), so its
-    gradients and SGD trajectory are compared in float64."""
+    gradients and SGD trajectory are compared in float64. "small_bn": "small" with BatchNorm1d on
+    the embedding (EmbeddingConfig.bn)."""
     gen = torch.Generator().manual_seed(2)
     torch.manual_seed(2)
     width, blocks, size, n, emb, classes = {
         "full": (1.0, (3, 4, 6, 3), 112, 2, 512, 16),
         "small": (0.125, (1, 1, 1, 1), 64, 16, 16, 7),
         "deep": (0.0625, (3, 4, 6, 3), 64, 8, 16, 7),
+        "small_bn": (0.125, (1, 1, 1, 1), 64, 16, 16, 7),
     }[variant]
-    model = tm.EmbeddingNet(width, blocks, emb, dropout=0.0)
+    bn = variant.endswith("_bn")
+    model = tm.EmbeddingNet(width, blocks, emb, dropout=0.0, bn=bn)
     with torch.no_grad():
         perturb_bn(model, gen)
     model.eval()
@@ -133,7 +136,7 @@ def resnet(out, variant):
         e = model(x)
         outs = [e, F.cross_entropy(fc(e), labels), arcface_loss(e, arc_w, labels)]
     blocks_s = ":".join(map(str, blocks))
-    conf = f"width={width},blocks={blocks_s},classes=0,input={size},embedding={emb},dropout=0"
+    conf = f"width={width},blocks={blocks_s},classes=0,input={size},embedding={emb},dropout=0" + (",bn=1" if bn else "")
     extra = [("labels", labels), ("fc/weight", fc.weight.detach()), ("fc/bias", fc.bias.detach()), ("arc/weight", arc_w)]
     dt = lambda: next(model.parameters()).dtype  # noqa: E731
 
@@ -156,7 +159,7 @@ def main():
     torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
     os.makedirs(a.out, exist_ok=True)
     hourglass(a.out, a.full)
-    for v in (["full"] if a.full else ["small", "deep"]):
+    for v in (["full"] if a.full else ["small", "deep", "small_bn"]):
         resnet(a.out, v)
     if a.full:
         print("torchvision resnet50 parameters:", sum(p.numel() for p in tm.resnet(1.0, (3, 4, 6, 3), 1000).parameters()))

@@ -102,11 +102,14 @@ def resnet(width=1.0, blocks=(3, 4, 6, 3), classes=0):
 
 
 class EmbeddingNet(nn.Module):
-    def __init__(self, width=1.0, blocks=(3, 4, 6, 3), embedding=512, dropout=0.7):
+    def __init__(self, width=1.0, blocks=(3, 4, 6, 3), embedding=512, dropout=0.7, bn=False):
         super().__init__()
         self.backbone = resnet(width, blocks, 0)
         feat = int(64 * width + 0.5) * 32
-        self.embedding_layer = nn.Sequential(nn.Dropout(dropout), nn.Linear(feat, embedding))
+        layers = [nn.Dropout(dropout), nn.Linear(feat, embedding)]
+        if bn:  # faceforge's EmbeddingConfig.bn (the small configuration): BatchNorm1d on the embedding
+            layers.append(nn.BatchNorm1d(embedding))
+        self.embedding_layer = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.embedding_layer(self.backbone(x))
