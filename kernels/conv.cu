@@ -11,6 +11,7 @@
 // CUDNN_DEFAULT_MATH — on sm_80 and later DEFAULT already permits TF32 tensor-core kernels, which
 // would break the 1e-5 agreement with the CPU. With TF32 allowed: CUDNN_DEFAULT_MATH, accepting
 // the tensor-op variants cuDNN proposes except those that down-convert to half precision.
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -110,65 +111,90 @@ int pick(const Perf* perf, int count, bool tf32) {
   return -1;
 }
 
-Choice<cudnnConvolutionFwdAlgo_t> choose_fwd(const Descs& d, bool tf32) {
-  cudnnHandle_t h = cudart::cudnn();
-  CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, requested_math(tf32)));
-  int max_count = 0, count = 0;
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &max_count));
-  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(max_count > 0 ? max_count : 1);
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, max_count, &count, perf.data()));
-  Choice<cudnnConvolutionFwdAlgo_t> c;
-  int i = pick(perf.data(), count, tf32);
-  if (i >= 0) {
-    c.algo = perf[i].algo;
-    c.math = perf[i].mathType;
-    c.workspace = perf[i].memory;
-  } else {  // implicit GEMM supports every geometry we allow
-    c.algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-    c.math = requested_math(tf32);
-    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, c.algo, &c.workspace));
+// cuDNN's entry points for one direction of the convolution: the algorithm enum and its perf
+// record, the heuristics query, the workspace query and a fallback that supports every geometry we
+// allow. The CUDNN_CHECKs sit here so an error names the real cuDNN function.
+struct ForwardApi {
+  using Algo = cudnnConvolutionFwdAlgo_t;
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  static constexpr Algo kFallback = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  static int max_count(cudnnHandle_t h) {
+    int n = 0;
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h, &n));
+    return n;
   }
-  return c;
-}
+  static int heuristics(cudnnHandle_t h, const Descs& d, int n, Perf* perf) {
+    int count = 0;
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, n, &count, perf));
+    return count;
+  }
+  static size_t workspace(cudnnHandle_t h, const Descs& d, Algo a) {
+    size_t bytes = 0;
+    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, a, &bytes));
+    return bytes;
+  }
+};
 
-Choice<cudnnConvolutionBwdDataAlgo_t> choose_bwd_data(const Descs& d, bool tf32) {
+struct BackwardDataApi {
+  using Algo = cudnnConvolutionBwdDataAlgo_t;
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  static constexpr Algo kFallback = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+  static int max_count(cudnnHandle_t h) {
+    int n = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &n));
+    return n;
+  }
+  static int heuristics(cudnnHandle_t h, const Descs& d, int n, Perf* perf) {
+    int count = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, n, &count, perf));
+    return count;
+  }
+  static size_t workspace(cudnnHandle_t h, const Descs& d, Algo a) {
+    size_t bytes = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, a, &bytes));
+    return bytes;
+  }
+};
+
+struct BackwardFilterApi {
+  using Algo = cudnnConvolutionBwdFilterAlgo_t;
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  static constexpr Algo kFallback = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
+  static int max_count(cudnnHandle_t h) {
+    int n = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &n));
+    return n;
+  }
+  static int heuristics(cudnnHandle_t h, const Descs& d, int n, Perf* perf) {
+    int count = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, n, &count, perf));
+    return count;
+  }
+  static size_t workspace(cudnnHandle_t h, const Descs& d, Algo a) {
+    size_t bytes = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, a, &bytes));
+    return bytes;
+  }
+};
+
+// The heuristics' best acceptable algorithm for one direction (pick), else the fallback.
+template <typename Api>
+Choice<typename Api::Algo> choose(const Descs& d, bool tf32) {
   cudnnHandle_t h = cudart::cudnn();
   CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, requested_math(tf32)));
-  int max_count = 0, count = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, &max_count));
-  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(max_count > 0 ? max_count : 1);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, max_count, &count, perf.data()));
-  Choice<cudnnConvolutionBwdDataAlgo_t> c;
-  int i = pick(perf.data(), count, tf32);
+  const int max_count = std::max(Api::max_count(h), 1);
+  std::vector<typename Api::Perf> perf(max_count);
+  const int count = Api::heuristics(h, d, max_count, perf.data());
+  Choice<typename Api::Algo> c;
+  const int i = pick(perf.data(), count, tf32);
   if (i >= 0) {
     c.algo = perf[i].algo;
     c.math = perf[i].mathType;
     c.workspace = perf[i].memory;
   } else {
-    c.algo = CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+    c.algo = Api::kFallback;
     c.math = requested_math(tf32);
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, c.algo, &c.workspace));
-  }
-  return c;
-}
-
-Choice<cudnnConvolutionBwdFilterAlgo_t> choose_bwd_filter(const Descs& d, bool tf32) {
-  cudnnHandle_t h = cudart::cudnn();
-  CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, requested_math(tf32)));
-  int max_count = 0, count = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, &max_count));
-  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(max_count > 0 ? max_count : 1);
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, max_count, &count, perf.data()));
-  Choice<cudnnConvolutionBwdFilterAlgo_t> c;
-  int i = pick(perf.data(), count, tf32);
-  if (i >= 0) {
-    c.algo = perf[i].algo;
-    c.math = perf[i].mathType;
-    c.workspace = perf[i].memory;
-  } else {
-    c.algo = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1;
-    c.math = requested_math(tf32);
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, c.algo, &c.workspace));
+    c.workspace = Api::workspace(h, d, c.algo);
   }
   return c;
 }
@@ -190,15 +216,15 @@ Algos algos_for(const ConvShape& s, const Descs& d, bool fwd, bool bwd_data, boo
     }
   }
   if (fwd && !a.has_fwd) {
-    a.fwd = choose_fwd(d, tf32);
+    a.fwd = choose<ForwardApi>(d, tf32);
     a.has_fwd = true;
   }
   if (bwd_data && !a.has_bwd_data) {
-    a.bwd_data = choose_bwd_data(d, tf32);
+    a.bwd_data = choose<BackwardDataApi>(d, tf32);
     a.has_bwd_data = true;
   }
   if (bwd_filter && !a.has_bwd_filter) {
-    a.bwd_filter = choose_bwd_filter(d, tf32);
+    a.bwd_filter = choose<BackwardFilterApi>(d, tf32);
     a.has_bwd_filter = true;
   }
   return a;

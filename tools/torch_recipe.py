@@ -4,7 +4,7 @@ comparison in docs/results.md: same data, same networks (tools/torch_models.py),
 augmentation, losses, optimizers and metrics as `faceforge train-landmarks` / `train-embed`.
 
     /usr/bin/python3 tools/torch_recipe.py landmarks --data DIR [--epochs 8] [--batch 16] [--lr 1e-3]
-    /usr/bin/python3 tools/torch_recipe.py embed --data DIR [--epochs 10] [--batch 32] [--lr 0.1] [--holdout 30]
+    /usr/bin/python3 tools/torch_recipe.py embed --data DIR [--epochs 10] [--batch 32] [--lr 0.1] [--holdout N]
 
 Prints one line per epoch (loss, validation metric, images/s) and a final summary line; both
 runs use --threads (default: all cores) and report wall time. Data: CelebA-format folders
@@ -62,7 +62,7 @@ def similarity(src, dst):
     return np.hstack([scale * r, t[:, None]])
 
 
-def random_aug(rng, size, flip_p=0.5, rot=15, scale=(0.9, 1.1), shift=0.05):
+def random_aug(rng, size, flip_p=0.5, rot=30, scale=(0.75, 1.25), shift=0.1):
     """An affine about the output centre: flip, rotation (deg), scale, shift (fraction of size)."""
     c = (size - 1) / 2
     flip = rng.random() < flip_p
@@ -83,17 +83,33 @@ def compose(a, b):
     return (A @ B)[:2]
 
 
-def to_tensor(img):
-    x = (img[:, :, ::-1].astype(np.float32) / 255.0 - MEAN) / STD  # BGR -> RGB
-    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+def jitter(img, rng, amount=0.2):
+    """faceforge's colour jitter (train/augment.cpp): brightness, contrast, saturation factors
+    uniform in [1 - amount, 1 + amount], applied in that order on [0, 1] RGB, clamped."""
+    b, c, s = (rng.uniform(1 - amount, 1 + amount) for _ in range(3))
+    x = np.clip(img * b, 0, 1)
+    grey = lambda v: 0.2989 * v[..., 0] + 0.587 * v[..., 1] + 0.114 * v[..., 2]  # noqa: E731
+    x = np.clip(c * x + (1 - c) * grey(x).mean(), 0, 1)
+    return np.clip(s * x + (1 - s) * grey(x)[..., None], 0, 1)
+
+
+def warp(img, m, size):
+    """One bilinear warp, black outside the photo (as faceforge's warp_affine), RGB in [0, 1]."""
+    out = cv2.warpAffine(img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out[:, :, ::-1].astype(np.float32) / 255.0  # BGR -> RGB
+
+
+def to_tensor(x):
+    return torch.from_numpy(np.ascontiguousarray(((x - MEAN) / STD).transpose(2, 0, 1)))
 
 
 def crop_matrix(box, size, enlarge=1.35):
+    """train/landmarks.h face_crop_matrix: pixel centres at integers."""
     x, y, w, h = box
     side = max(w, h) * enlarge
-    cx, cy = x + w / 2, y + h / 2
+    cx, cy = x + w / 2 - 0.5, y + h / 2 - 0.5
     s = size / side
-    return np.array([[s, 0, size / 2 - s * cx], [0, s, size / 2 - s * cy]])
+    return np.array([[s, 0, size / 2 - 0.5 - s * cx], [0, s, size / 2 - 0.5 - s * cy]])
 
 
 def render(points, hm, sigma):
@@ -123,6 +139,10 @@ def landmarks(a):
     size, hm = a.input, a.input // 4
     sigma = 2.0 * hm / 64
     model = tm.StackedHourglass(a.stem, a.mid, a.channels, 2, 5)
+    with torch.no_grad():  # faceforge's head_init_scale: the heatmap convs start 100x smaller
+        for name, p in model.named_parameters():
+            if name.startswith("out_conv"):
+                p.mul_(0.01)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
     rng = np.random.default_rng(a.seed)
@@ -144,14 +164,15 @@ def landmarks(a):
                 n, _, _, box, pts = train[j]
                 aug, flip = random_aug(rng, size)
                 m = compose(aug, crop_matrix(box, size))
-                warped = cv2.warpAffine(img(n), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                warped = jitter(warp(img(n), m, size), rng)
                 p = (m[:, :2] @ pts.T).T + m[:, 2]
                 if flip:
                     p = p[swap]
                 xs.append(to_tensor(warped))
                 ts.append(torch.from_numpy(render((p + 0.5) / 4 - 0.5, hm, sigma)))
             x, t = torch.stack(xs), torch.stack(ts).float()
-            loss = sum(F.mse_loss(o, t) for o in model(x))
+            w = 1 + a.fg_weight * t  # faceforge's heatmap_loss: mean(w (o - t)^2) over every stack
+            loss = sum((w * (o - t) ** 2).mean() for o in model(x))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -164,8 +185,7 @@ def landmarks(a):
             for i in range(0, len(val), 32):
                 chunk = val[i:i + 32]
                 ms = [crop_matrix(it[3], size) for it in chunk]
-                x = torch.stack([to_tensor(cv2.warpAffine(img(it[0]), m, (size, size), flags=cv2.INTER_LINEAR,
-                                                          borderMode=cv2.BORDER_REPLICATE)) for it, m in zip(chunk, ms)])
+                x = torch.stack([to_tensor(warp(img(it[0]), m, size)) for it, m in zip(chunk, ms)])
                 h = model(x)[-1].numpy()
                 for it, m, hh in zip(chunk, ms, h):
                     p = (decode(hh) + 0.5) * 4 - 0.5
@@ -193,17 +213,23 @@ def embed(a):
     items = [it for it in load(a.data) if it[4] is not None]
     idents = sorted({it[1] for it in items})
     rng = np.random.default_rng(a.seed)
-    held = set(rng.choice(idents, size=a.holdout, replace=False).tolist()) if a.holdout else set()
+    n_held = a.holdout if a.holdout is not None else int(round(0.15 * len(idents)))  # train-embed's default
+    held = set(rng.choice(idents, size=n_held, replace=False).tolist()) if n_held else set()
     known = [i for i in idents if i not in held]
     cls = {ident: k for k, ident in enumerate(known)}
     train = [it for it in items if it[1] in cls and it[2] == 0][: a.max_images or None]
     val = [it for it in items if it[1] in cls and it[2] == 1]
     size = a.input
     tmpl = TEMPLATE112 * size / 112.0
-    model = tm.EmbeddingNet(a.width, (1, 1, 1, 1) if a.blocks == "1111" else (3, 4, 6, 3), a.embedding, a.dropout)
+    model = tm.EmbeddingNet(a.width, (1, 1, 1, 1) if a.blocks == "1111" else (3, 4, 6, 3), a.embedding, a.dropout,
+                            bn=bool(a.bn))
     weight = torch.nn.Parameter(torch.empty(len(known), a.embedding))
     torch.nn.init.xavier_uniform_(weight)
-    opt = torch.optim.SGD(list(model.parameters()) + [weight], lr=a.lr, momentum=0.9, weight_decay=5e-4)
+    params = list(model.parameters()) + [weight]
+    decay = [p for p in params if p.dim() >= 2]  # as train-embed: no decay on batch norm or biases
+    rest = [p for p in params if p.dim() < 2]
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": rest, "weight_decay": 0.0}],
+                          lr=a.lr, momentum=0.9)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs)
     cache = {}
 
@@ -216,7 +242,8 @@ def embed(a):
         m = similarity(it[4], tmpl)
         if aug is not None:
             m = compose(aug, m)
-        return to_tensor(cv2.warpAffine(img(it[0]), m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+        x = warp(img(it[0]), m, size)
+        return to_tensor(jitter(x, rng) if aug is not None else x)
     t0 = time.time()
     for ep in range(a.epochs):
         model.train()
@@ -224,7 +251,7 @@ def embed(a):
         losses, seen, te = [], 0, time.time()
         for b in range(len(order) // a.batch):
             chunk = [train[j] for j in order[b * a.batch:(b + 1) * a.batch]]
-            x = torch.stack([aligned(it, random_aug(rng, size, rot=10, scale=(0.95, 1.05), shift=0.03)[0]) for it in chunk])
+            x = torch.stack([aligned(it, random_aug(rng, size, rot=10, scale=(0.9, 1.1), shift=0.05)[0]) for it in chunk])
             y = torch.tensor([cls[it[1]] for it in chunk])
             loss, _ = arcface_loss(model(x), weight, y, a.s, a.m)
             opt.zero_grad()
@@ -245,7 +272,32 @@ def embed(a):
                 correct += sum(int(p) == cls[it[1]] for p, it in zip(pred, chunk))
         acc = correct / max(1, len(val))
         print(f"epoch {ep + 1}: loss {np.mean(losses):.4f}  val acc (flip TTA) {acc:.4f}  {ips:.1f} img/s", flush=True)
-    print(f"torch embed: {len(known)} identities, {len(train)} train / {len(val)} val images, closed-set accuracy {acc:.4f}, wall {time.time() - t0:.0f} s")
+    # Open set, as eval-embed: the held-out identities' flip-TTA unit embeddings, all same-identity
+    # pairs and as many random different-identity pairs, ROC AUC of the cosine.
+    auc = float("nan")
+    held_items = [it for it in items if it[1] in held]
+    if held_items:
+        with torch.no_grad():
+            embs = []
+            for i in range(0, len(held_items), 64):
+                x = torch.stack([aligned(it) for it in held_items[i:i + 64]])
+                embs.append(F.normalize(F.normalize(model(x)) + F.normalize(model(torch.flip(x, dims=[3])))))
+            e = torch.cat(embs).numpy()
+        ident = np.array([it[1] for it in held_items])
+        same = [(i, j) for i in range(len(ident)) for j in range(i + 1, len(ident)) if ident[i] == ident[j]]
+        diff = []
+        while len(diff) < len(same):
+            i, j = rng.integers(0, len(ident), 2)
+            if ident[i] != ident[j]:
+                diff.append((i, j))
+        ss = np.array([e[i] @ e[j] for i, j in same])
+        ds = np.array([e[i] @ e[j] for i, j in diff])
+        # AUC = P(same score > different score), ties counted half
+        allv = np.concatenate([ss, ds])
+        ranks = allv.argsort().argsort() + 1.0
+        auc = (ranks[:len(ss)].sum() - len(ss) * (len(ss) + 1) / 2) / (len(ss) * len(ds))
+    print(f"torch embed: {len(known)} identities, {len(train)} train / {len(val)} val images, closed-set accuracy "
+          f"{acc:.4f}, held-out {len(held)} identities ROC AUC {auc:.4f}, wall {time.time() - t0:.0f} s")
 
 
 def main():
@@ -263,12 +315,14 @@ def main():
     ap.add_argument("--stem", type=int, default=16)
     ap.add_argument("--mid", type=int, default=32)
     ap.add_argument("--channels", type=int, default=64)
+    ap.add_argument("--fg-weight", type=float, default=50.0, help="heatmap loss weight 1 + F * target (0: plain MSE)")
     # embedding network (the small configuration by default)
     ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--blocks", default="1111")
     ap.add_argument("--embedding", type=int, default=128)
     ap.add_argument("--dropout", type=float, default=0.2)
-    ap.add_argument("--holdout", type=int, default=30)
+    ap.add_argument("--holdout", type=int, default=None, help="held-out identities (default 15%%, as train-embed)")
+    ap.add_argument("--bn", type=int, default=1, help="BatchNorm1d on the embedding (the small configuration)")
     ap.add_argument("--s", type=float, default=45.0)
     ap.add_argument("--m", type=float, default=0.1)
     a = ap.parse_args()

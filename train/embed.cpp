@@ -139,18 +139,20 @@ Tensor warp_face(const Image& img, const std::array<double, 6>& matrix, int64_t 
   return out.reshape({3, size, size});
 }
 
+AugmentConfig embed_augment() {
+  AugmentConfig c;
+  c.max_rotation_deg = 10.0;
+  c.min_scale = 0.9;
+  c.max_scale = 1.1;
+  c.max_shift = 0.05;
+  c.brightness = c.contrast = c.saturation = 0.2;
+  return c;
+}
+
 Tensor make_train_face(const Image& img, const std::array<double, 10>& landmarks, int64_t size,
                        const EmbedAugment& aug, Rng& rng) {
   if (!aug.enabled) return make_eval_face(img, landmarks, size, false);
-  AugmentConfig cfg;
-  cfg.flip_probability = aug.flip_probability;
-  cfg.max_rotation_deg = aug.max_rotation_deg;
-  cfg.min_scale = aug.min_scale;
-  cfg.max_scale = aug.max_scale;
-  cfg.max_shift = aug.max_shift;
-  cfg.brightness = aug.brightness;
-  cfg.contrast = aug.contrast;
-  cfg.saturation = aug.saturation;
+  const AugmentConfig& cfg = aug.config;
   // random_affine on a size x size -> size x size crop: its resize is the identity, so its matrix
   // is (rotation, scale, shift about the centre) o (mirror about the centre line, when flipped).
   RandomAffine r = random_affine(cfg, size, size, size, size, rng);
@@ -159,7 +161,7 @@ Tensor make_train_face(const Image& img, const std::array<double, 10>& landmarks
   // When flipped, align already mirrors exactly, so undo random_affine's own mirror (an involution).
   Affine2 m = r.flipped ? compose(r.matrix, compose(mirror_crop(size), align)) : compose(r.matrix, align);
   Tensor face = warp_face(img, from_affine(m), size).reshape({1, 3, size, size});
-  if (aug.brightness > 0 || aug.contrast > 0 || aug.saturation > 0) color_jitter_(face, ImageLayout::CHW, {colour});
+  if (cfg.brightness > 0 || cfg.contrast > 0 || cfg.saturation > 0) color_jitter_(face, ImageLayout::CHW, {colour});
   normalize_imagenet_(face);
   return face.reshape({3, size, size});
 }

@@ -32,6 +32,7 @@
 
 #include "engine/random.h"
 #include "engine/tensor.h"
+#include "train/augment.h"
 #include "train/image.h"
 
 namespace ff {
@@ -114,13 +115,13 @@ std::vector<std::array<double, 2>> embed_template(int64_t size);
 // exactly (see the file comment).
 std::array<double, 6> alignment_matrix(const std::array<double, 10>& landmarks, int64_t size, bool flip);
 
+// The embedding network's training augmentation: milder than the landmark network's (the faces
+// are already aligned): flip 0.5, rotation +-10 degrees, scale 0.9..1.1, shift +-5%, colour
+// jitter 0.2. enabled false: the aligned face as it is (--no-augment).
+AugmentConfig embed_augment();
 struct EmbedAugment {
   bool enabled = true;
-  double flip_probability = 0.5;
-  double max_rotation_deg = 10.0;
-  double min_scale = 0.9, max_scale = 1.1;
-  double max_shift = 0.05;  // fraction of the crop size
-  double brightness = 0.2, contrast = 0.2, saturation = 0.2;
+  AugmentConfig config = embed_augment();
 };
 
 // One aligned face, float32 [3, size, size] in [0, 1] before normalisation: ONE warp of `img`

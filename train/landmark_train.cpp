@@ -122,7 +122,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
                       {"decode", decode_name(o.decode)},
                       {"trained_on", o.data}});
 
-  const LandmarkAugment augment = o.augment;
+  const AugmentConfig augment = o.augment;
   Loader::MakeSample make_train = [&](int64_t i, Rng& rng) {
     const FaceRecord& f = data.faces[train_idx[i]];
     return make_landmark_sample(load_image(f.path, 3), f, framing, &augment, rng);

@@ -35,23 +35,16 @@ Affine2 to_affine(const Matrix23& m) {
   return a;
 }
 
-AugmentConfig to_augment_config(const LandmarkAugment& a) {
-  AugmentConfig c;
-  c.flip_probability = a.flip_probability;
-  c.max_rotation_deg = a.max_rotation_deg;
-  c.min_scale = a.min_scale;
-  c.max_scale = a.max_scale;
-  c.max_shift = a.max_shift;
-  c.brightness = a.brightness;
-  c.contrast = a.contrast;
-  c.saturation = a.saturation;
-  return c;  // flip_pairs: CelebA's (eyes, mouth corners), the default
-}
-
 }  // namespace
 
 int64_t LandmarkFraming::decode_radius() const {
   return std::max<int64_t>(2, static_cast<int64_t>(std::ceil(2.5 * sigma())));
+}
+
+AugmentConfig landmark_augment() {
+  AugmentConfig c;
+  c.brightness = c.contrast = c.saturation = 0.2;
+  return c;
 }
 
 const char* decode_name(HeatmapDecode d) {
@@ -89,16 +82,15 @@ Matrix23 face_crop_matrix(const std::array<float, 4>& box, const LandmarkFraming
 }
 
 Sample make_landmark_sample(const Image& photo, const FaceRecord& face, const LandmarkFraming& framing,
-                            const LandmarkAugment* augment, Rng& rng) {
+                            const AugmentConfig* augment, Rng& rng) {
   FF_CHECK(photo.channels == 3 && !photo.empty(), "landmark sample ", face.file, ": expected an RGB image, got ",
            photo.str());
   const int64_t S = framing.input_size;
   Affine2 m = to_affine(face_crop_matrix(face.box, framing));
   bool flipped = false;
   ColorFactors color;
-  AugmentConfig cfg;
+  const AugmentConfig cfg = augment ? *augment : AugmentConfig();
   if (augment) {
-    cfg = to_augment_config(*augment);
     RandomAffine ra = random_affine(cfg, S, S, S, S, rng);  // crop -> crop: the resize part is the identity
     color = random_color(cfg, rng);
     m = compose(ra.matrix, m);

@@ -33,6 +33,7 @@
 
 #include "kernels/heatmap.h"  // HeatmapDecode
 #include "models/hourglass.h"
+#include "train/augment.h"
 #include "train/image.h"
 #include "train/landmark_data.h"
 #include "train/loader.h"
@@ -51,16 +52,9 @@ struct LandmarkFraming {
   int64_t decode_radius() const;
 };
 
-// The training augmentation (train/augment.h's AugmentConfig, whose header cannot be included
-// next to train/celeba.h; see train/landmark_data.h). Defaults: the augment defaults (flip 0.5,
+// The training augmentation: train/augment.h's defaults (flip 0.5 with the left/right swap,
 // rotation +-30 degrees, scale 0.75..1.25, shift +-10%) plus colour jitter 0.2.
-struct LandmarkAugment {
-  double flip_probability = 0.5;
-  double max_rotation_deg = 30.0;
-  double min_scale = 0.75, max_scale = 1.25;
-  double max_shift = 0.1;
-  double brightness = 0.2, contrast = 0.2, saturation = 0.2;
-};
+AugmentConfig landmark_augment();
 
 // The training loss: the sum over stacks (intermediate supervision) of the weighted heatmap MSE
 //   mean(w (output - target)^2),  w = 1 + fg_weight * target,
@@ -83,7 +77,7 @@ Matrix23 face_crop_matrix(const std::array<float, 4>& box, const LandmarkFraming
 // augment null: the plain crop (no draw from rng). Otherwise a fixed number of draws per sample
 // (random_affine, then random_color; train/augment.h), so a seed repeats a sample exactly.
 Sample make_landmark_sample(const Image& photo, const FaceRecord& face, const LandmarkFraming& framing,
-                            const LandmarkAugment* augment, Rng& rng);
+                            const AugmentConfig* augment, Rng& rng);
 
 // Heatmap-pixel points (5 x, y pairs) -> photo pixels, for a face cropped from `box`.
 std::array<float, 10> heatmap_to_photo(const float* heatmap_xy, const std::array<float, 4>& box,
@@ -143,8 +137,8 @@ struct LandmarkTrainOptions {
   // all-zero floor (0.006) and the NME 0.51. 1 = the default init.
   double head_init_scale = 0.01;
   // heatmap_loss's foreground weight (0: plain MSE, as the notebooks).
-  double fg_weight = 10.0;
-  LandmarkAugment augment;
+  double fg_weight = 50.0;
+  AugmentConfig augment = landmark_augment();
   // The decoder whose validation NME drives the LR plateau and the best checkpoint, and which the
   // checkpoint's metadata names for inference. Both are measured and logged every epoch (val.csv);
   // soft-argmax had the lower NME at every epoch of the small-config runs measured (60 x 10
