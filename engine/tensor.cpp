@@ -2,7 +2,11 @@
 #include "engine/tensor.h"
 
 #include <atomic>
+#include <mutex>
 #include <cstdlib>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sstream>
 
 #include "engine/autograd.h"
@@ -38,8 +42,25 @@ void reset_host_peak() { g_host_peak = g_host_bytes.load(); }
 void set_poison_allocations(bool on) { g_poison = on; }
 bool poison_allocations() { return g_poison; }
 
+// Host tensors come from glibc's malloc. By default glibc serves blocks above its mmap threshold
+// (128 KiB, adapting up to 32 MiB) with fresh mmaps and trims freed heap tops back to the kernel,
+// so a training step's activations were page-faulted in anew on every step (perf: kernel time
+// ~16% of the small hourglass's step). Raising both thresholds once keeps freed blocks in the
+// process for reuse, like a caching allocator, at the cost of holding the peak working set:
+// small-network training steps measured ~10% faster (bench BM_NetTrainStep, 2 threads).
+static void tune_host_malloc_once() {
+#ifdef __GLIBC__
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);  // blocks up to 256 MiB from the reusable heap
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);    // return heap memory only when 1 GiB sits free at its top
+  });
+#endif
+}
+
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   if (d.is_cpu()) {
+    tune_host_malloc_once();
     size_t rounded = (n + 63) / 64 * 64;
     data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     FF_CHECK(data != nullptr, "out of host memory allocating ", n, " bytes");

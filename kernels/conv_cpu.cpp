@@ -7,16 +7,24 @@
 // col2im adds gcol back into gx. A 1x1 stride-1 unpadded convolution of large images skips
 // im2col: image n's x[n] [cin, h*w] already is its column matrix.
 //
-// Threads: OpenBLAS (the pthread build) parallelises each gemm with its own thread pool; the
-// loops here (im2col, col2im, bias, layout shuffles: a few percent of the work) stay serial on
-// purpose. OpenMP loops between the gemms made a forward+backward 2-3x slower on a busy 2-core
-// machine (N=8, 64->64, 32x32, 3x3: ~210 ms against ~70 ms serial): after each region libgomp's
-// workers spin-wait on the cores OpenBLAS's threads need next. One pool of threads, not two.
+// Threads: one pool, never two. The batch is cut into chunks (at least one per OpenMP thread) and
+// the chunks run on OpenMP threads, each doing its own im2col, a single-threaded gemm (OpenBLAS is
+// held at one thread for the duration: BlasSingleThreaded) and its own col2im / bias; weight
+// gradients are summed per thread and reduced at the end in a fixed order, so results repeat
+// exactly for a given thread count. With a single chunk (one image, or OpenMP at one thread) the
+// gemm runs on OpenBLAS's own threads instead. Why: the network's gemms are small (tens of
+// channels), and OpenBLAS's threads spent more time in sched_yield than in sgemm — perf on the
+// small hourglass's training step showed sched_yield + kernel time ~40%, sgemm 14%, and the step
+// was faster with OpenBLAS at one thread (243 ms) than at two (284 ms). (The earlier design,
+// OpenMP loops around multi-threaded gemms, was 2-3x slower still: libgomp's workers spin-waited
+// on the cores OpenBLAS's threads needed.)
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "kernels/conv.h"
 
@@ -54,6 +62,47 @@ T* scratch(int slot, size_t count) {
   return reinterpret_cast<T*>(b.p.get());
 }
 
+// Holds OpenBLAS at one thread while chunks run in parallel; restores the previous count.
+class BlasSingleThreaded {
+ public:
+  BlasSingleThreaded() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
+  ~BlasSingleThreaded() { openblas_set_num_threads(saved_); }
+  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
+  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+
+ private:
+  int saved_;
+};
+
+// Runs body(chunk) for chunk in [0, chunks) on up to omp_get_max_threads() threads, a static
+// contiguous split (thread t gets one fixed range), gemms single-threaded. body also receives
+// the thread's index in [0, threads) and whether this is the thread's first chunk.
+template <typename Body>
+int parallel_chunks(int64_t chunks, Body body) {
+  const int threads = static_cast<int>(std::min<int64_t>(chunks, std::max(1, omp_get_max_threads())));
+  if (threads <= 1) {
+    for (int64_t c = 0; c < chunks; ++c) body(c, 0, c == 0);
+    return 1;
+  }
+  BlasSingleThreaded one;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    const int64_t lo = chunks * t / threads, hi = chunks * (t + 1) / threads;
+    for (int64_t c = lo; c < hi; ++c) body(c, t, c == lo);
+  }
+  return threads;
+}
+
+// Weight gradients: each thread sums its chunks into its own [cout, K] slice of `partial`
+// (threads x cout x K); then gw = the slices added in thread order.
+template <typename T>
+void reduce_partials(const T* partial, int threads, int64_t size, T* gw) {
+  std::copy(partial, partial + size, gw);
+  for (int t = 1; t < threads; ++t)
+    for (int64_t i = 0; i < size; ++i) gw[i] += partial[t * size + i];
+}
+
 // A 1x1 stride-1 unpadded convolution skips im2col and multiplies each image's x[n] directly —
 // when the images are large enough (P >= 1024) for per-image gemms to be efficient. For small
 // images (ResNet's 7x7 and 14x14 stages) copying a chunk of images into one column matrix and
@@ -63,11 +112,13 @@ bool is_direct(const ConvShape& s) {
 }
 
 // Images per chunk: enough columns for an efficient gemm (~4096), within a column buffer of
-// ~8M elements, at least one image.
+// ~8M elements, at least one image, and few enough that every OpenMP thread gets a chunk.
 int64_t chunk_images(const ConvShape& s) {
   const int64_t P = s.ho * s.wo, K = s.cin * s.k * s.k;
   int64_t nb = std::max<int64_t>(1, (4096 + P - 1) / std::max<int64_t>(P, 1));
   nb = std::min(nb, std::max<int64_t>(1, (int64_t{8} << 20) / std::max<int64_t>(K * P, 1)));
+  const int64_t threads = std::max(1, omp_get_max_threads());
+  nb = std::min(nb, (s.n + threads - 1) / threads);
   return std::max<int64_t>(1, std::min(nb, s.n));
 }
 
@@ -174,26 +225,27 @@ void forward_impl(const ConvShape& s, const T* x, const T* w, const T* b, T* y) 
   const int64_t P = s.ho * s.wo, K = s.cin * s.k * s.k, HW = s.h * s.w;
   if (s.n == 0 || P == 0) return;
   if (is_direct(s)) {
-    for (int64_t i = 0; i < s.n; ++i)
+    parallel_chunks(s.n, [&](int64_t i, int, bool) {
       gemm(false, false, s.cout, P, K, T(1), w, K, x + i * s.cin * HW, P, T(0), y + i * s.cout * P, P);
-    if (b) add_bias(b, s.n, s.cout, P, y);
+      if (b) add_bias(b, 1, s.cout, P, y + i * s.cout * P);
+    });
     return;
   }
-  const int64_t nb = chunk_images(s);
-  T* col = scratch<T>(0, static_cast<size_t>(K * nb * P));
-  T* tmp = nb > 1 ? scratch<T>(1, static_cast<size_t>(s.cout * nb * P)) : nullptr;
-  for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
-    const int64_t cur = std::min(nb, s.n - n0);
-    im2col(s, x + n0 * s.cin * HW, cur, col);
+  const int64_t nb = chunk_images(s), chunks = (s.n + nb - 1) / nb;
+  parallel_chunks(chunks, [&](int64_t c, int, bool) {
+    const int64_t n0 = c * nb, cur = std::min(nb, s.n - n0);
+    T* col = scratch<T>(0, static_cast<size_t>(K * nb * P));  // per thread
     T* yc = y + n0 * s.cout * P;
+    im2col(s, x + n0 * s.cin * HW, cur, col);
     if (cur == 1) {
       gemm(false, false, s.cout, P, K, T(1), w, K, col, P, T(0), yc, P);
       if (b) add_bias(b, 1, s.cout, P, yc);
     } else {
+      T* tmp = scratch<T>(1, static_cast<size_t>(s.cout * nb * P));
       gemm(false, false, s.cout, cur * P, K, T(1), w, K, col, cur * P, T(0), tmp, cur * P);
       unshuffle_bias(tmp, b, s.cout, cur, P, yc);
     }
-  }
+  });
 }
 
 template <typename T>
@@ -216,33 +268,40 @@ void backward_impl(const ConvShape& s, const T* x, const T* w, const T* gy, T* g
     if (gx) std::fill(gx, gx + s.n * s.cin * HW, T(0));
     return;
   }
+  const int64_t wsize = s.cout * K;
+  const int threads = static_cast<int>(std::max(1, omp_get_max_threads()));
+  // Per-thread weight-gradient sums (slice t for thread t); slice 0 is gw itself when one thread runs.
+  std::vector<T> partial(gw && threads > 1 ? static_cast<size_t>(threads * wsize) : 0);
+  auto gw_slice = [&](int t) { return partial.empty() ? gw : partial.data() + t * wsize; };
+  int used = 1;
   if (is_direct(s)) {
-    for (int64_t i = 0; i < s.n; ++i) {
+    used = parallel_chunks(s.n, [&](int64_t i, int t, bool first) {
       const T* g = gy + i * s.cout * P;
-      if (gw) gemm(false, true, s.cout, K, P, T(1), g, P, x + i * s.cin * HW, P, i == 0 ? T(0) : T(1), gw, K);
+      if (gw) gemm(false, true, s.cout, K, P, T(1), g, P, x + i * s.cin * HW, P, first ? T(0) : T(1), gw_slice(t), K);
       if (gx) gemm(true, false, K, P, s.cout, T(1), w, K, g, P, T(0), gx + i * s.cin * HW, P);
-    }
-    return;
+    });
+  } else {
+    const int64_t nb = chunk_images(s), chunks = (s.n + nb - 1) / nb;
+    used = parallel_chunks(chunks, [&](int64_t c, int t, bool first) {
+      const int64_t n0 = c * nb, cur = std::min(nb, s.n - n0), ld = cur * P;
+      T* col = scratch<T>(0, static_cast<size_t>(K * nb * P));  // per thread
+      const T* g = gy + n0 * s.cout * P;  // [cout, ld] when cur == 1
+      if (cur > 1) {
+        T* tmp = scratch<T>(1, static_cast<size_t>(s.cout * nb * P));
+        shuffle(g, s.cout, cur, P, tmp);
+        g = tmp;
+      }
+      if (gw) {
+        im2col(s, x + n0 * s.cin * HW, cur, col);
+        gemm(false, true, s.cout, K, ld, T(1), g, ld, col, ld, first ? T(0) : T(1), gw_slice(t), K);
+      }
+      if (gx) {
+        gemm(true, false, K, ld, s.cout, T(1), w, K, g, ld, T(0), col, ld);  // col now holds gcol
+        col2im(s, col, cur, gx + n0 * s.cin * HW);
+      }
+    });
   }
-  const int64_t nb = chunk_images(s);
-  T* col = scratch<T>(0, static_cast<size_t>(K * nb * P));
-  T* tmp = nb > 1 ? scratch<T>(1, static_cast<size_t>(s.cout * nb * P)) : nullptr;
-  for (int64_t n0 = 0; n0 < s.n; n0 += nb) {
-    const int64_t cur = std::min(nb, s.n - n0), ld = cur * P;
-    const T* g = gy + n0 * s.cout * P;  // [cout, ld] when cur == 1
-    if (cur > 1) {
-      shuffle(g, s.cout, cur, P, tmp);
-      g = tmp;
-    }
-    if (gw) {
-      im2col(s, x + n0 * s.cin * HW, cur, col);
-      gemm(false, true, s.cout, K, ld, T(1), g, ld, col, ld, n0 == 0 ? T(0) : T(1), gw, K);
-    }
-    if (gx) {
-      gemm(true, false, K, ld, s.cout, T(1), w, K, g, ld, T(0), col, ld);  // col now holds gcol
-      col2im(s, col, cur, gx + n0 * s.cin * HW);
-    }
-  }
+  if (gw && !partial.empty()) reduce_partials(partial.data(), used, wsize, gw);
 }
 
 }  // namespace
