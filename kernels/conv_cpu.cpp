@@ -7,18 +7,13 @@
 // col2im adds gcol back into gx. A 1x1 stride-1 unpadded convolution of large images skips
 // im2col: image n's x[n] [cin, h*w] already is its column matrix.
 //
-// Threads: one pool, never two. The batch is cut into chunks (at least one per OpenMP thread) and
-// the chunks run on OpenMP threads, each doing its own im2col, a single-threaded gemm (OpenBLAS is
-// held at one thread for the duration: BlasSingleThreaded) and its own col2im / bias; weight
-// gradients are summed per thread and reduced at the end in a fixed order, so results repeat
-// exactly for a given thread count. With a single chunk (one image, or OpenMP at one thread) the
-// gemm runs on OpenBLAS's own threads instead. Why: the network's gemms are small (tens of
-// channels), and OpenBLAS's threads spent more time in sched_yield than in sgemm — perf on the
-// small hourglass's training step showed sched_yield + kernel time ~40%, sgemm 14%, and the step
-// was faster with OpenBLAS at one thread (243 ms) than at two (284 ms). (The earlier design,
-// OpenMP loops around multi-threaded gemms, was 2-3x slower still: libgomp's workers spin-waited
-// on the cores OpenBLAS's threads needed.)
-#include <cblas.h>
+// Threads: one pool, never two (kernels/blas_cpu.h: OpenBLAS runs single-threaded). The batch is
+// cut into chunks (at least one per OpenMP thread) and the chunks run on OpenMP threads, each doing
+// its own im2col, gemm and col2im / bias; weight gradients are summed per thread and reduced at
+// the end in a fixed order, so results repeat exactly for a given thread count. A convolution
+// with a single chunk (one image) lets gemm_rm split the product instead. (The earlier design,
+// serial loops around OpenBLAS's own threaded gemms, left OpenBLAS's workers spinning in
+// sched_yield: the small hourglass's training step went from 284 to ~190 ms with this one.)
 #include <omp.h>
 
 #include <algorithm>
@@ -26,22 +21,19 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/blas_cpu.h"
 #include "kernels/conv.h"
 
 namespace ff::cpu {
 
 namespace {
 
-// Row-major gemm: C [m, n] = alpha * op(A) op(B) + beta * C.
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-          const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-              (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
-}
-void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-          const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-              (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+// Row-major gemm (kernels/blas_cpu.h): single-threaded inside the chunk loops below, split over
+// threads by itself when a convolution has a single chunk.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_rm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 // Per-thread scratch that only grows: a training step calls conv with the same shapes again and
@@ -62,20 +54,8 @@ T* scratch(int slot, size_t count) {
   return reinterpret_cast<T*>(b.p.get());
 }
 
-// Holds OpenBLAS at one thread while chunks run in parallel; restores the previous count.
-class BlasSingleThreaded {
- public:
-  BlasSingleThreaded() : saved_(openblas_get_num_threads()) { openblas_set_num_threads(1); }
-  ~BlasSingleThreaded() { openblas_set_num_threads(saved_); }
-  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
-  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
-
- private:
-  int saved_;
-};
-
 // Runs body(chunk) for chunk in [0, chunks) on up to omp_get_max_threads() threads, a static
-// contiguous split (thread t gets one fixed range), gemms single-threaded. body also receives
+// contiguous split (thread t gets one fixed range). body also receives
 // the thread's index in [0, threads) and whether this is the thread's first chunk.
 template <typename Body>
 int parallel_chunks(int64_t chunks, Body body) {
@@ -84,7 +64,6 @@ int parallel_chunks(int64_t chunks, Body body) {
     for (int64_t c = 0; c < chunks; ++c) body(c, 0, c == 0);
     return 1;
   }
-  BlasSingleThreaded one;
 #pragma omp parallel num_threads(threads)
   {
     const int t = omp_get_thread_num();

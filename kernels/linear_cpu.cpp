@@ -1,28 +1,16 @@
-// kernels/linear_cpu.cpp — CPU reference for kernels/linear.h: OpenBLAS for the products,
+// kernels/linear_cpu.cpp — CPU reference for kernels/linear.h: OpenBLAS for the products
+// (kernels/blas_cpu.h),
 // OpenMP loops for the bias and the normalisation.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "kernels/blas_cpu.h"
 #include "kernels/linear.h"
 
 namespace ff::cpu {
 
 namespace {
-// cblas takes int dimensions; the leading dimension must be >= 1 even for empty matrices.
-void sgemm_rm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, const float* b,
-              float beta, float* c) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, a, std::max(1, ta ? m : k), b, std::max(1, tb ? k : n), beta, c, std::max(1, n));
-}
-void sgemm_rm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, const double* b,
-              double beta, double* c) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, a, std::max(1, ta ? m : k), b, std::max(1, tb ? k : n), beta, c, std::max(1, n));
-}
-
 template <typename T>
 void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b,
                T beta, T* c) {
@@ -31,7 +19,9 @@ void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const
     for (int64_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];
     return;
   }
-  sgemm_rm(ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, b, beta, c);
+  // The leading dimension must be >= 1 even for empty matrices.
+  gemm_rm(ta, tb, m, n, k, alpha, a, std::max<int64_t>(1, ta ? m : k), b, std::max<int64_t>(1, tb ? k : n), beta, c,
+          std::max<int64_t>(1, n));
 }
 
 template <typename T>
