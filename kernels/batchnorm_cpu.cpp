@@ -1,6 +1,9 @@
 // kernels/batchnorm_cpu.cpp — CPU reference for kernels/batchnorm.h: one OpenMP task per channel,
-// statistics and gradient sums accumulated in double (two passes: mean, then squared deviations,
-// which avoids the cancellation of E[x^2] - E[x]^2).
+// statistics and gradient sums in two passes (mean, then squared deviations, which avoids the
+// cancellation of E[x^2] - E[x]^2). Each image's row of a channel is summed in eight independent
+// lanes of T (vectorised), the row sums in double; the per-element maps run in T with constants
+// prepared in double. (The first version did every element in double: scalar conversions, no
+// vectorisation — 14% of the small hourglass's training step.)
 #include <cmath>
 
 #include "kernels/batchnorm.h"
@@ -9,13 +12,19 @@ namespace ff::cpu {
 
 namespace {
 
-// Sum over the N * HW elements of channel c.
+// Sum over the N * HW elements of channel c of f(p, i) (p = the image's row): per row eight lanes
+// of T, the row sums in double.
 template <typename T, typename F>
-double channel_sum(const T* x, int64_t N, int64_t C, int64_t HW, int64_t c, F f) {
+double channel_sum(int64_t N, int64_t C, int64_t HW, int64_t c, F f) {
   double s = 0.0;
   for (int64_t n = 0; n < N; ++n) {
-    const T* p = x + (n * C + c) * HW;
-    for (int64_t i = 0; i < HW; ++i) s += f(static_cast<double>(p[i]));
+    const int64_t row = (n * C + c) * HW;
+    T lane[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= HW; i += 8)
+      for (int j = 0; j < 8; ++j) lane[j] += f(row, i + j);
+    for (int j = 0; j < 8; ++j) s += static_cast<double>(lane[j]);
+    for (; i < HW; ++i) s += static_cast<double>(f(row, i));
   }
   return s;
 }
@@ -27,15 +36,19 @@ void forward_train_impl(const T* x, const T* gamma, const T* beta, T* y, T* runn
   const double M = static_cast<double>(N * HW);
 #pragma omp parallel for if (N * C * HW > 32768)
   for (int64_t c = 0; c < C; ++c) {
-    double mean = channel_sum(x, N, C, HW, c, [](double v) { return v; }) / M;
-    double var = channel_sum(x, N, C, HW, c, [mean](double v) { return (v - mean) * (v - mean); }) / M;
-    double invstd = 1.0 / std::sqrt(var + eps);
-    double a = invstd * static_cast<double>(gamma[c]);  // y = a * x + b
-    double b = static_cast<double>(beta[c]) - mean * a;
+    const double mean = channel_sum<T>(N, C, HW, c, [x](int64_t r, int64_t i) { return x[r + i]; }) / M;
+    const T mt = static_cast<T>(mean);
+    const double var = channel_sum<T>(N, C, HW, c, [x, mt](int64_t r, int64_t i) {
+                         const T d = x[r + i] - mt;
+                         return d * d;
+                       }) / M;
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    const T a = static_cast<T>(invstd * static_cast<double>(gamma[c]));  // y = a (x - mean) + beta
+    const T b = beta[c];
     for (int64_t n = 0; n < N; ++n) {
       const T* px = x + (n * C + c) * HW;
       T* py = y + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) py[i] = static_cast<T>(a * static_cast<double>(px[i]) + b);
+      for (int64_t i = 0; i < HW; ++i) py[i] = a * (px[i] - mt) + b;
     }
     save_mean[c] = static_cast<T>(mean);
     save_invstd[c] = static_cast<T>(invstd);
@@ -69,27 +82,19 @@ void backward_train_impl(const T* gy, const T* x, const T* gamma, const T* save_
   const double M = static_cast<double>(N * HW);
 #pragma omp parallel for if (N * C * HW > 32768)
   for (int64_t c = 0; c < C; ++c) {
-    double mean = static_cast<double>(save_mean[c]), invstd = static_cast<double>(save_invstd[c]);
-    double sg = 0.0, sgx = 0.0;
-    for (int64_t n = 0; n < N; ++n) {
-      const T* px = x + (n * C + c) * HW;
-      const T* pg = gy + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) {
-        double g = static_cast<double>(pg[i]);
-        sg += g;
-        sgx += g * (static_cast<double>(px[i]) - mean);
-      }
-    }
-    double dgamma = sgx * invstd;
-    double k = static_cast<double>(gamma[c]) * invstd;
+    const T mt = save_mean[c];
+    const double invstd = static_cast<double>(save_invstd[c]);
+    const double sg = channel_sum<T>(N, C, HW, c, [gy](int64_t r, int64_t i) { return gy[r + i]; });
+    const double sgx = channel_sum<T>(N, C, HW, c, [gy, x, mt](int64_t r, int64_t i) { return gy[r + i] * (x[r + i] - mt); });
+    const double dgamma = sgx * invstd;
+    const double k = static_cast<double>(gamma[c]) * invstd;
+    // gx = k (gy - sg / M - xhat dgamma / M) = k gy + c0 + c1 (x - mean)
+    const T kt = static_cast<T>(k), c0 = static_cast<T>(-k * sg / M), c1 = static_cast<T>(-k * dgamma * invstd / M);
     for (int64_t n = 0; n < N; ++n) {
       const T* px = x + (n * C + c) * HW;
       const T* pg = gy + (n * C + c) * HW;
       T* pdx = gx + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) {
-        double xhat = (static_cast<double>(px[i]) - mean) * invstd;
-        pdx[i] = static_cast<T>(k * (static_cast<double>(pg[i]) - sg / M - xhat * dgamma / M));
-      }
+      for (int64_t i = 0; i < HW; ++i) pdx[i] = kt * pg[i] + c0 + c1 * (px[i] - mt);
     }
     ggamma[c] = static_cast<T>(dgamma);
     gbeta[c] = static_cast<T>(sg);
