@@ -16,7 +16,7 @@ ff::app::Command reg("demo", "The face pipeline end to end on generated faces, o
       "trains the small landmark network (DIR/landmarks) and the small embedding network\n"
       "(DIR/embed), evaluates both (landmark NME; closed-set accuracy, and ROC AUC, TAR@FAR and\n"
       "10-fold accuracy on held-out identities), verifies a same- and a different-identity pair\n"
-      "(DIR/verify) and writes DIR/report/index.html. About 6 minutes on two free CPU cores;\n"
+      "(DIR/verify) and writes DIR/report/index.html. About 3 minutes on two free CPU cores;\n"
       "--quick runs every stage on less data in about a minute. Running it again replaces DIR.");
   sub.add_option("--out", o->out, "Output folder DIR")->capture_default_str();
   sub.add_flag("--quick", o->quick, "A ~1-minute version (fewer faces, fewer epochs)");

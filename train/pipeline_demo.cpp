@@ -23,11 +23,11 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 double since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
 
-// The demo's sizes. Full: chosen so the whole demo fits in 10 minutes of 2 free CPU cores
-// (measured: docs/results.md). The landmark network takes most of it: epochs of 384 faces at
-// ~25 images/s (15 epochs: validation NME 0.060, whole demo 270 s; still falling, so 20),
-// while the embedding network (~330 images/s) needs well under a minute. Quick: a smoke test of
-// every stage in about a minute (the tests run it).
+// The demo's sizes. Full: chosen so the whole demo fits well inside 10 minutes of 2 free CPU
+// cores (measured 2 min 56 s: docs/results.md). The landmark network takes most of it (20 epochs
+// of 384 faces; validation NME 0.060 after 15 epochs and 0.050 after 20 in the tuning runs), the
+// embedding network under 20 s. Quick: a smoke test of every stage in under a minute (the tests
+// run it).
 struct DemoPlan {
   int identities, per_identity, size;
   int64_t lmk_epochs, lmk_batch;
