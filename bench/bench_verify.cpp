@@ -1,0 +1,61 @@
+// bench/bench_verify.cpp — end-to-end latency of `faceforge verify` on the CPU (Google Benchmark;
+// main() is in bench/bench_cpu.cpp): for one pair of decoded 250x250 photos, the landmark network
+// on both crops, the two similarity alignments and warps, and the embedding network on both
+// aligned faces and their mirrors (train/pipeline.h verify_faces, exactly what the command runs
+// after decoding the files). The models are the small configurations with freshly initialised
+// weights written to and loaded from model files as the command loads them: the work does not
+// depend on the weight values.
+//
+//   ./build/ff_bench --benchmark_filter=Verify
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "engine/random.h"
+#include "models/factory.h"
+#include "train/pipeline.h"
+#include "train/synth.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct VerifyModels {
+  ff::LandmarkModel lmk;
+  ff::EmbeddingModel emb;
+  ff::Image a, b;
+  VerifyModels() {
+    const fs::path dir = fs::temp_directory_path() / ("ff_bench_verify_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    ff::Rng rng(1);
+    ff::StackedHourglass hg(ff::HourglassConfig::small(), rng);
+    ff::EmbeddingNet en(ff::EmbeddingConfig::small(), rng);
+    ff::save_model((dir / "lmk.safetensors").string(), hg);
+    ff::save_model((dir / "emb.safetensors").string(), en);
+    lmk = ff::load_landmark_model((dir / "lmk.safetensors").string());
+    emb = ff::load_embedding_model((dir / "emb.safetensors").string());
+    ff::SynthConfig sc;
+    sc.identities = 2;
+    sc.per_identity = 2;
+    sc.size = 250;
+    ff::write_synth_dataset((dir / "data").string(), sc);
+    a = ff::load_image((dir / "data/img_celeba/000001.jpg").string(), 3);
+    b = ff::load_image((dir / "data/img_celeba/000002.jpg").string(), 3);
+    fs::remove_all(dir);
+  }
+};
+
+void BM_VerifyPair(benchmark::State& st) {
+  static VerifyModels m;  // built once, outside the timing
+  ff::verify_faces(m.lmk, m.emb, m.a, m.b, "a", "b", std::nullopt, std::nullopt, 0.6);  // warm-up
+  for (auto _ : st) {
+    ff::VerifyResult r = ff::verify_faces(m.lmk, m.emb, m.a, m.b, "a", "b", std::nullopt, std::nullopt, 0.6);
+    benchmark::DoNotOptimize(r.cosine);
+  }
+  st.counters["pairs/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel("small landmark + small embedding models, 250x250 photos, flip TTA");
+}
+BENCHMARK(BM_VerifyPair)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
