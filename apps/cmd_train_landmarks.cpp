@@ -44,7 +44,7 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
   sub.add_option("--max-images", o->t.max_images, "Train on the first N training images only (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   sub.add_option("--fg-weight", o->t.fg_weight,
-                 "Heatmap loss weight w = 1 + F * target on each pixel (0: the notebooks' plain MSE, which the small network escapes only slowly)")
+                 "Heatmap loss weight w = 1 + F * target on each pixel (0: the notebooks' plain MSE, which the small network escapes only slowly; a resumed run keeps its own)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub.add_option("--max-val-images", o->t.max_val_images, "Validate on the first N validation images only (0: all)")

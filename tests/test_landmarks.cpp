@@ -337,13 +337,15 @@ TEST_F(LandmarkRun, TinyRunLearnsAndWritesItsFiles) {
 }
 
 // Two epochs straight == one epoch, then --resume for the second: the same losses, bit for bit,
-// the same validation NME and the same final weights.
+// the same validation NME and the same final weights. The resumed call asks for another
+// foreground weight: the run keeps the one it was started with.
 TEST_F(LandmarkRun, ResumeAtEpochEndIsExact) {
   TempDir run;
   LandmarkTrainResult straight = train_landmarks(options(run.str("a"), 2));
   LandmarkTrainResult part1 = train_landmarks(options(run.str("b"), 1));
   LandmarkTrainOptions o = options(run.str("b"), 2);
   o.resume = true;
+  o.fg_weight = 0;
   LandmarkTrainResult part2 = train_landmarks(o);
   std::vector<double> joined = part1.losses;
   joined.insert(joined.end(), part2.losses.begin(), part2.losses.end());

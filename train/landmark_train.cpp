@@ -84,6 +84,11 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   framing.crop_scale = o.resume ? std::stod(old_meta.at("crop_scale")) : o.crop_scale;
   FF_CHECK(framing.crop_scale > 0, "train-landmarks: crop scale must be positive, got ", framing.crop_scale);
   const int64_t H = framing.heatmap_size();
+  // The loss a resumed run continues with is its own (checkpoints from before the weighted loss
+  // carry no heatmap_fg_weight: plain MSE).
+  const double fg_weight = !o.resume ? o.fg_weight
+                           : old_meta.count("heatmap_fg_weight") ? std::stod(old_meta.at("heatmap_fg_weight"))
+                                                                 : 0.0;
 
   LandmarkData data = load_landmark_data(o.data);
   const std::vector<size_t> train_idx = data.partition(0, o.max_images);
@@ -118,7 +123,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
                      {{"crop_scale", format_double(framing.crop_scale)},
                       {"normalization", "imagenet"},
                       {"heatmap_sigma", format_double(framing.sigma())},
-                      {"heatmap_fg_weight", format_double(o.fg_weight)},
+                      {"heatmap_fg_weight", format_double(fg_weight)},
                       {"decode", decode_name(o.decode)},
                       {"trained_on", o.data}});
 
@@ -158,7 +163,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
       Tensor target = render_heatmaps(b.points.to(dev), H, H, framing.sigma());
       if (step == o.debug_nan_step) fill_(target, std::numeric_limits<double>::quiet_NaN());
       std::vector<Tensor> outs = net.forward_all(x);
-      Tensor loss = heatmap_loss(outs, target, o.fg_weight);
+      Tensor loss = heatmap_loss(outs, target, fg_weight);
       const double lv = loss.item();
       check_finite_loss(lv, step, "train-landmarks (epoch " + std::to_string(epoch + 1) + ")");
       opt.zero_grad();

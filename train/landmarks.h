@@ -136,7 +136,8 @@ struct LandmarkTrainOptions {
   // final layers, as HRNet initialises them with std 0.001; 240 steps of 8) the loss was at the
   // all-zero floor (0.006) and the NME 0.51. 1 = the default init.
   double head_init_scale = 0.01;
-  // heatmap_loss's foreground weight (0: plain MSE, as the notebooks).
+  // heatmap_loss's foreground weight (0: plain MSE, as the notebooks). A resumed run keeps the
+  // weight it was started with (checkpoint metadata "heatmap_fg_weight").
   double fg_weight = 50.0;
   AugmentConfig augment = landmark_augment();
   // The decoder whose validation NME drives the LR plateau and the best checkpoint, and which the
