@@ -54,9 +54,9 @@ T* scratch(int slot, size_t count) {
   return reinterpret_cast<T*>(b.p.get());
 }
 
-// Runs body(chunk) for chunk in [0, chunks) on up to omp_get_max_threads() threads, a static
-// contiguous split (thread t gets one fixed range). body also receives
-// the thread's index in [0, threads) and whether this is the thread's first chunk.
+// Runs body(chunk, thread, first) for chunk in [0, chunks) on up to omp_get_max_threads() threads,
+// a static contiguous split (thread t gets one fixed range of chunks); `first` marks the first
+// chunk of its thread. Returns the number of threads used. (Nothing in body may throw.)
 template <typename Body>
 int parallel_chunks(int64_t chunks, Body body) {
   const int threads = static_cast<int>(std::min<int64_t>(chunks, std::max(1, omp_get_max_threads())));
