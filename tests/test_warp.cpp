@@ -14,8 +14,12 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "engine/ops_geometry.h"
+#include "engine/random.h"
+#include "kernels/warp.h"
 #include "engine/safetensors.h"
 #include "tests/test_util.h"
 #include "train/geometry.h"
@@ -176,6 +180,49 @@ TEST(Warp, AnyChannelCountAndBothLayoutsAgree) {
     for (int64_t c = 0; c < C; ++c)
       for (int64_t p = 0; p < oh * ow; ++p)
         ASSERT_EQ(o2[(b * oh * ow + p) * C + c], all[(b * C + c) * oh * ow + p]);
+}
+
+// The CPU kernel's interior fast path (kernels/warp_cpu.cpp) against the shared per-pixel
+// function warp_pixel on every pixel: equal bit for bit, for both layouts and all dtypes, with
+// matrices that put part of each output outside the source (both paths run).
+template <typename T>
+void expect_fast_path_equals_warp_pixel(ImageLayout layout, BorderMode border, int64_t channels) {
+  Rng rng(11);
+  WarpShape s;
+  s.batch = 3;
+  s.channels = channels;
+  s.in_h = 37;
+  s.in_w = 41;
+  s.out_h = 29;
+  s.out_w = 33;
+  s.layout = layout;
+  s.border = border;
+  std::vector<T> src(static_cast<size_t>(s.batch * s.in_h * s.in_w * channels));
+  for (T& v : src) v = static_cast<T>(std::is_same<T, uint8_t>::value ? rng.next_u32() % 256 : rng.uniform(-1, 2));
+  std::vector<float> m;
+  for (int64_t b = 0; b < s.batch; ++b) {
+    const double a = rng.uniform(-0.8, 0.8), sc = rng.uniform(0.6, 1.4);
+    m.insert(m.end(), {static_cast<float>(sc * std::cos(a)), static_cast<float>(-sc * std::sin(a)),
+                       static_cast<float>(rng.uniform(-10, 10)), static_cast<float>(sc * std::sin(a)),
+                       static_cast<float>(sc * std::cos(a)), static_cast<float>(rng.uniform(-10, 10))});
+  }
+  std::vector<float> inverse(m.size());
+  std::vector<T> fast(static_cast<size_t>(s.batch * s.out_h * s.out_w * channels)), ref(fast.size());
+  cpu::warp_affine(src.data(), m.data(), inverse.data(), fast.data(), s, 0.25f);
+  for (int64_t b = 0; b < s.batch; ++b)
+    for (int64_t y = 0; y < s.out_h; ++y)
+      for (int64_t x = 0; x < s.out_w; ++x) warp_pixel(src.data(), ref.data(), inverse.data() + 6 * b, s, b, y, x, 0.25f);
+  for (size_t i = 0; i < fast.size(); ++i) ASSERT_EQ(fast[i], ref[i]) << "element " << i;
+}
+
+TEST(Warp, CpuInteriorFastPathEqualsWarpPixel) {
+  for (ImageLayout layout : {ImageLayout::HWC, ImageLayout::CHW})
+    for (BorderMode border : {BorderMode::Replicate, BorderMode::Constant}) {
+      expect_fast_path_equals_warp_pixel<uint8_t>(layout, border, 3);
+      expect_fast_path_equals_warp_pixel<float>(layout, border, 3);
+      expect_fast_path_equals_warp_pixel<float>(layout, border, 1);
+      expect_fast_path_equals_warp_pixel<double>(layout, border, 2);
+    }
 }
 
 TEST(Warp, Float64MatchesFloat32) {
