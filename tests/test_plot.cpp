@@ -89,6 +89,25 @@ TEST(Plot, PngDecodesWithRequestedSize) {
   std::remove(path.c_str());
 }
 
+// A title too long for the chart at its usual scale is drawn smaller and stays inside the image:
+// the ink of the title band (the rows above the plot) spans more than half the width and keeps
+// clear of both edges.
+TEST(Plot, LongTitleShrinksToFit) {
+  ChartOptions o = fixed(0, 1, 0, 1);
+  o.width = 400, o.height = 250;
+  o.title = "Cumulative error distribution (AUC to 0.1: 0.5438) of a long run";
+  Image img = render_line_chart({line("a", {0, 1}, {0, 1}, kRed)}, o);
+  const Color white{255, 255, 255};
+  int lo = img.width, hi = -1;
+  for (int y = 0; y < 12; ++y)
+    for (int x = 0; x < img.width; ++x)
+      if (!is_color(img, x, y, white, 0)) lo = std::min(lo, x), hi = std::max(hi, x);
+  ASSERT_GE(hi, 0) << "the title was not drawn";
+  EXPECT_GT(hi - lo, img.width / 2);
+  EXPECT_GE(lo, 3);
+  EXPECT_LE(hi, img.width - 4);
+}
+
 TEST(Plot, HorizontalLineLandsOnItsRow) {
   ChartLayout L;
   Image img = render_line_chart({line("half", {0, 10}, {0.5, 0.5}, kRed)}, fixed(0, 10, 0, 1), &L);

@@ -103,7 +103,7 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
     smooth[i] = acc / static_cast<double>(std::min(i + 1, w));
   }
   ChartOptions lc;
-  lc.title = "Training loss (weighted heatmap MSE summed over the stacks)";
+  lc.title = "Training loss (weighted heatmap MSE)";
   lc.x_label = "step";
   lc.y_label = "loss";
   lc.log_y = true;

@@ -243,7 +243,7 @@ DemoResult run_demo(const DemoOptions& o) {
       s.y = y;
       return std::vector<Series>{s};
     };
-    c.title = "landmark network (weighted heatmap MSE, summed over stacks)";
+    c.title = "landmark net: weighted heatmap MSE";
     save_line_chart(report_dir + "/loss_landmarks.png", series(x1, lr.losses), c);
     c.title = "embedding network (ArcFace cross-entropy)";
     save_line_chart(report_dir + "/loss_embedding.png", series(x2, er.losses), c);

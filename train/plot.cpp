@@ -414,8 +414,10 @@ Image render_line_chart(const std::vector<Series>& series, const ChartOptions& o
 
   const int s = o.text_scale > 0 ? o.text_scale
                                  : std::clamp(static_cast<int>(std::lround(std::min(o.width / 400.0, o.height / 250.0))), 1, 8);
-  const int ts = s + (s + 1) / 2;  // title scale
   const int pad = 4 * s, tick_len = 2 * s + 1, cap = 7 * s, line_h = 9 * s;
+  // Title scale: 1.5x the labels', smaller when the title would not fit the width.
+  int ts = s + (s + 1) / 2;
+  while (ts > 1 && !o.title.empty() && text_width(o.title, ts) > o.width - 2 * pad) --ts;
 
   ChartLayout L;
   L.log_x = ax.log, L.log_y = ay.log;
@@ -505,8 +507,10 @@ Image render_line_chart(const std::vector<Series>& series, const ChartOptions& o
     int w = text_width(o.y_label, s);
     fill_rects(img, text_rects(o.y_label, pad, (pt + pb) / 2 + w / 2, s, true), kInk);
   }
-  if (!o.title.empty())
-    draw_text(img, (pl + pr) / 2 - text_width(o.title, ts) / 2, pad, o.title, kInk, ts);
+  if (!o.title.empty()) {  // centred over the plot, moved left if it would leave the image
+    const int w = text_width(o.title, ts);
+    draw_text(img, std::max(pad, std::min((pl + pr) / 2 - w / 2, o.width - pad - w)), pad, o.title, kInk, ts);
+  }
   if (no_data) {
     const std::string msg = "no data";
     draw_text(img, (pl + pr) / 2 - text_width(msg, s) / 2, (pt + pb) / 2 - cap / 2, msg, Color{150, 150, 150}, s);
