@@ -6,11 +6,29 @@
 // kernel can draw in parallel. State = (seed, offset): two integers to checkpoint.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <utility>
 
 #include "engine/tensor.h"
 
 namespace ff {
+
+// SplitMix64's finaliser: a well-mixed 64-bit hash of x.
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// A seed derived from `seed` and some words (an epoch, an index, a tag naming the stream):
+// splitmix64 chained over them, h = splitmix64(seed), then h = splitmix64(h ^ w) for each word,
+// so runs that differ in any word draw unrelated streams.
+inline uint64_t derive_seed(uint64_t seed, std::initializer_list<uint64_t> words) {
+  uint64_t h = splitmix64(seed);
+  for (uint64_t w : words) h = splitmix64(h ^ w);
+  return h;
+}
 
 class Rng {
  public:

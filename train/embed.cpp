@@ -7,6 +7,7 @@
 #include <map>
 
 #include "engine/ops_geometry.h"
+#include "engine/random.h"
 #include "train/augment.h"
 #include "train/geometry.h"
 
@@ -14,13 +15,6 @@ namespace ff {
 
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-uint64_t mix(uint64_t seed, uint64_t a, uint64_t b = 0) { return splitmix64(splitmix64(splitmix64(seed) ^ a) ^ b); }
 
 template <typename T>
 void shuffle(std::vector<T>& v, Rng& rng) {
@@ -63,7 +57,7 @@ EmbedSplit make_embed_split(const FaceSet& set, SplitKind kind, int holdout, uin
   FF_CHECK(n_ids - holdout >= 2, "split: holding out ", holdout, " of ", n_ids,
            " identities leaves fewer than two to train on");
 
-  Rng rng(mix(seed, kHoldoutTag));
+  Rng rng(derive_seed(seed, {kHoldoutTag, 0}));
   shuffle(eligible, rng);
   std::vector<int> held(eligible.begin(), eligible.begin() + holdout);
   std::sort(held.begin(), held.end());
@@ -78,7 +72,7 @@ EmbedSplit make_embed_split(const FaceSet& set, SplitKind kind, int holdout, uin
       for (size_t r : recs) (set.records[r].partition == 0 ? tr : va).push_back(r);
     } else {
       std::vector<size_t> order = recs;
-      Rng r8020(mix(seed, kSplitTag, static_cast<uint64_t>(id)));
+      Rng r8020(derive_seed(seed, {kSplitTag, static_cast<uint64_t>(id)}));
       shuffle(order, r8020);
       size_t nval = order.size() / 5;
       if (nval == 0 && order.size() >= 2) nval = 1;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/autograd.h"
+#include "engine/random.h"
 #include "layers/heads.h"
 #include "models/factory.h"
 #include "models/resnet.h"
@@ -26,13 +27,6 @@ namespace ff {
 
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-uint64_t mix(uint64_t seed, uint64_t a, uint64_t b = 0) { return splitmix64(splitmix64(splitmix64(seed) ^ a) ^ b); }
 constexpr uint64_t kLoaderTag = 0x4C4F41444552ull;   // "LOADER"
 constexpr uint64_t kDropoutTag = 0x44524F504F5554ull;  // "DROPOUT"
 
@@ -253,7 +247,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
   lo.batch_size = o.batch;
   lo.shuffle = true;
   lo.drop_last = true;
-  lo.seed = mix(o.seed, kLoaderTag);
+  lo.seed = derive_seed(o.seed, {kLoaderTag, 0});
   lo.workers = o.workers;
   const EmbedAugment aug = o.augment;
   Loader loader(static_cast<int64_t>(split.train.size()), [&](int64_t i, Rng& rng) {
@@ -320,7 +314,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
       Tensor x = b.images.to(dev), y = b.labels.to(dev);
       if (st.step + 1 == o.nan_at_step) x = Tensor::full(x.shape(), std::numeric_limits<double>::quiet_NaN(), x.dtype(), dev);
       // Dropout masks depend on the step alone, so a resumed run draws the same masks.
-      model.dropout_rng().set_state(mix(o.seed, kDropoutTag, static_cast<uint64_t>(st.step)), 0);
+      model.dropout_rng().set_state(derive_seed(o.seed, {kDropoutTag, static_cast<uint64_t>(st.step)}), 0);
       Tensor loss = model.head().forward(model.forward(x), y);
       const double lv = loss.item();
       check_finite_loss(lv, st.step + 1, "train-embed");  // steps count from 1, as in log.csv

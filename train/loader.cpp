@@ -25,6 +25,8 @@
 // batch is then consumed: a later next() continues with the following batch.
 #include "train/loader.h"
 
+#include "engine/random.h"  // derive_seed
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -48,17 +50,8 @@ namespace ff {
 
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 // Seeds of the generators: the tag keeps the shuffle stream apart from the per-sample streams.
 constexpr uint64_t kSampleTag = 1, kShuffleTag = 2;
-uint64_t mix(uint64_t seed, uint64_t epoch, uint64_t item, uint64_t tag) {
-  return splitmix64(splitmix64(splitmix64(splitmix64(seed) ^ epoch) ^ item) ^ tag);
-}
 
 // A reusable host block, page-locked when possible.
 struct Buffer {
@@ -174,7 +167,7 @@ struct Loader::Impl {
     auto v = std::make_shared<std::vector<int64_t>>(num_items);
     for (int64_t i = 0; i < num_items; ++i) (*v)[i] = i;
     if (opt.shuffle) {  // Fisher-Yates
-      Rng rng(mix(opt.seed, static_cast<uint64_t>(e), 0, kShuffleTag));
+      Rng rng(derive_seed(opt.seed, {static_cast<uint64_t>(e), 0, kShuffleTag}));
       for (int64_t i = num_items - 1; i > 0; --i) std::swap((*v)[i], (*v)[rng.randint(i + 1)]);
     }
     return v;
@@ -247,7 +240,7 @@ struct Loader::Impl {
       if (stop.load() || generation.load() != gen) return false;
       const int64_t item = slot.indices[j];
       try {
-        Rng rng(mix(opt.seed, static_cast<uint64_t>(ep), static_cast<uint64_t>(item), kSampleTag));
+        Rng rng(derive_seed(opt.seed, {static_cast<uint64_t>(ep), static_cast<uint64_t>(item), kSampleTag}));
         Sample s = make(item, rng);
         check_sample(s, slot, j);
         if (j == 0) {  // the first sample fixes the batch's shapes

@@ -4,7 +4,7 @@
 // makes one sample (decode, crop, augment, normalise) from an item index and a random generator.
 // Workers fill ready batches (pinned host memory when CUDA is present) while the training loop
 // consumes them. Deterministic for a seed whatever the number of workers: the order of an epoch is
-// a shuffle seeded by (seed, epoch), and sample i of epoch e draws from Rng(mix(seed, e, i)), so
+// a shuffle seeded by (seed, epoch), and sample i of epoch e draws from Rng(derive_seed(seed, {e, i, tag})), so
 // what a sample looks like never depends on which thread made it or when.
 #pragma once
 #include <cstdint>

@@ -17,16 +17,7 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// ---------------------------------------------------------------- seeds
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-uint64_t mix_seed(uint64_t seed, uint64_t a, uint64_t b = ~0ull) {
-  return splitmix64(splitmix64(splitmix64(seed) ^ a) ^ b);
-}
+// ---------------------------------------------------------------- draws
 
 double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 // A normal draw clipped to [-lim, lim] standard deviations, scaled.
@@ -318,7 +309,7 @@ std::vector<float> FaceParams::vector() const {
 
 FaceParams synth_identity(uint64_t seed, int identity) {
   FF_CHECK(identity >= 0, "synth_identity: identity must be >= 0, got ", identity);
-  Rng rng(mix_seed(seed, static_cast<uint64_t>(identity)));
+  Rng rng(derive_seed(seed, {static_cast<uint64_t>(identity), ~0ull}));
   FaceParams f;
   f.face_h = static_cast<float>(rng.uniform(0.94, 1.06));
   f.face_w = static_cast<float>(rng.uniform(0.64, 0.84));
@@ -677,7 +668,7 @@ SynthSample synth_sample(uint64_t seed, int identity, int index, int size) {
   FF_CHECK(identity >= 0 && index >= 0, "synth_sample: identity and index must be >= 0, got ", identity, " and ", index);
   FF_CHECK(size >= 32 && size <= 1024, "synth_sample: size must be in 32..1024, got ", size);
   const FaceParams f = synth_identity(seed, identity);
-  Rng rng(mix_seed(seed, static_cast<uint64_t>(identity), static_cast<uint64_t>(index)));
+  Rng rng(derive_seed(seed, {static_cast<uint64_t>(identity), static_cast<uint64_t>(index)}));
   const Shot s = draw_shot(rng, size);
   const Pose& pose = s.pose;
   Canvas cv(size, size);
@@ -817,7 +808,7 @@ size_t write_synth_dataset(const std::string& dir, const SynthConfig& cfg) {
   const int64_t total = static_cast<int64_t>(cfg.identities) * cfg.per_identity;
   std::vector<int64_t> order(total);
   for (int64_t i = 0; i < total; ++i) order[i] = i;
-  Rng shuffle(mix_seed(cfg.seed, 0x5348554646ull));  // "SHUFF"
+  Rng shuffle(derive_seed(cfg.seed, {0x5348554646ull, ~0ull}));  // "SHUFF"
   for (int64_t i = total - 1; i > 0; --i) std::swap(order[i], order[shuffle.randint(i + 1)]);
   auto name_of = [](int64_t number) {
     char buf[32];

@@ -10,8 +10,8 @@
 // corners after the pose; "left" is the image's left, as in CelebA. The box is tight, brow to
 // chin, like dlib's (shared/data/README.md).
 //
-// Everything is deterministic for a seed: identity i draws from Rng(mix(seed, i)), image k of it
-// from Rng(mix(seed, i, k)), so the output does not depend on the number of threads; the same seed
+// Everything is deterministic for a seed: identity i draws from Rng(derive_seed(seed, {i, ~0})), image k of it
+// from Rng(derive_seed(seed, {i, k})) (engine/random.h), so the output does not depend on the number of threads; the same seed
 // gives byte-identical files.
 //
 // Canonical face frame (before the pose): x to the image's right, y down, z toward the camera;
