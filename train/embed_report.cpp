@@ -43,14 +43,6 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
-Series series(const std::string& name, const std::vector<double>& x, const std::vector<double>& y) {
-  Series s;
-  s.name = name;
-  s.x = x;
-  s.y = y;
-  return s;
-}
-
 }  // namespace
 
 void write_face_sheets(const std::string& report_dir, const FaceSet& set, const EmbedSplit& split, int64_t size,
@@ -96,10 +88,10 @@ void write_train_report(const std::string& run_dir) {
     const std::vector<double>& x = log["step"];
     const std::vector<double>& y = log["loss"];
     const size_t w = std::max<size_t>(1, std::min<size_t>(50, x.size() / 20));
-    Series raw = series("loss (step)", x, y);
+    Series raw{"loss (step)", x, y};
     raw.color = Color{180, 200, 230};
     raw.width = 1.0;
-    Series avg = series("mean of " + std::to_string(w) + " steps", {}, {});
+    Series avg{"mean of " + std::to_string(w) + " steps", {}, {}};
     avg.color = Color{31, 119, 180};
     double acc = 0;
     for (size_t i = 0; i < y.size(); ++i) {
@@ -123,9 +115,9 @@ void write_train_report(const std::string& run_dir) {
     o.y_label = "accuracy";
     o.y_min = 0;
     o.y_max = 1;
-    Series a = series("accuracy", ep["epoch"], ep["val_acc"]);
+    Series a{"accuracy", ep["epoch"], ep["val_acc"]};
     a.markers = true;
-    Series f = series("accuracy, flip TTA", ep["epoch"], ep["val_acc_flip"]);
+    Series f{"accuracy, flip TTA", ep["epoch"], ep["val_acc_flip"]};
     f.markers = true;
     save_line_chart(rep + "/accuracy.png", {a, f}, o);
   }
@@ -151,7 +143,7 @@ void write_train_report(const std::string& run_dir) {
 }
 
 void write_roc_png(const std::string& path, const std::vector<RocPoint>& roc, double auc) {
-  Series s = series("ROC (AUC " + fmt("%.4f", auc) + ")", {}, {});
+  Series s{"ROC (AUC " + fmt("%.4f", auc) + ")", {}, {}};
   for (const RocPoint& p : roc) {
     s.x.push_back(p.far);
     s.y.push_back(p.tar);

@@ -17,14 +17,6 @@ namespace {
 
 constexpr Color kTruth{0, 220, 0}, kPred{255, 40, 40};
 
-Series series(const std::string& name, const std::vector<double>& x, const std::vector<double>& y) {
-  Series s;
-  s.name = name;
-  s.x = x;
-  s.y = y;
-  return s;
-}
-
 // Columns of a CSV file written by CsvLog (a header, then numbers), by name; absent file -> empty.
 std::map<std::string, std::vector<double>> read_csv(const std::string& path) {
   std::map<std::string, std::vector<double>> cols;
@@ -81,7 +73,7 @@ void write_ced_png(const Curve& ced, const std::string& path, double auc) {
   c.y_min = 0;
   c.y_max = 1;
   c.legend = LegendPlace::None;
-  save_line_chart(path, {series("CED", ced.x, ced.y)}, c);
+  save_line_chart(path, {Series{"CED", ced.x, ced.y}}, c);
 }
 
 std::vector<std::string> write_landmark_report(const std::string& run_dir, const LandmarkFraming& framing,
@@ -107,10 +99,10 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
   lc.x_label = "step";
   lc.y_label = "loss";
   lc.log_y = true;
-  Series raw = series("per step", steps, loss);
+  Series raw{"per step", steps, loss};
   raw.width = 1.0;
   raw.color = Color{170, 190, 220};
-  Series avg = series("moving average", steps, smooth);
+  Series avg{"moving average", steps, smooth};
   avg.color = Color{31, 119, 180};
   save_line_chart(dir + "/loss.png", {raw, avg}, lc);
   written.push_back(dir + "/loss.png");
@@ -119,8 +111,8 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
   vc.title = "Validation NME (inter-ocular)";
   vc.x_label = "epoch";
   vc.y_label = "NME";
-  Series vs = series("soft-argmax", val["epoch"], val["val_nme_soft_argmax"]);
-  Series vq = series("quarter-pixel", val["epoch"], val["val_nme_quarter_pixel"]);
+  Series vs{"soft-argmax", val["epoch"], val["val_nme_soft_argmax"]};
+  Series vq{"quarter-pixel", val["epoch"], val["val_nme_quarter_pixel"]};
   vs.markers = vq.markers = true;
   save_line_chart(dir + "/val_nme.png", {vs, vq}, vc);
   written.push_back(dir + "/val_nme.png");

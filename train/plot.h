@@ -14,6 +14,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "train/image.h"
@@ -29,6 +30,9 @@ Color palette_color(int i);
 // ================================================================ line charts
 
 struct Series {
+  Series() = default;
+  Series(std::string name, std::vector<double> x, std::vector<double> y)
+      : name(std::move(name)), x(std::move(x)), y(std::move(y)) {}
   std::string name;            // legend entry
   std::vector<double> x, y;    // same length; points joined in the given order
   std::optional<Color> color;  // default: palette_color(index of the series)
