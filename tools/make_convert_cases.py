@@ -45,7 +45,8 @@ import torchvision
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_models as tm  # noqa: E402
-from make_model_goldens import arcface_loss, perturb_bn  # noqa: E402
+from make_model_goldens import perturb_bn  # noqa: E402
+from torch_models import arcface_loss  # noqa: E402
 import convert_torch  # noqa: E402
 from convert_torch import write_safetensors  # noqa: E402
 

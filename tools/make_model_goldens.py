@@ -12,7 +12,6 @@ the same batch. Metadata: the configuration string our loader parses and the par
 The committed small files stay well under 5 MB in all; the full-size ones are made at test time.
 """
 import argparse
-import math
 import os
 import sys
 
@@ -24,14 +23,6 @@ import torch_models as tm  # noqa: E402
 from make_goldens import write_safetensors  # noqa: E402
 
 
-def arcface_loss(emb, weight, labels, s=45.0, m=0.1):
-    cos = F.linear(F.normalize(emb), F.normalize(weight))
-    tc = cos.gather(1, labels[:, None]).squeeze(1)
-    c = tc.clamp(-1, 1)
-    sine = (1 - c * c).clamp(min=1e-12).sqrt()
-    phi = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sine * math.sin(m), c - math.sin(math.pi - m) * m)
-    onehot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
-    return F.cross_entropy(s * (onehot * phi[:, None] + (1 - onehot) * cos), labels)
 
 
 def dump(path, model, x, outs, extra, meta, train_fn=None, lr=0.01, grad64=False):
@@ -134,7 +125,7 @@ def resnet(out, variant):
     arc_w = torch.rand((classes, emb), generator=gen) * 2 - 1
     with torch.no_grad():
         e = model(x)
-        outs = [e, F.cross_entropy(fc(e), labels), arcface_loss(e, arc_w, labels)]
+        outs = [e, F.cross_entropy(fc(e), labels), tm.arcface_loss(e, arc_w, labels)]
     blocks_s = ":".join(map(str, blocks))
     conf = f"width={width},blocks={blocks_s},classes=0,input={size},embedding={emb},dropout=0" + (",bn=1" if bn else "")
     extra = [("labels", labels), ("fc/weight", fc.weight.detach()), ("fc/bias", fc.bias.detach()), ("arc/weight", arc_w)]
@@ -145,7 +136,7 @@ def resnet(out, variant):
         e1 = model(xx)
         e2 = model(xx)
         return (F.cross_entropy(F.linear(e1, fc.weight.to(dt()), fc.bias.to(dt())), labels)
-                + arcface_loss(e2, arc_w.to(dt()), labels))
+                + tm.arcface_loss(e2, arc_w.to(dt()), labels))
     train = None if variant == "full" else train_loss
     dump(os.path.join(out, f"resnet_{variant}.safetensors"), model, x, outs, extra, {"config": conf}, train,
          grad64=variant == "deep")

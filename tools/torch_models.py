@@ -2,6 +2,8 @@
 tests (tools/make_model_goldens.py) and the converter (tools/convert_torch.py). These mirror the
 reference notebooks' hourglass and torchvision's ResNet50; the C++ side is models/hourglass.cpp
 and models/resnet.cpp."""
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -113,3 +115,16 @@ class EmbeddingNet(nn.Module):
 
     def forward(self, x):
         return self.embedding_layer(self.backbone(x))
+
+
+def arcface_loss(emb, weight, labels, s=45.0, m=0.1):
+    """The ArcFace head as the reference notebooks compose it (normalise, product, margin on the
+    target cosine through a one-hot matrix, scaled cross-entropy); faceforge fuses it into one op
+    (engine/ops.h arcface_loss). Shared by the goldens, the converter cases and tools/torch_recipe.py."""
+    cos = F.linear(F.normalize(emb), F.normalize(weight))
+    tc = cos.gather(1, labels[:, None]).squeeze(1)
+    c = tc.clamp(-1, 1)
+    sine = (1 - c * c).clamp(min=1e-12).sqrt()
+    phi = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sine * math.sin(m), c - math.sin(math.pi - m) * m)
+    onehot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
+    return F.cross_entropy(s * (onehot * phi[:, None] + (1 - onehot) * cos), labels)

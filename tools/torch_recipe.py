@@ -132,6 +132,17 @@ def decode(h):
     return out
 
 
+def image_cache(data):
+    """name -> the decoded BGR photo of DATA/img_celeba/name, each file read once."""
+    cache = {}
+
+    def img(n):
+        if n not in cache:
+            cache[n] = cv2.imread(os.path.join(data, "img_celeba", n), cv2.IMREAD_COLOR)
+        return cache[n]
+    return img
+
+
 def landmarks(a):
     items = [it for it in load(a.data) if it[3] is not None and it[4] is not None]
     train = [it for it in items if it[2] == 0][: a.max_images or None]
@@ -146,12 +157,7 @@ def landmarks(a):
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
     rng = np.random.default_rng(a.seed)
-    cache = {}
-
-    def img(n):
-        if n not in cache:
-            cache[n] = cv2.imread(os.path.join(a.data, "img_celeba", n), cv2.IMREAD_COLOR)
-        return cache[n]
+    img = image_cache(a.data)
     swap = [1, 0, 2, 4, 3]
     t0 = time.time()
     for ep in range(a.epochs):
@@ -199,16 +205,6 @@ def landmarks(a):
     print(f"torch landmarks: {len(train)} train / {len(val)} val images, final val NME {nme:.4f}, wall {time.time() - t0:.0f} s")
 
 
-def arcface_loss(emb, weight, labels, s, m):
-    cos = F.linear(F.normalize(emb), F.normalize(weight))
-    tc = cos.gather(1, labels[:, None]).squeeze(1)
-    c = tc.clamp(-1, 1)
-    sine = (1 - c * c).clamp(min=1e-12).sqrt()
-    phi = torch.where(c > math.cos(math.pi - m), c * math.cos(m) - sine * math.sin(m), c - math.sin(math.pi - m) * m)
-    onehot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
-    return F.cross_entropy(s * (onehot * phi[:, None] + (1 - onehot) * cos), labels), cos
-
-
 def embed(a):
     items = [it for it in load(a.data) if it[4] is not None]
     idents = sorted({it[1] for it in items})
@@ -231,12 +227,7 @@ def embed(a):
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": rest, "weight_decay": 0.0}],
                           lr=a.lr, momentum=0.9)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a.epochs)
-    cache = {}
-
-    def img(n):
-        if n not in cache:
-            cache[n] = cv2.imread(os.path.join(a.data, "img_celeba", n), cv2.IMREAD_COLOR)
-        return cache[n]
+    img = image_cache(a.data)
 
     def aligned(it, aug=None):
         m = similarity(it[4], tmpl)
@@ -253,7 +244,7 @@ def embed(a):
             chunk = [train[j] for j in order[b * a.batch:(b + 1) * a.batch]]
             x = torch.stack([aligned(it, random_aug(rng, size, rot=10, scale=(0.9, 1.1), shift=0.05)[0]) for it in chunk])
             y = torch.tensor([cls[it[1]] for it in chunk])
-            loss, _ = arcface_loss(model(x), weight, y, a.s, a.m)
+            loss = tm.arcface_loss(model(x), weight, y, a.s, a.m)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -276,7 +267,7 @@ def embed(a):
     # pairs and as many random different-identity pairs, ROC AUC of the cosine.
     auc = float("nan")
     held_items = [it for it in items if it[1] in held]
-    if held_items:
+    if len(held) >= 2:  # different-identity pairs need two held-out identities
         with torch.no_grad():
             embs = []
             for i in range(0, len(held_items), 64):
