@@ -1,5 +1,5 @@
 // apps/cmd_align.cpp — `faceforge align`: landmarks by the hourglass, similarity onto the 5-point
-// template, one warp; writes the aligned faces and a CSV of the landmarks (train/pipeline.h), e.g.
+// template, one warp; writes the aligned faces and a CSV of the landmarks (face/pipeline.h), e.g.
 //   faceforge align photo1.jpg photo2.jpg --out aligned/ --landmarks-model demo_out/landmarks/best.safetensors
 #include <algorithm>
 #include <cstdio>
@@ -8,7 +8,7 @@
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "train/pipeline.h"
+#include "face/pipeline.h"
 
 namespace {
 
@@ -22,7 +22,7 @@ ff::app::Command reg("align", "Align faces: landmarks (hourglass) -> similarity 
   auto o = std::make_shared<Opts>();
   sub.footer(
       "There is no face detector: each photo is taken as face-centred, and the face box is a central\n"
-      "square (0.42 of the shorter side, slightly below the centre; train/pipeline.h central_face_box)\n"
+      "square (0.42 of the shorter side, slightly below the centre; face/pipeline.h central_face_box)\n"
       "unless --box gives it. The hourglass sees the box enlarged 1.35x; its five landmarks (eyes,\n"
       "nose, mouth corners) are mapped onto insightface's template scaled to --size by a least-squares\n"
       "similarity, and the photo is warped once. Writes DIR/<name>.png per photo and DIR/landmarks.csv\n"

@@ -1,10 +1,10 @@
 // apps/cmd_demo.cpp — `faceforge demo`: the whole face pipeline on a fresh machine with no data
-// (train/pipeline.h run_demo): synthetic faces, both networks trained on the CPU, evaluated,
+// (face/pipeline.h run_demo): synthetic faces, both networks trained on the CPU, evaluated,
 // two pairs verified, an HTML report.
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "train/pipeline.h"
+#include "face/pipeline.h"
 
 namespace {
 

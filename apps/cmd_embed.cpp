@@ -1,12 +1,12 @@
 // apps/cmd_embed.cpp — `faceforge embed`: an embedding per photo of a folder (aligned on the fly
-// by the landmark model), written as safetensors readable from Python (train/pipeline.h), e.g.
+// by the landmark model), written as safetensors readable from Python (face/pipeline.h), e.g.
 //   faceforge embed photos/ --out emb.safetensors --model demo_out/embed/best.safetensors
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "train/pipeline.h"
+#include "face/pipeline.h"
 #include "train/progress.h"
 
 namespace {

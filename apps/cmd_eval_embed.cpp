@@ -1,11 +1,11 @@
 // apps/cmd_eval_embed.cpp — `faceforge eval-embed`: closed-set accuracy and open-set verification
-// of a network trained by `faceforge train-embed` (train/embed.h), e.g.
+// of a network trained by `faceforge train-embed` (face/embed.h), e.g.
 //   faceforge eval-embed --data data/synth --model runs/emb/best.safetensors --out runs/emb/eval
 #include <iostream>
 #include <memory>
 
 #include "apps/commands.h"
-#include "train/embed.h"
+#include "face/embed.h"
 
 namespace {
 

@@ -1,12 +1,12 @@
 // apps/cmd_eval_landmarks.cpp — `faceforge eval-landmarks`: measures a landmark checkpoint on one
-// partition of a CelebA-format folder (train/landmarks.h), e.g.
+// partition of a CelebA-format folder (face/landmarks.h), e.g.
 //   faceforge eval-landmarks --data data/synth --model runs/lmk/best.safetensors --out runs/lmk/eval
 #include <cstdio>
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "train/celeba.h"  // landmark_name
-#include "train/landmarks.h"
+#include "data/celeba.h"  // landmark_name
+#include "face/landmarks.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // apps/cmd_synth.cpp — `faceforge synth`: writes a synthetic face dataset in CelebA's formats
-// (train/synth.h), e.g.
+// (data/synth.h), e.g.
 //   faceforge synth --out data/synth --identities 100 --per-identity 20 --size 128 --seed 1
 #include <algorithm>
 #include <chrono>
@@ -8,8 +8,8 @@
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "train/celeba.h"
-#include "train/synth.h"
+#include "data/celeba.h"
+#include "data/synth.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // apps/cmd_train_embed.cpp — `faceforge train-embed`: trains the face-embedding network (ResNet +
-// ArcFace or softmax head) on faces aligned by their landmarks (train/embed.h), e.g.
+// ArcFace or softmax head) on faces aligned by their landmarks (face/embed.h), e.g.
 //   faceforge synth --out data/synth --identities 40 --per-identity 12 --size 128
 //   faceforge train-embed --data data/synth --out runs/emb --head arcface --epochs 10
 //   faceforge train-embed --out runs/emb --resume          # continues where it stopped
@@ -10,7 +10,7 @@
 #include "apps/commands.h"
 #include "engine/error.h"
 #include "models/resnet.h"
-#include "train/embed.h"
+#include "face/embed.h"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // apps/cmd_train_landmarks.cpp — `faceforge train-landmarks`: trains the stacked hourglass on a
-// CelebA-format folder (train/landmarks.h), e.g.
+// CelebA-format folder (face/landmarks.h), e.g.
 //   faceforge train-landmarks --data data/synth --out runs/lmk --config small --epochs 20
 //   faceforge train-landmarks --data data/synth --out runs/lmk --epochs 30 --resume
 #include <cstdio>
@@ -7,7 +7,7 @@
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "train/landmarks.h"
+#include "face/landmarks.h"
 
 namespace {
 

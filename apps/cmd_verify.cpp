@@ -1,13 +1,13 @@
 // apps/cmd_verify.cpp — `faceforge verify`: are two photos of the same person? Prints the cosine
 // similarity of their embeddings and the decision, and optionally draws the report figure
-// (train/pipeline.h), e.g.
+// (face/pipeline.h), e.g.
 //   faceforge verify a.jpg b.jpg --model demo_out/embed/best.safetensors --report pair.png
 #include <cstdio>
 #include <filesystem>
 
 #include "apps/commands.h"
 #include "engine/error.h"
-#include "train/pipeline.h"
+#include "face/pipeline.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 #include "engine/ops.h"
 #include "engine/ops_geometry.h"
 #include "models/hourglass.h"
-#include "train/augment.h"
-#include "train/image.h"
+#include "data/augment.h"
+#include "data/image.h"
 #include "train/loader.h"
 #include "train/optim.h"
 

@@ -1,7 +1,7 @@
 // bench/bench_verify.cpp — end-to-end latency of `faceforge verify` on the CPU (Google Benchmark;
 // main() is in bench/bench_cpu.cpp): for one pair of decoded 250x250 photos, the landmark network
 // on both crops, the two similarity alignments and warps, and the embedding network on both
-// aligned faces and their mirrors (train/pipeline.h verify_faces, exactly what the command runs
+// aligned faces and their mirrors (face/pipeline.h verify_faces, exactly what the command runs
 // after decoding the files). The models are the small configurations with freshly initialised
 // weights written to and loaded from model files as the command loads them: the work does not
 // depend on the weight values.
@@ -14,8 +14,8 @@
 
 #include "engine/random.h"
 #include "models/factory.h"
-#include "train/pipeline.h"
-#include "train/synth.h"
+#include "face/pipeline.h"
+#include "data/synth.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "train/celeba.h"
-#include "train/synth.h"
+#include "data/celeba.h"
+#include "data/synth.h"
 
 namespace ff::bench {
 
@@ -24,7 +24,7 @@ std::vector<FaceFile> bench_faces(std::string* source) {
       cfg.seed = 1;
       write_synth_dataset(root.string(), cfg);
     }
-    *source = "synthetic faces (train/synth.h) in " + root.string();
+    *source = "synthetic faces (data/synth.h) in " + root.string();
   }
   CelebA ds = load_celeba(root.string());
   std::vector<FaceFile> faces;

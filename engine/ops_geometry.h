@@ -5,7 +5,7 @@
 // Each checks its arguments once and throws ff::Error naming the op and the tensors, then runs the
 // CPU function or its CUDA twin from kernels/warp.h and kernels/heatmap.h.
 // Coordinates are pixels with integer coordinates at pixel centres (OpenCV's convention, see
-// train/geometry.h); B batch, K landmarks, C channels, H/W height/width.
+// data/geometry.h); B batch, K landmarks, C channels, H/W height/width.
 #pragma once
 #include "engine/tensor.h"
 #include "kernels/heatmap.h"  // HeatmapDecode

@@ -1,4 +1,4 @@
-// tests/test_augment.cpp — training augmentation (train/augment.h): the one-matrix random affine,
+// tests/test_augment.cpp — training augmentation (data/augment.h): the one-matrix random affine,
 // landmarks moved with the image (flip swap included), determinism, colour jitter, errors.
 //
 // The central check: draw a bright dot at each landmark (landmark k in channel k, so dots can be
@@ -12,7 +12,7 @@
 #include <string>
 
 #include "tests/test_util.h"
-#include "train/augment.h"
+#include "data/augment.h"
 
 namespace ff {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <unistd.h>
 
-#include "train/celeba.h"
+#include "data/celeba.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

@@ -1,7 +1,7 @@
-// tests/test_embed.cpp — training and evaluating the face-embedding network (train/embed.h):
+// tests/test_embed.cpp — training and evaluating the face-embedding network (face/embed.h):
 // alignment to the template (matrices and actual warps, plain and flipped), split and hold-out
 // determinism and disjointness, a tiny end-to-end train + eval run on a synthetic dataset, exact
-// resume, and the NaN stop. Synthetic datasets are written with train/synth.h in temp folders.
+// resume, and the NaN stop. Synthetic datasets are written with data/synth.h in temp folders.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,11 +13,11 @@
 #include "engine/safetensors.h"
 #include "models/factory.h"
 #include "models/hourglass.h"
-#include "train/embed.h"
-#include "train/landmark_data.h"
-#include "train/landmarks.h"
-#include "train/pipeline.h"
-#include "train/synth.h"
+#include "face/embed.h"
+#include "face/landmark_data.h"
+#include "face/landmarks.h"
+#include "face/pipeline.h"
+#include "data/synth.h"
 #include "tests/test_util.h"
 
 namespace ff::test {

@@ -1,4 +1,4 @@
-// tests/test_geometry.cpp — train/geometry.h: affine algebra, the least-squares similarity
+// tests/test_geometry.cpp — data/geometry.h: affine algebra, the least-squares similarity
 // (Umeyama) against numpy and OpenCV, the notebooks' three-point variant against OpenCV, templates.
 //
 // Reference data: tests/data/geometry/similarity.safetensors, written by
@@ -20,7 +20,7 @@
 #include <string>
 
 #include "engine/safetensors.h"
-#include "train/geometry.h"
+#include "data/geometry.h"
 
 namespace ff {
 namespace {

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "engine/random.h"
-#include "train/image.h"
+#include "data/image.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

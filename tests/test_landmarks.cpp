@@ -1,4 +1,4 @@
-// tests/test_landmarks.cpp — the landmark network's training and evaluation (train/landmarks.h):
+// tests/test_landmarks.cpp — the landmark network's training and evaluation (face/landmarks.h):
 // sample framing (the landmarks land where the crop puts them, and on the marks drawn at them),
 // the flip's left/right swap, heatmap <-> photo mapping, a tiny end-to-end run on a generated
 // synthetic set (loss falls, every file of the run folder exists), bit-identical resume (at an
@@ -17,9 +17,9 @@
 #include "engine/random.h"
 #include "engine/safetensors.h"
 #include "models/factory.h"
-#include "train/landmark_report.h"
-#include "train/landmarks.h"
-#include "train/synth.h"
+#include "face/landmark_report.h"
+#include "face/landmarks.h"
+#include "data/synth.h"
 
 namespace fs = std::filesystem;
 using namespace ff;

@@ -1,4 +1,4 @@
-// tests/test_pipeline.cpp — the face pipeline (train/pipeline.h): box parsing, the embeddings file
+// tests/test_pipeline.cpp — the face pipeline (face/pipeline.h): box parsing, the embeddings file
 // format, model-kind errors, and `demo --quick` end to end, whose trained models then drive
 // align_faces / embed_photos / verify_faces.
 #include <gtest/gtest.h>
@@ -10,7 +10,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "models/factory.h"
-#include "train/pipeline.h"
+#include "face/pipeline.h"
 
 namespace fs = std::filesystem;
 using namespace ff;

@@ -1,4 +1,4 @@
-// tests/test_plot.cpp — train/plot: line charts and drawing on images.
+// tests/test_plot.cpp — report/plot: line charts and drawing on images.
 //
 // Checks:
 //   - a chart written as PNG decodes with the requested size;
@@ -20,7 +20,7 @@
 #include <cstdio>
 #include <string>
 
-#include "train/plot.h"
+#include "report/plot.h"
 
 namespace ff::test {
 namespace {

@@ -1,4 +1,4 @@
-// tests/test_report.cpp — train/report: the HTML report builder.
+// tests/test_report.cpp — report/html: the HTML report builder.
 //
 // Checks: html_escape of every special character; user text never becomes markup (titles,
 // headings, paragraphs, cells, captions, paths); the document's structure (doctype, one h1, the
@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "engine/error.h"
-#include "train/report.h"
+#include "report/html.h"
 
 namespace ff::test {
 namespace {

@@ -11,8 +11,8 @@
 #include <string>
 #include <unistd.h>
 
-#include "train/celeba.h"
-#include "train/synth.h"
+#include "data/celeba.h"
+#include "data/synth.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;

@@ -22,7 +22,7 @@
 #include "kernels/warp.h"
 #include "engine/safetensors.h"
 #include "tests/test_util.h"
-#include "train/geometry.h"
+#include "data/geometry.h"
 
 namespace ff {
 namespace {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference data for train/geometry.h and the affine warp, from numpy and OpenCV.
+"""Reference data for data/geometry.h and the affine warp, from numpy and OpenCV.
 
 Run with Debian's interpreter (python3-opencv and python3-numpy load only there):
 
@@ -127,7 +127,7 @@ def apply(M, pts):
 
 
 def three_point_rule(src, dst, thr=3.0):
-    """Our reading of estimateAffinePartial2D on three pairs (train/geometry.h)."""
+    """Our reading of estimateAffinePartial2D on three pairs (data/geometry.h)."""
     for i, j in [(0, 1), (0, 2), (1, 2)]:
         k = 3 - i - j
         e = apply(umeyama(src[[i, j]], dst[[i, j]]), src[k:k + 1])[0] - dst[k]

@@ -84,7 +84,7 @@ def compose(a, b):
 
 
 def jitter(img, rng, amount=0.2):
-    """faceforge's colour jitter (train/augment.cpp): brightness, contrast, saturation factors
+    """faceforge's colour jitter (data/augment.cpp): brightness, contrast, saturation factors
     uniform in [1 - amount, 1 + amount], applied in that order on [0, 1] RGB, clamped."""
     b, c, s = (rng.uniform(1 - amount, 1 + amount) for _ in range(3))
     x = np.clip(img * b, 0, 1)
@@ -104,7 +104,7 @@ def to_tensor(x):
 
 
 def crop_matrix(box, size, enlarge=1.35):
-    """train/landmarks.h face_crop_matrix: pixel centres at integers."""
+    """face/landmarks.h face_crop_matrix: pixel centres at integers."""
     x, y, w, h = box
     side = max(w, h) * enlarge
     cx, cy = x + w / 2 - 0.5, y + h / 2 - 0.5

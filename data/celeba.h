@@ -1,0 +1,131 @@
+// data/celeba.h — readers and writers for CelebA's annotation files exactly as distributed, and a
+// CelebA dataset joined from them by file name.
+//
+// Formats (any run of spaces or tabs separates fields; CRLF line ends and trailing blank lines are
+// accepted; values may be integers, as CelebA writes them, or decimals):
+//   identity_CelebA.txt            `file identity`, no header
+//   list_eval_partition.txt        `file 0|1|2`  (0 train, 1 validation, 2 test), no header
+//   list_bbox_celeba.txt           line 1: the row count; line 2: `image_id x_1 y_1 width height`;
+//                                  then `file x_1 y_1 width height`
+//   list_landmarks_celeba.txt,     line 1: the row count; line 2: `lefteye_x lefteye_y righteye_x
+//   list_landmarks_align_celeba.txt  righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x
+//                                  rightmouth_y`; then `file` and the ten numbers
+// "left" is the image's left (the smaller x on an upright face), as in CelebA. Coordinates are
+// pixels of the image the file describes, pixel centres at integers (data/image.h).
+//
+// Every problem is an ff::Error naming the file and, for a row, its line number: a count line that
+// disagrees with the rows, a wrong column header, a row with the wrong number of fields or a value
+// that is not a number, a file listed twice, rows naming images the identity file does not list.
+#pragma once
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "data/geometry.h"
+#include "data/image.h"
+
+namespace ff {
+
+// Points are data/geometry.h's Point2 (double x, y), so annotations feed the alignment directly.
+// x_1 y_1 width height: the top-left corner and the size, in pixels.
+struct Box {
+  float x = 0, y = 0, width = 0, height = 0;
+};
+
+// The five CelebA landmarks, in the files' order.
+enum LandmarkIndex : int { kLeftEye = 0, kRightEye = 1, kNose = 2, kLeftMouth = 3, kRightMouth = 4 };
+using Landmarks5 = std::array<Point2, 5>;
+const char* landmark_name(int i);  // "left eye", "right eye", "nose", "left mouth", "right mouth"
+
+struct IdentityRow {
+  std::string file;
+  int identity = 0;  // CelebA's identity number (1..10177 in CelebA), >= 0
+};
+struct PartitionRow {
+  std::string file;
+  int partition = 0;  // 0 train, 1 validation, 2 test
+};
+struct BoxRow {
+  std::string file;
+  Box box;
+};
+struct LandmarkRow {
+  std::string file;
+  Landmarks5 points;
+};
+
+// ---------------------------------------------------------------- single files
+std::vector<IdentityRow> read_identities(const std::string& path);
+std::vector<PartitionRow> read_partitions(const std::string& path);
+std::vector<BoxRow> read_boxes(const std::string& path);
+// Reads list_landmarks_celeba.txt and list_landmarks_align_celeba.txt alike.
+std::vector<LandmarkRow> read_landmarks(const std::string& path);
+
+// Writers produce the same layouts (single spaces; whole numbers without decimals, others with at
+// most two). Each file is written to a temporary name and renamed.
+void write_identities(const std::string& path, const std::vector<IdentityRow>& rows);
+void write_partitions(const std::string& path, const std::vector<PartitionRow>& rows);
+void write_boxes(const std::string& path, const std::vector<BoxRow>& rows);
+void write_landmarks(const std::string& path, const std::vector<LandmarkRow>& rows);
+
+// ---------------------------------------------------------------- the joined dataset
+// Which files make a dataset, relative to its root folder.
+struct CelebAFiles {
+  std::string image_dir = "img_celeba";
+  std::string identities = "identity_CelebA.txt";       // required
+  std::string partitions = "list_eval_partition.txt";   // required
+  std::string boxes = "list_bbox_celeba.txt";           // optional: "" or no such file -> no boxes
+  std::string landmarks = "list_landmarks_celeba.txt";  // optional, likewise
+  // CelebA's aligned release: img_align_celeba with list_landmarks_align_celeba.txt; its boxes
+  // describe the in-the-wild images, so none are attached.
+  static CelebAFiles aligned();
+};
+
+struct CelebAEntry {
+  std::string file;  // "000001.jpg"
+  std::string path;  // root/image_dir/file
+  int identity = 0;  // CelebA's identity number
+  int label = 0;     // 0 .. num_identities()-1: the rank of `identity` among the dataset's identities
+  int partition = 0;
+  std::optional<Box> box;
+  std::optional<Landmarks5> landmarks;
+};
+
+struct CelebA {
+  std::string root, image_dir;       // image_dir = root/files.image_dir
+  std::vector<CelebAEntry> entries;  // in the identity file's order
+  std::vector<int> identities;       // sorted distinct identity numbers: label i is identities[i]
+  size_t num_boxes = 0, num_landmarks = 0;  // entries that have them
+
+  size_t size() const { return entries.size(); }
+  int num_identities() const { return static_cast<int>(identities.size()); }
+  // Indices of the entries in partition p, in order.
+  std::vector<size_t> partition_indices(int p) const;
+};
+
+// Reads and joins the files. Every image of the identity file must have a partition; boxes and
+// landmarks may cover a part of the images; rows of any file naming images the identity file does
+// not list are an error. The images themselves are not opened (see check_images_present).
+CelebA load_celeba(const std::string& root, const CelebAFiles& files = {});
+
+// The listed images that are not regular files on disk (file names, in the dataset's order).
+std::vector<std::string> missing_images(const CelebA& ds);
+// Throws when any listed image is missing, naming how many and the first ten.
+void check_images_present(const CelebA& ds);
+
+// Decodes the images of the entries `indices` (in parallel; results in the order asked).
+// skip_failures false: the first image that fails to decode (in the order asked) throws.
+// skip_failures true: failures are left out and counted, and their messages kept.
+struct LoadedImages {
+  std::vector<Image> images;
+  std::vector<size_t> indices;      // entry index of each image in `images`
+  size_t failed = 0;                // images skipped because they failed to decode
+  std::vector<std::string> errors;  // one message per failure: the file and the reason
+  std::string summary() const;      // "decoded 3978 of 3980 images; 2 failed (first: ...)"
+};
+LoadedImages load_celeba_images(const CelebA& ds, const std::vector<size_t>& indices,
+                                bool skip_failures, int channels = 3);
+
+}  // namespace ff

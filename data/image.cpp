@@ -1,0 +1,307 @@
+// data/image.cpp — Image, decoding and encoding with stb_image / stb_image_write (their
+// implementations are compiled here, once for the whole program), tensor conversions, contact
+// sheets.
+#include "data/image.h"
+
+#include "engine/safetensors.h"  // write_file_atomic
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_FAILURE_USERMSG  // "Corrupt JPEG" rather than "bad huffman code"-style shorthand
+#include <stb_image.h>
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace ff {
+
+namespace {
+
+const char* kind_name(int c) { return c == 1 ? "gray" : c == 3 ? "rgb" : "?"; }
+
+void check_image(const Image& img, const char* who) {
+  FF_CHECK(img.width > 0 && img.height > 0 && (img.channels == 1 || img.channels == 3) &&
+               img.pixels.size() == static_cast<size_t>(img.width) * img.height * img.channels,
+           who, ": bad image (", img.width, "x", img.height, ", ", img.channels, " channels, ",
+           img.pixels.size(), " bytes)");
+}
+
+// A JPEG cut short should be reported as truncated rather than as some inner decoding failure (and
+// stb_image can accept a cut inside the last scan, filling the picture with grey), so we walk the
+// marker structure ourselves and require the end-of-image marker. Returns an empty string when the
+// structure is complete, else the reason.
+std::string jpeg_structure_problem(const uint8_t* b, size_t n) {
+  const std::string truncated = "truncated JPEG (the data ends before the end-of-image marker)";
+  size_t i = 2;  // after SOI
+  while (true) {
+    while (i < n && b[i] != 0xFF) ++i;  // tolerate stray bytes between segments, as decoders do
+    while (i < n && b[i] == 0xFF) ++i;  // fill bytes
+    if (i >= n) return truncated;
+    uint8_t m = b[i++];
+    if (m == 0xD9) return "";                                       // EOI
+    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // markers without a length
+    if (i + 2 > n) return truncated;
+    size_t len = (static_cast<size_t>(b[i]) << 8) | b[i + 1];
+    if (len < 2) return "corrupt JPEG (segment length " + std::to_string(len) + ")";
+    if (i + len > n) return truncated;
+    i += len;
+    if (m == 0xDA) {  // start of scan: entropy-coded data up to the next real marker
+      while (true) {
+        if (i + 1 >= n) return truncated;
+        if (b[i] == 0xFF) {
+          uint8_t next = b[i + 1];
+          if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) { i += 2; continue; }  // stuffing, RSTn
+          if (next == 0xFF) { ++i; continue; }
+          break;  // a marker: the outer loop reads it
+        }
+        ++i;
+      }
+    }
+  }
+}
+
+// The same for PNG: the chunk sequence must reach IEND.
+std::string png_structure_problem(const uint8_t* b, size_t n) {
+  const std::string truncated = "truncated PNG (the data ends before the IEND chunk)";
+  size_t i = 8;  // after the signature
+  while (true) {
+    if (i + 8 > n) return truncated;
+    size_t len = (static_cast<size_t>(b[i]) << 24) | (static_cast<size_t>(b[i + 1]) << 16) |
+                 (static_cast<size_t>(b[i + 2]) << 8) | b[i + 3];
+    bool iend = std::memcmp(b + i + 4, "IEND", 4) == 0;
+    if (len > n || i + 12 + len > n) return truncated;
+    if (iend) return "";
+    i += 12 + len;
+  }
+}
+
+std::vector<uint8_t> read_file_bytes(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) FF_FAIL("load_image: ", path, ": is a directory, not an image file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) FF_FAIL("load_image: ", path, ": cannot open (", std::strerror(errno), ")");
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (f.bad()) FF_FAIL("load_image: ", path, ": read error (", std::strerror(errno), ")");
+  return bytes;
+}
+
+void append_bytes(void* ctx, void* data, int size) {
+  auto* out = static_cast<std::vector<uint8_t>*>(ctx);
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  out->insert(out->end(), p, p + size);
+}
+
+inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {  // stb_image's own weights, so
+  return static_cast<uint8_t>((r * 77 + g * 150 + b * 29) >> 8);  // both gray paths agree
+}
+
+std::string lower_ext(const std::string& path) {
+  size_t dot = path.find_last_of('.');
+  size_t slash = path.find_last_of('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string e = path.substr(dot);
+  for (char& c : e) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return e;
+}
+
+}  // namespace
+
+Image::Image(int w, int h, int c, uint8_t fill) : width(w), height(h), channels(c) {
+  FF_CHECK(w > 0 && h > 0 && (c == 1 || c == 3), "Image: bad size ", w, "x", h, " with ", c,
+           " channels (channels must be 1 or 3)");
+  pixels.assign(static_cast<size_t>(w) * h * c, fill);
+}
+
+std::string Image::str() const {
+  return detail::cat(kind_name(channels), " ", width, "x", height);
+}
+
+Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels) {
+  FF_CHECK(channels == 0 || channels == 1 || channels == 3, "decode_image: ", name,
+           ": channels must be 0, 1 or 3, got ", channels);
+  FF_CHECK(n > 0, "load_image: ", name, ": file is empty");
+  FF_CHECK(n <= 0x7fffffff, "load_image: ", name, ": file too large (", n, " bytes)");
+  // Structure first: a file cut short is then reported as such, not as a generic decode failure.
+  bool is_jpeg = n >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  bool is_png = n >= 8 && std::memcmp(bytes, "\x89PNG\r\n\x1a\n", 8) == 0;
+  std::string problem = is_jpeg ? jpeg_structure_problem(bytes, n)
+                        : is_png ? png_structure_problem(bytes, n)
+                                 : std::string();
+  if (!problem.empty()) FF_FAIL("load_image: ", name, ": ", problem);
+  int w = 0, h = 0, stored = 0;
+  if (!stbi_info_from_memory(bytes, static_cast<int>(n), &w, &h, &stored))
+    FF_FAIL("load_image: ", name, ": cannot decode (", stbi_failure_reason(), ")");
+  int want = channels != 0 ? channels : (stored <= 2 ? 1 : 3);
+  stbi_uc* p = stbi_load_from_memory(bytes, static_cast<int>(n), &w, &h, &stored, want);
+  if (!p) FF_FAIL("load_image: ", name, ": cannot decode (", stbi_failure_reason(), ")");
+  std::unique_ptr<stbi_uc, void (*)(void*)> hold(p, stbi_image_free);
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = want;
+  img.pixels.assign(p, p + static_cast<size_t>(w) * h * want);
+  return img;
+}
+
+Image load_image(const std::string& path, int channels) {
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  return decode_image(bytes.data(), bytes.size(), path, channels);
+}
+
+std::vector<uint8_t> encode_png(const Image& img) {
+  check_image(img, "encode_png");
+  std::vector<uint8_t> out;
+  if (!stbi_write_png_to_func(append_bytes, &out, img.width, img.height, img.channels, img.data(),
+                              img.width * img.channels))
+    FF_FAIL("encode_png: stb_image_write failed for ", img.str());
+  return out;
+}
+
+std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
+  check_image(img, "encode_jpeg");
+  FF_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality must be in 1..100, got ", quality);
+  std::vector<uint8_t> out;
+  if (!stbi_write_jpg_to_func(append_bytes, &out, img.width, img.height, img.channels, img.data(),
+                              quality))
+    FF_FAIL("encode_jpeg: stb_image_write failed for ", img.str());
+  return out;
+}
+
+void save_png(const Image& img, const std::string& path) {
+  const std::vector<uint8_t> bytes = encode_png(img);
+  write_file_atomic(path, bytes.data(), bytes.size(), "save_png");
+}
+
+void save_jpeg(const Image& img, const std::string& path, int quality) {
+  const std::vector<uint8_t> bytes = encode_jpeg(img, quality);
+  write_file_atomic(path, bytes.data(), bytes.size(), "save_jpeg");
+}
+
+void save_image(const Image& img, const std::string& path, int jpeg_quality) {
+  std::string e = lower_ext(path);
+  if (e == ".png") return save_png(img, path);
+  if (e == ".jpg" || e == ".jpeg") return save_jpeg(img, path, jpeg_quality);
+  FF_FAIL("save_image: ", path, ": unknown extension (use .png, .jpg or .jpeg)");
+}
+
+Image to_channels(const Image& img, int channels) {
+  check_image(img, "to_channels");
+  FF_CHECK(channels == 1 || channels == 3, "to_channels: channels must be 1 or 3, got ", channels);
+  if (img.channels == channels) return img;
+  Image out(img.width, img.height, channels);
+  size_t n = static_cast<size_t>(img.width) * img.height;
+  const uint8_t* s = img.data();
+  uint8_t* d = out.data();
+  if (channels == 1) {
+    for (size_t i = 0; i < n; ++i) d[i] = luma(s[3 * i], s[3 * i + 1], s[3 * i + 2]);
+  } else {
+    for (size_t i = 0; i < n; ++i) d[3 * i] = d[3 * i + 1] = d[3 * i + 2] = s[i];
+  }
+  return out;
+}
+
+Tensor image_to_tensor_hwc(const Image& img) {
+  check_image(img, "image_to_tensor_hwc");
+  Tensor t = Tensor::empty({img.height, img.width, img.channels}, DType::U8);
+  std::memcpy(t.raw(), img.data(), img.size());
+  return t;
+}
+
+Image image_from_tensor_hwc(const Tensor& t) {
+  FF_CHECK(t.defined() && t.dtype() == DType::U8 && t.dim() == 3 && (t.size(2) == 1 || t.size(2) == 3) &&
+               t.size(0) > 0 && t.size(1) > 0,
+           "image_from_tensor_hwc: expected uint8 [H, W, C] with C 1 or 3, got ",
+           t.defined() ? t.str() : std::string("an undefined tensor"));
+  Tensor c = t.cpu();
+  Image img(static_cast<int>(t.size(1)), static_cast<int>(t.size(0)), static_cast<int>(t.size(2)));
+  std::memcpy(img.data(), c.raw(), img.size());
+  return img;
+}
+
+Tensor image_to_tensor_chw(const Image& img, Device device) {
+  check_image(img, "image_to_tensor_chw");
+  const int C = img.channels, HW = img.width * img.height;
+  Tensor t = Tensor::empty({C, img.height, img.width}, DType::F32);
+  float* d = t.data<float>();
+  const uint8_t* s = img.data();
+  for (int c = 0; c < C; ++c)
+    for (int i = 0; i < HW; ++i) d[static_cast<size_t>(c) * HW + i] = s[static_cast<size_t>(i) * C + c] * (1.0f / 255.0f);
+  return device.is_cpu() ? t : t.to(device);
+}
+
+Image image_from_tensor_chw(const Tensor& t) {
+  FF_CHECK(t.defined() && is_floating(t.dtype()) && t.dim() == 3 && (t.size(0) == 1 || t.size(0) == 3) &&
+               t.size(1) > 0 && t.size(2) > 0,
+           "image_from_tensor_chw: expected float [C, H, W] with C 1 or 3, got ",
+           t.defined() ? t.str() : std::string("an undefined tensor"));
+  std::vector<double> v = t.to_vector<double>();
+  const int C = static_cast<int>(t.size(0)), H = static_cast<int>(t.size(1)), W = static_cast<int>(t.size(2));
+  const size_t HW = static_cast<size_t>(H) * W;
+  Image img(W, H, C);
+  for (int c = 0; c < C; ++c)
+    for (size_t i = 0; i < HW; ++i) {
+      double x = std::round(v[c * HW + i] * 255.0);
+      img.pixels[i * C + c] = static_cast<uint8_t>(!(x > 0) ? 0 : x > 255 ? 255 : x);  // NaN -> 0
+    }
+  return img;
+}
+
+Image contact_sheet(const std::vector<Image>& images, int cols, int pad, uint8_t background) {
+  FF_CHECK(!images.empty(), "contact_sheet: no images");
+  FF_CHECK(cols > 0 && pad >= 0, "contact_sheet: cols must be positive and pad non-negative, got ",
+           cols, " and ", pad);
+  int cw = 0, ch = 0;
+  for (const Image& im : images) {
+    check_image(im, "contact_sheet");
+    cw = std::max(cw, im.width);
+    ch = std::max(ch, im.height);
+  }
+  int n = static_cast<int>(images.size());
+  int ncols = std::min(cols, n), nrows = (n + cols - 1) / cols;
+  Image sheet(pad + ncols * (cw + pad), pad + nrows * (ch + pad), 3, background);
+  for (int k = 0; k < n; ++k) {
+    Image rgb = to_channels(images[k], 3);
+    int x0 = pad + (k % cols) * (cw + pad), y0 = pad + (k / cols) * (ch + pad);
+    for (int y = 0; y < rgb.height; ++y)
+      std::memcpy(&sheet.at(x0, y0 + y, 0), &rgb.at(0, y, 0), static_cast<size_t>(rgb.width) * 3);
+  }
+  return sheet;
+}
+
+void draw_cross(Image& img, double x, double y, int r, uint8_t red, uint8_t green, uint8_t blue) {
+  check_image(img, "draw_cross");
+  int cx = static_cast<int>(std::lround(x)), cy = static_cast<int>(std::lround(y));
+  const uint8_t rgb[3] = {red, green, blue};
+  auto put = [&](int px, int py) {
+    if (px < 0 || py < 0 || px >= img.width || py >= img.height) return;
+    if (img.channels == 3)
+      for (int c = 0; c < 3; ++c) img.at(px, py, c) = rgb[c];
+    else
+      img.at(px, py, 0) = luma(red, green, blue);
+  };
+  for (int d = -r; d <= r; ++d) {
+    put(cx + d, cy);
+    put(cx, cy + d);
+  }
+}
+
+}  // namespace ff

@@ -1,0 +1,76 @@
+// data/image.h — an 8-bit image in memory, PNG/JPEG decoding and encoding (stb_image,
+// stb_image_write), conversions to and from tensors, and small drawing aids for inspection
+// (contact sheets, landmark markers).
+//
+// Pixels are uint8, rows top to bottom, interleaved channels (HWC); 1 channel (gray) or 3 (RGB).
+// Pixel coordinates follow CelebA and OpenCV: pixel (x, y) has its centre at (x, y), so an image
+// covers [-0.5, W - 0.5] x [-0.5, H - 0.5].
+//
+// Every failure (missing, empty, truncated or corrupt file, unwritable path) throws ff::Error whose
+// message names the file and the reason.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace ff {
+
+struct Image {
+  int width = 0, height = 0, channels = 0;  // channels: 1 (gray) or 3 (RGB)
+  std::vector<uint8_t> pixels;              // height * width * channels bytes, HWC
+
+  Image() = default;
+  Image(int width, int height, int channels, uint8_t fill = 0);  // checks the sizes
+
+  bool empty() const { return pixels.empty(); }
+  size_t size() const { return pixels.size(); }
+  uint8_t* data() { return pixels.data(); }
+  const uint8_t* data() const { return pixels.data(); }
+  uint8_t& at(int x, int y, int c) { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+  uint8_t at(int x, int y, int c) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+  std::string str() const;  // "rgb 250x249" or "gray 5x4", for messages
+};
+
+// ---------------------------------------------------------------- decoding
+// Reads a PNG or JPEG (anything stb_image reads: also BMP, TGA, GIF's first frame, PNM). channels:
+// 3 gives RGB (gray is replicated, alpha dropped), 1 gives gray (ITU-R 601 luma, as stb computes
+// it), 0 keeps what the file stores (gray and gray+alpha -> 1, RGB and RGBA -> 3).
+// A JPEG whose data ends before its end-of-image marker, or a PNG before its IEND chunk, is
+// rejected as truncated.
+Image load_image(const std::string& path, int channels = 3);
+// The same from bytes in memory; `name` is what error messages call the data.
+Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels = 3);
+
+// ---------------------------------------------------------------- encoding
+// Writes PNG (lossless) or JPEG (quality 1..100; stb_image_write stores even a gray image as
+// YCbCr, so it reads back with 3 channels unless 1 is asked for). The file is written to a temporary name beside
+// the target and renamed, so a failed write never leaves a partial image under the target name.
+void save_png(const Image& img, const std::string& path);
+void save_jpeg(const Image& img, const std::string& path, int quality = 92);
+// Chooses the format by extension: .png, .jpg or .jpeg (case-insensitive); anything else throws.
+void save_image(const Image& img, const std::string& path, int jpeg_quality = 92);
+std::vector<uint8_t> encode_png(const Image& img);
+std::vector<uint8_t> encode_jpeg(const Image& img, int quality = 92);
+
+// ---------------------------------------------------------------- conversions
+Image to_channels(const Image& img, int channels);  // gray <-> RGB (luma 0.299 R + 0.587 G + 0.114 B)
+// uint8 [H, W, C], a copy on the CPU.
+Tensor image_to_tensor_hwc(const Image& img);
+// t: uint8 [H, W, C] with C 1 or 3, any device.
+Image image_from_tensor_hwc(const Tensor& t);
+// float32 [C, H, W] with values pixel / 255 in [0, 1], on `device`.
+Tensor image_to_tensor_chw(const Image& img, Device device = Device::cpu());
+// t: float32 or float64 [C, H, W] with C 1 or 3, values in [0, 1] (any device): round(255 x),
+// clamped to [0, 255].
+Image image_from_tensor_chw(const Tensor& t);
+
+// ---------------------------------------------------------------- inspection aids
+// Tiles images (all converted to RGB) into a grid of `cols` columns; cells are the size of the
+// largest image, images placed at the cell's top left, gaps `pad` pixels of `background`.
+Image contact_sheet(const std::vector<Image>& images, int cols, int pad = 2, uint8_t background = 32);
+// Draws a small cross of half-size `r` pixels centred at (x, y) (clipped at the borders).
+void draw_cross(Image& img, double x, double y, int r, uint8_t red, uint8_t green, uint8_t blue);
+
+}  // namespace ff

@@ -1,0 +1,25 @@
+// face/embed_report.h — the pictures of an embedding run (face/embed.h): aligned faces, loss and
+// accuracy curves, the verification ROC.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "face/embed.h"
+#include "train/metrics.h"
+
+namespace ff {
+
+// report_dir/aligned_faces.png: up to `count` validation faces (one per identity first), in three
+// rows: aligned (with the template points marked), the exact flip, and an augmented training view.
+void write_face_sheets(const std::string& report_dir, const FaceSet& set, const EmbedSplit& split, int64_t size,
+                       const EmbedAugment& aug, uint64_t seed, int64_t count);
+
+// run_dir/report/loss.png (the loss of every step, and its running mean) and accuracy.png
+// (validation accuracy with and without flip TTA per epoch), drawn from run_dir/log.csv and
+// run_dir/epochs.csv, so a resumed run's report covers the whole run.
+void write_train_report(const std::string& run_dir);
+
+// The ROC (TAR against FAR, log-scaled FAR axis) as a PNG.
+void write_roc_png(const std::string& path, const std::vector<RocPoint>& roc, double auc);
+
+}  // namespace ff

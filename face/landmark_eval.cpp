@@ -1,0 +1,112 @@
+// face/landmark_eval.cpp — evaluating a landmark checkpoint on one partition of a CelebA-format
+// folder (eval_landmarks, see face/landmarks.h): NME, failure rate, AUC, per-point errors, CSV
+// files and the CED curve.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "models/factory.h"
+#include "data/celeba.h"  // landmark_name
+#include "face/landmarks.h"
+#include "face/landmark_report.h"
+
+namespace ff {
+
+LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
+  FF_CHECK(o.batch >= 1, "eval-landmarks: --batch must be positive, got ", o.batch);
+  FF_CHECK(o.partition >= 0 && o.partition <= 2, "eval-landmarks: --partition must be 0, 1 or 2, got ", o.partition);
+  const Device dev = Device::parse(o.device);
+  FF_CHECK(dev.is_cpu() || cuda_available(), "eval-landmarks: --device ", o.device,
+           (cuda_compiled() ? ": no CUDA device is present" : ": this build has no CUDA backend"));
+  FF_CHECK(std::filesystem::is_regular_file(o.model), "eval-landmarks: model file ", o.model, " does not exist");
+  LoadedModel lm;
+  try {
+    lm = load_model(o.model);
+  } catch (const Error& e) {
+    FF_FAIL("eval-landmarks: ", o.model, " is not a model file faceforge can read (", e.what(), ")");
+  }
+  FF_CHECK(lm.kind == "hourglass", "eval-landmarks: ", o.model, " holds a network of kind '", lm.kind,
+           "', not a landmark network (hourglass)");
+  StackedHourglass& net = lm.hourglass();
+  FF_CHECK(net.config().landmarks == 5, "eval-landmarks: ", o.model, " predicts ", net.config().landmarks,
+           " landmarks; CelebA has 5");
+  const LandmarkFraming framing = framing_from_metadata(lm.meta);
+  LandmarkEvalResult r;
+  r.decode = decode_from_metadata(lm.meta);
+
+  LandmarkData data = load_landmark_data(o.data);
+  const std::vector<size_t> idx = data.partition(o.partition, o.max_images);
+  FF_CHECK(!idx.empty(), "eval-landmarks: ", o.data, " has no faces in partition ", o.partition);
+  lm.to(dev);
+  DatasetPredictions p = predict_dataset(net, data, idx, framing, dev, o.batch, o.workers);
+  r.predictions = p.of(r.decode);
+  std::vector<double> pred, truth;
+  for (size_t i = 0; i < idx.size(); ++i) {
+    const FaceRecord& f = data.faces[idx[i]];
+    r.files.push_back(f.file);
+    r.truth.push_back(f.points);
+    for (int k = 0; k < 10; ++k) {
+      FF_CHECK(std::isfinite(r.predictions[i][k]), "eval-landmarks: the network's prediction for ", f.file,
+               " is not finite (a diverged checkpoint?)");
+      pred.push_back(r.predictions[i][k]);
+      truth.push_back(f.points[k]);
+    }
+  }
+  r.metrics = landmark_metrics(pred, truth, 5, 0.10);
+  if (o.out.empty()) return r;
+
+  std::error_code ec;
+  std::filesystem::create_directories(o.out, ec);
+  FF_CHECK(!ec, "eval-landmarks: cannot create ", o.out, " (", ec.message(), ")");
+  auto open = [&](const std::string& name) {
+    std::string path = o.out + "/" + name;
+    std::ofstream f(path);
+    FF_CHECK(f.good(), "eval-landmarks: cannot write ", path);
+    r.written.push_back(path);
+    return f;
+  };
+  char buf[256];
+  {
+    std::ofstream f = open("summary.csv");
+    f << "metric,value\n";
+    f << "model," << o.model << "\ndata," << o.data << "\npartition," << o.partition << "\n";
+    f << "images," << r.metrics.n_images << "\ndecode," << decode_name(r.decode) << "\n";
+    std::snprintf(buf, sizeof buf, "nme,%.9g\nfailure_rate_0.1,%.9g\nauc_0.1,%.9g\n", r.metrics.mean_nme,
+                  r.metrics.failure_rate, r.metrics.auc);
+    f << buf;
+  }
+  {
+    std::ofstream f = open("points.csv");
+    f << "point,name,nme,error_px\n";
+    for (int k = 0; k < 5; ++k) {
+      std::snprintf(buf, sizeof buf, "%d,%s,%.9g,%.9g\n", k, landmark_name(k), r.metrics.point_nme[k],
+                    r.metrics.point_error[k]);
+      f << buf;
+    }
+  }
+  {
+    std::ofstream f = open("images.csv");
+    f << "file,nme";
+    for (const char* w : {"pred", "true"})
+      for (int k = 0; k < 5; ++k) f << "," << w << k << "_x," << w << k << "_y";
+    f << "\n";
+    for (size_t i = 0; i < idx.size(); ++i) {
+      std::snprintf(buf, sizeof buf, "%.9g", r.metrics.nme[i]);
+      f << r.files[i] << "," << buf;
+      for (const auto* pts : {&r.predictions[i], &r.truth[i]})
+        for (float v : *pts) {
+          std::snprintf(buf, sizeof buf, ",%.7g", v);
+          f << buf;
+        }
+      f << "\n";
+    }
+  }
+  Curve ced = ced_curve(r.metrics.nme, 0.10);
+  const std::string ced_png = o.out + "/ced.png";
+  write_ced_png(ced, ced_png, r.metrics.auc);
+  r.written.push_back(ced_png);
+  return r;
+}
+
+}  // namespace ff
