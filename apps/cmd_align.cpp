@@ -27,7 +27,7 @@ ff::app::Command reg("align", "Align faces: landmarks (hourglass) -> similarity 
       "nose, mouth corners) are mapped onto insightface's template scaled to --size by a least-squares\n"
       "similarity, and the photo is warped once. Writes DIR/<name>.png per photo and DIR/landmarks.csv\n"
       "(file, box, and the five x,y in the original photo's pixels).");
-  sub.add_option("images", o->images, "Photos (PNG, JPEG, ...)")->required();
+  sub.add_option("PHOTOS", o->images, "Photos (PNG, JPEG, ...)")->required();
   sub.add_option("--out", o->out, "Output folder DIR")->required();
   sub.add_option("--box", o->box, "Face box x,y,w,h in photo pixels (applies to every photo)");
   sub.add_option("--landmarks-model", o->lmk,

@@ -30,7 +30,7 @@ ff::app::Command reg("embed", "Embed every photo of a folder (landmarks -> align
       "  E = np.frombuffer(b[8+n+s:8+n+t], dtype='<f4').reshape(e['shape'])\n"
       "or: from safetensors.numpy import load_file; from safetensors import safe_open\n"
       "  E = load_file(FILE)['embeddings']; names = json.loads(safe_open(FILE, 'np').metadata()['names'])");
-  sub.add_option("dir", o->dir, "Folder of photos")->required();
+  sub.add_option("DIR", o->dir, "Folder of photos")->required();
   sub.add_option("--out", o->out, "Embeddings file FILE (.safetensors)")->required();
   sub.add_option("--model", o->model, "Embedding model file (RUN/best.safetensors of train-embed)")->required();
   sub.add_option("--landmarks-model", o->lmk,

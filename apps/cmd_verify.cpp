@@ -25,8 +25,8 @@ ff::app::Command reg("verify", "Verify two face photos: cosine similarity of the
       "similarity is at least --threshold (0.6: the reference notebooks' fixed threshold; eval-embed\n"
       "reports the accuracy there and the best 10-fold thresholds). --report draws each photo with its\n"
       "box, crop square and landmarks, the hourglass crop, the aligned face, the score and decision.");
-  sub.add_option("a", o->a, "First photo")->required();
-  sub.add_option("b", o->b, "Second photo")->required();
+  sub.add_option("PHOTO_A", o->a, "First photo")->required();
+  sub.add_option("PHOTO_B", o->b, "Second photo")->required();
   sub.add_option("--model", o->model, "Embedding model file (RUN/best.safetensors of train-embed)")->required();
   sub.add_option("--landmarks-model", o->lmk,
                  "Landmark model file [default: demo_out/landmarks/best.safetensors, written by `faceforge demo`]");
