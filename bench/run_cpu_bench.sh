@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+bash scripts/setup.sh bench
+bash scripts/build.sh "$BUILD" ff_bench
 THREADS=${THREADS:-$(nproc)}
 mkdir -p bench_results
 OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$BUILD/ff_bench" --benchmark_format=json \

@@ -1,19 +1,39 @@
 #!/usr/bin/env bash
-# scripts/setup.sh — install what faceforge's build and tests need on Debian (run as root; a
-# no-op when everything is present). CUDA (nvcc, cuBLAS, cuDNN) is not installed here: where it
-# exists under /usr/local/cuda the CUDA backend is built too.
+# scripts/setup.sh [demo|test|bench] — install the Debian packages one use of faceforge needs (run
+# as root or with sudo; a no-op when everything is present). Each set includes the one before it:
+#   demo   building the faceforge command (compiler, CMake, OpenBLAS, stb, JSON, CLI11)
+#   test   + GoogleTest, Google Benchmark (the benchmarks are compiled by the tests' build too),
+#          and Debian's PyTorch (python3-torch, torchvision, numpy: the tests generate reference data)
+#   bench  + OpenCV's Python module (bench/run_cpu_bench.sh compares our warp with cv2.warpAffine)
+# CUDA (nvcc, cuBLAS, cuDNN) is not installed here: where it exists under /usr/local/cuda the CUDA
+# backend is built too.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev
-      libgtest-dev libbenchmark-dev libcli11-dev python3-torch python3-torchvision python3-opencv
-      python3-numpy)
+WHAT=${1:-test}
+DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev libcli11-dev)
+TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy)
+BENCH=(python3-opencv)
+case "$WHAT" in
+  demo) PKGS=("${DEMO[@]}") ;;
+  test) PKGS=("${DEMO[@]}" "${TEST[@]}") ;;
+  bench) PKGS=("${DEMO[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
+  *) echo "setup.sh: unknown set '$WHAT' (demo, test or bench)" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" = 0 ] || SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if ((${#missing[@]} == 0)); then
+  echo "== setup ($WHAT): every package is present"
+  exit 0
 fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO=sudo
+echo "== setup ($WHAT): installing ${missing[*]} (with their dependencies)"
+echo "   apt-get update ..."
+$SUDO apt-get update -qq
+# How much comes down, then one line per package set up, so a long install is never silent.
+$SUDO apt-get install -s --no-install-recommends "${missing[@]}" 2>/dev/null |
+  awk '/^Inst /{n++} END{printf "   %d packages to install\n", n}'
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" |
+  awk '/^Setting up /{n++; printf "   [%d] %s\n", n, $3; fflush()} /^E: /{print; fflush()}'
+echo "== setup ($WHAT): done"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # OpenMP threads that spin after a loop starve OpenBLAS's own threads (measured: 16.8 -> 73.7
 # images/s training the small embedding net on 2 cores); passive waiting avoids it.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-bash scripts/setup.sh
+bash scripts/setup.sh test
 bash scripts/build.sh build
 echo "== CUDA sources compiled into this build:"
 if grep -q '\.cu\.o' build/build.ninja; then
