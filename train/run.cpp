@@ -12,7 +12,7 @@ namespace ff {
 
 namespace fs = std::filesystem;
 
-RunDir::RunDir(const std::string& dir, bool resume) : dir_(dir) {
+RunDir::RunDir(const std::string& dir, bool resume) : dir_(dir), resumed_(resume) {
   FF_CHECK(!dir.empty(), "run folder: empty path");
   std::error_code ec;
   fs::create_directories(dir + "/report", ec);
