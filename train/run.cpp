@@ -122,9 +122,4 @@ void CsvLog::row(const std::vector<double>& values) {
   out_.flush();
 }
 
-void check_finite_loss(double loss, int64_t step, const std::string& what) {
-  FF_CHECK(std::isfinite(loss), what, ": the loss is ", loss, " at step ", step,
-           "; stopping (the last checkpoint, from an earlier step, is intact)");
-}
-
 }  // namespace ff

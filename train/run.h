@@ -72,8 +72,4 @@ class CsvLog {
   std::ofstream out_;
 };
 
-// Throws ff::Error naming the step when a loss is NaN or infinite; the caller has not yet written
-// a checkpoint for this step, so the last good one stays intact.
-void check_finite_loss(double loss, int64_t step, const std::string& what);
-
 }  // namespace ff
