@@ -61,8 +61,8 @@ ff::app::Command reg("align", "Align faces: landmarks (hourglass) -> similarity 
         if (std::filesystem::path(faces[j].name).stem() == stem) out_png = o->out + "/" + stem + "_" + std::to_string(i) + ".png";
       ff::save_png(f.aligned, out_png);
       csv << f.name;
-      for (float v : f.box) csv << "," << v;
-      for (float v : f.landmarks) csv << "," << v;
+      csv << "," << f.box.x << "," << f.box.y << "," << f.box.width << "," << f.box.height;
+      for (const ff::Point2& p : f.landmarks) csv << "," << p.x << "," << p.y;
       csv << "\n";
       std::printf("%s -> %s%s\n", o->images[i].c_str(), out_png.c_str(), f.box_given ? "" : " (central box)");
     }

@@ -54,7 +54,7 @@ ff::app::Command reg("embed", "Embed every photo of a folder (landmarks -> align
       std::vector<ff::AlignedFace> faces =
           ff::align_faces(lm, photos, bnames, std::vector<std::optional<ff::FaceBox>>(bn), em.input_size);
       std::vector<const ff::Image*> ptrs;
-      std::vector<std::array<float, 10>> pts;
+      std::vector<ff::Landmarks5> pts;
       for (const ff::AlignedFace& f : faces) {
         ptrs.push_back(&f.photo);
         pts.push_back(f.landmarks);

@@ -51,7 +51,7 @@ ff::app::Command reg("synth", "Write a synthetic face dataset in CelebA's file f
     std::cout << "synth: wrote " << n << " images of " << c.identities << " identities (" << c.size << "x"
               << c.size << ", seed " << c.seed << ") to " << o->out << " in " << secs << " s\n";
     if (!o->sheet.empty()) {
-      ff::CelebA ds = ff::load_celeba(o->out);
+      ff::FaceSet ds = ff::load_faces(o->out);
       std::vector<ff::Image> imgs;
       const uint8_t colours[5][3] = {{255, 0, 0}, {0, 255, 0}, {255, 255, 0}, {255, 0, 255}, {0, 255, 255}};
       // Rows: the first six identities; columns: up to eight of their images.
@@ -59,15 +59,15 @@ ff::app::Command reg("synth", "Write a synthetic face dataset in CelebA's file f
       for (int label = 0; label < std::min(6, ds.num_identities()); ++label) {
         int taken = 0;
         for (size_t i = 0; i < ds.size() && taken < 8; ++i)
-          if (ds.entries[i].label == label) {
+          if (ds.faces[i].label == label) {
             pick.push_back(i);
             ++taken;
           }
       }
       for (size_t i : pick) {
-        ff::Image im = ff::load_image(ds.entries[i].path);
+        ff::Image im = ff::load_image(ds.faces[i].path);
         for (int k = 0; k < 5; ++k)
-          ff::draw_cross(im, (*ds.entries[i].landmarks)[k].x, (*ds.entries[i].landmarks)[k].y, 1,
+          ff::draw_cross(im, (*ds.faces[i].landmarks)[k].x, (*ds.faces[i].landmarks)[k].y, 1,
                          colours[k][0], colours[k][1], colours[k][2]);
         imgs.push_back(std::move(im));
       }

@@ -36,7 +36,7 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
                  "Network: small (64x64, CPU), reference (ResNet50, 112x112) or a config string like " +
                      ff::EmbeddingConfig::small().str())
       ->capture_default_str();
-  sub.add_option("--epochs", o->epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  sub.add_option("--epochs", o->fit.epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(2, 65536))->capture_default_str();
   sub.add_option("--lr", o->lr, "Initial learning rate (SGD, momentum 0.9)")->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -57,7 +57,10 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
   sub.add_option("--holdout-identities", o->holdout,
                  "Identities held out entirely for open-set verification (default: 15% of them)")
       ->check(CLI::Range(0, 1000000));
-  sub.add_option("--save-every", o->save_every, "Also checkpoint every N steps (0: at epoch ends only)")
+  sub.add_option("--save-every", o->fit.save_every, "Also checkpoint every N steps (0: at epoch ends only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub.add_option("--log-every", o->fit.log_every,
+                 "Read the loss back and log it every N steps (0: every step on the CPU, every 10 on a GPU)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   sub.add_flag("--no-augment", *no_augment, "Train on the aligned faces without augmentation");
   sub.add_option("--landmarks-model", o->landmarks_model,
@@ -75,7 +78,7 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
       if (!given("--data")) opts.data = saved.data;
       if (!given("--head")) opts.head = saved.head;
       if (!given("--config")) opts.config = saved.config;
-      if (!given("--epochs")) opts.epochs = saved.epochs;
+      if (!given("--epochs")) opts.fit.epochs = saved.fit.epochs;
       if (!given("--batch")) opts.batch = saved.batch;
       if (!given("--lr")) opts.lr = saved.lr;
       if (!given("--weight-decay")) opts.weight_decay = saved.weight_decay;
@@ -91,7 +94,7 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
     }
     ff::EmbedTrainResult r = ff::train_embed(opts);
     std::printf("train-embed: %lld steps; best validation accuracy (flip TTA) %.2f%%; run in %s\n",
-                static_cast<long long>(r.steps), 100 * r.best_val_acc, opts.out.c_str());
+                static_cast<long long>(r.steps), 100 * r.best_metric, opts.out.c_str());
     std::printf("next: faceforge eval-embed --data %s --model %s/best.safetensors\n", opts.data.c_str(),
                 opts.out.c_str());
     return 0;

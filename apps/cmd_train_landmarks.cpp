@@ -33,7 +33,7 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
                  "Network: small (input 128, trains on a CPU in minutes), reference (the notebooks' 256-input "
                  "network) or a config string like stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128 "
                  "[default: small; a resumed run keeps its own]");
-  sub.add_option("--epochs", o->t.epochs, "Total epochs of the run")->check(CLI::Range(1, 100000))->capture_default_str();
+  sub.add_option("--epochs", o->t.fit.epochs, "Total epochs of the run")->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--batch", o->t.batch, "Batch size")->check(CLI::Range(2, 4096))->capture_default_str();
   sub.add_option("--lr", o->t.lr, "Adam learning rate (halved after 3 epochs without a better validation NME)")
       ->check(CLI::PositiveNumber)->capture_default_str();
@@ -49,7 +49,10 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
       ->capture_default_str();
   sub.add_option("--max-val-images", o->t.max_val_images, "Validate on the first N validation images only (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
-  sub.add_option("--save-every", o->t.save_every, "Also save the last checkpoint every N steps (0: at epoch ends only)")
+  sub.add_option("--save-every", o->t.fit.save_every, "Also save the last checkpoint every N steps (0: at epoch ends only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  sub.add_option("--log-every", o->t.fit.log_every,
+                 "Read the loss back and log it every N steps (0: every step on the CPU, every 10 on a GPU)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   sub.add_option("--decode", o->decode,
                  "Heatmap decoder for the validation NME that drives the LR schedule and the best checkpoint "
@@ -59,14 +62,15 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
     ff::LandmarkTrainOptions t = o->t;
     t.decode = o->decode == "quarter-pixel" ? ff::HeatmapDecode::QuarterPixel : ff::HeatmapDecode::SoftArgmax;
     ff::LandmarkTrainResult r = ff::train_landmarks(t);
-    if (r.losses.empty()) {
+    if (r.steps == r.first_step) {
       std::printf("train-landmarks: %s has already trained %lld steps to --epochs %lld; nothing to do\n",
-                  t.out.c_str(), static_cast<long long>(r.steps), static_cast<long long>(t.epochs));
+                  t.out.c_str(), static_cast<long long>(r.steps), static_cast<long long>(t.fit.epochs));
       return 0;
     }
-    std::printf("train-landmarks: %zu steps in %.1f s (%.1f training images/s, validation %.1f s); "
+    std::printf("train-landmarks: %lld steps in %.1f s (%.1f training images/s, validation %.1f s); "
                 "best validation NME %.4f\n",
-                r.losses.size(), r.seconds, r.images_per_s, r.validation_seconds, r.best_nme);
+                static_cast<long long>(r.steps - r.first_step), r.seconds, r.images_per_s, r.validation_seconds,
+                r.best_metric);
     std::printf("run: %s (best.safetensors, last.safetensors, log.csv, val.csv, report/)\n", t.out.c_str());
     return 0;
   };

@@ -4,26 +4,38 @@
 //                                   250 x 250 to out x out under random similarities; GB/s counts
 //                                   the source and destination bytes once each. Compared with
 //                                   cv2.warpAffine by bench/opencv_warp_bench.py.
+//   BM_FaceSample/<task>/<size>     one training sample of a decoded photo, exactly as training
+//                                   makes it (data/face_sample.h warp_face_sample: one uint8 warp
+//                                   of crop or alignment + augmentation, float, colour jitter,
+//                                   ImageNet normalisation); task 0 the landmark network's
+//                                   (face/landmarks.h make_landmark_sample), 1 the embedding's
+//                                   (face/embed.h make_train_face); samples/s.
 //   BM_Loader/<size>/<workers>      the batch loader (train/loader.h) making landmark-training
-//                                   samples from JPEGs: decode, one warp for crop + augmentation,
-//                                   colour jitter, normalisation to float CHW; images/s.
+//                                   samples from JPEGs: decode, then make_landmark_sample; images/s.
 //   BM_HourglassSmallTrainStep      one training step (forward, backward, Adam) of the small
 //                                   hourglass (input 128) at batch 8, as images/s, to compare the
 //                                   loader's rate with what CPU training consumes.
 //
-//   ./build/ff_bench --benchmark_filter='WarpAffine|Loader|Hourglass'
+// Faces: the CelebA subset (shared/data/celeba_subset beside the source tree) when present, else a
+// synthetic set (data/synth.h, 200 images of 250 x 250) written once into the temp directory.
+//
+//   ./build/ff_bench --benchmark_filter='WarpAffine|FaceSample|Loader|Hourglass'
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
-#include "bench/data_faces.h"
+#include "data/augment.h"
+#include "data/celeba.h"
+#include "data/image.h"
+#include "data/synth.h"
 #include "engine/ops.h"
 #include "engine/ops_geometry.h"
+#include "face/embed.h"
+#include "face/landmarks.h"
 #include "models/hourglass.h"
-#include "data/augment.h"
-#include "data/image.h"
 #include "train/loader.h"
 #include "train/optim.h"
 
@@ -64,77 +76,63 @@ void BM_WarpAffine(benchmark::State& st) {
 }
 BENCHMARK(BM_WarpAffine)->Args({1024, 112})->Args({256, 256})->Unit(benchmark::kMillisecond)->UseRealTime();
 
-// A landmark-training sample: decode the JPEG, crop around the face and augment in one warp (the
-// crop puts the landmarks' centre at the output centre with the eye-to-mouth distance at a third of
-// the output; the augmentation then flips, rotates, scales and shifts), colour jitter, and
-// normalise to [-1, 1]. Landmarks follow the same matrix, flip pairs swapped.
-ff::Sample make_landmark_sample(const ff::bench::FaceFile& f, int64_t size, const ff::AugmentConfig& cfg,
-                                ff::Rng& rng) {
-  ff::Image img = ff::load_image(f.path, 3);
-  std::vector<ff::Point2> pts(5);
-  double cx = 0, cy = 0;
-  for (int k = 0; k < 5; ++k) {
-    pts[k] = {f.points[k][0], f.points[k][1]};
-    cx += pts[k].x / 5;
-    cy += pts[k].y / 5;
-  }
-  const double eye_x = (pts[0].x + pts[1].x) / 2, eye_y = (pts[0].y + pts[1].y) / 2;
-  const double mouth_x = (pts[3].x + pts[4].x) / 2, mouth_y = (pts[3].y + pts[4].y) / 2;
-  const double face = std::max(std::hypot(mouth_x - eye_x, mouth_y - eye_y), 4.0);
-  const double scale = size / (3.0 * face), c = (size - 1) / 2.0;
-  ff::Affine2 crop = ff::compose(ff::Affine2::translation(c, c),
-                                 ff::compose(ff::Affine2::scaling(scale, scale), ff::Affine2::translation(-cx, -cy)));
-  ff::RandomAffine aug = ff::random_affine(cfg, size, size, size, size, rng);
-  ff::Affine2 m = ff::compose(aug.matrix, crop);
-
-  Tensor src = ff::image_to_tensor_hwc(img).reshape({1, img.height, img.width, 3});
-  Tensor warped = ff::warp_affine(src, ff::affine_tensor({m}), size, size, ff::ImageLayout::HWC,
-                                  ff::BorderMode::Constant, 0.0);  // uint8 [1, size, size, 3]
-  Tensor chw = Tensor::empty({1, 3, size, size});
-  const uint8_t* w = warped.data<uint8_t>();
-  float* o = chw.data<float>();
-  const int64_t plane = size * size;
-  for (int64_t i = 0; i < plane; ++i)
-    for (int64_t ch = 0; ch < 3; ++ch) o[ch * plane + i] = w[i * 3 + ch] * (1.0f / 255.0f);
-  ff::color_jitter_(chw, ff::ImageLayout::CHW, {ff::random_color(cfg, rng)});
-  for (int64_t i = 0; i < 3 * plane; ++i) o[i] = o[i] * 2.0f - 1.0f;
-
-  std::vector<ff::Point2> moved = ff::apply_affine(m, pts);
-  if (aug.flipped)
-    for (auto [a, b] : cfg.flip_pairs) std::swap(moved[a], moved[b]);
-  ff::Sample s;
-  s.image = chw.reshape({3, size, size});
-  s.points = Tensor::empty({5, 2});
-  float* q = s.points.data<float>();
-  for (int k = 0; k < 5; ++k) {
-    q[2 * k] = static_cast<float>(moved[k].x);
-    q[2 * k + 1] = static_cast<float>(moved[k].y);
-  }
-  return s;
+const ff::FaceSet& faces() {
+  static const ff::FaceSet set = [] {
+    namespace fs = std::filesystem;
+    fs::path root = fs::path(FF_BENCH_DIR) / ".." / ".." / "shared" / "data" / "celeba_subset";
+    if (!fs::exists(root / "identity_CelebA.txt")) {
+      root = fs::temp_directory_path() / "ff_bench_synth_faces";
+      if (!fs::exists(root / "list_landmarks_celeba.txt")) {
+        ff::SynthConfig cfg;
+        cfg.identities = 20;
+        cfg.per_identity = 10;
+        cfg.size = 250;  // like the CelebA subset's longer side
+        cfg.seed = 1;
+        ff::write_synth_dataset(root.string(), cfg);
+      }
+    }
+    return ff::load_faces(root.lexically_normal().string(), ff::FaceFilter::BoxAndLandmarks);
+  }();
+  return set;
 }
 
-const std::vector<ff::bench::FaceFile>& faces() {
-  static std::string source;
-  static std::vector<ff::bench::FaceFile> f = ff::bench::bench_faces(&source);
-  return f;
+void BM_FaceSample(benchmark::State& st) {
+  const bool embed = st.range(0) == 1;
+  const int64_t size = st.range(1);
+  const ff::FaceSet& fs = faces();
+  std::vector<ff::Image> photos;  // decoded once: this times the sample alone
+  for (size_t i = 0; i < fs.size() && photos.size() < 64; ++i) photos.push_back(ff::load_image(fs.faces[i].path, 3));
+  ff::LandmarkFraming framing;
+  framing.input_size = size;
+  const ff::AugmentConfig lmk_aug = ff::landmark_augment();
+  const ff::EmbedAugment emb_aug;
+  int64_t i = 0;
+  for (auto _ : st) {
+    const size_t k = static_cast<size_t>(i % static_cast<int64_t>(photos.size()));
+    ff::Rng rng(static_cast<uint64_t>(i++));
+    ff::Tensor x = embed ? ff::make_train_face(photos[k], *fs.faces[k].landmarks, size, emb_aug, rng)
+                         : ff::make_landmark_sample(photos[k], fs.faces[k], framing, &lmk_aug, rng).image;
+    benchmark::DoNotOptimize(x.raw());
+  }
+  st.SetLabel(embed ? "embedding (make_train_face)" : "landmarks (make_landmark_sample)");
+  st.counters["samples/s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }
+BENCHMARK(BM_FaceSample)->Args({0, 128})->Args({0, 256})->Args({1, 64})->Args({1, 112})
+    ->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
 
 void BM_Loader(benchmark::State& st) {
-  const int64_t size = st.range(0);
-  const std::vector<ff::bench::FaceFile>& fs = faces();
-  if (fs.empty()) {
-    st.SkipWithError("no faces with landmarks");
-    return;
-  }
-  ff::AugmentConfig cfg;
-  cfg.brightness = cfg.contrast = cfg.saturation = 0.2;
+  const ff::FaceSet& fs = faces();
+  ff::LandmarkFraming framing;
+  framing.input_size = st.range(0);
+  const ff::AugmentConfig cfg = ff::landmark_augment();
   ff::LoaderOptions o;
   o.batch_size = 16;
   o.workers = static_cast<int>(st.range(1));
   o.seed = 1;
-  ff::Loader loader(static_cast<int64_t>(fs.size()),
-                    [&fs, size, &cfg](int64_t i, ff::Rng& rng) { return make_landmark_sample(fs[i], size, cfg, rng); },
-                    o);
+  ff::Loader loader(static_cast<int64_t>(fs.size()), [&](int64_t i, ff::Rng& rng) {  // as train_landmarks does
+    const ff::FaceRecord& f = fs.faces[static_cast<size_t>(i)];
+    return ff::make_landmark_sample(ff::load_image(f.path, 3), f, framing, &cfg, rng);
+  }, o);
   int64_t epoch = 0;
   loader.start_epoch(epoch);
   ff::Batch batch;

@@ -1,7 +1,8 @@
 // data/augment.h — training-time augmentation of images with landmarks: one random affine per
-// sample (horizontal flip with left/right landmark swap, rotation, scale, shift) composed into a
-// single 2x3 matrix and applied in ONE warp (no repeated resampling blur), the landmarks moved by
-// the same matrix; then colour jitter (brightness, contrast, saturation) on float images.
+// sample (horizontal flip with left/right landmark swap, rotation, scale, shift) as a single 2x3
+// matrix, to be composed with the sample's framing and applied in ONE warp (no repeated resampling
+// blur; data/face_sample.h does that and moves the landmarks by the same matrix); then colour
+// jitter (brightness, contrast, saturation) on float images.
 //
 // Randomness comes from ff::Rng only, a fixed number of draws per sample, so a seed repeats a run.
 // Coordinates follow data/geometry.h (pixel centres at integer coordinates).
@@ -55,20 +56,5 @@ ColorFactors random_color(const AugmentConfig& cfg, Rng& rng);
 // with each pixel's grey level, grey = 0.2989 R + 0.587 G + 0.114 B; nothing to do for C = 1),
 // clamping to [0, 1] after each step.
 void color_jitter_(Tensor& images, ImageLayout layout, const std::vector<ColorFactors>& factors);
-
-struct AugmentedBatch {
-  Tensor images;     // [B, out_h, out_w, C] or [B, C, out_h, out_w], the input's dtype and device
-  Tensor landmarks;  // [B, K, 2] float32 on the CPU, in output pixels, flip pairs swapped
-  std::vector<RandomAffine> transforms;
-  std::vector<ColorFactors> colors;
-};
-
-// Augments a batch: images [B, H, W, C] or [B, C, H, W] (uint8 or float, any device) with
-// landmarks [B, K, 2] (float, CPU, input pixels). Per sample, in order: random_affine, then
-// random_color (8 draws per sample). One warp_affine call for the whole batch; colour jitter only
-// when a strength is non-zero, which needs float images on the CPU.
-AugmentedBatch augment_batch(const Tensor& images, const Tensor& landmarks, int64_t out_h, int64_t out_w,
-                             ImageLayout layout, const AugmentConfig& cfg, Rng& rng,
-                             BorderMode border = BorderMode::Constant, double border_value = 0.0);
 
 }  // namespace ff

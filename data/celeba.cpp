@@ -216,7 +216,7 @@ std::vector<BoxRow> read_boxes(const std::string& path) {
     read_numbers(*l, 1, 4, v, path, who);
     if (v[2] < 0 || v[3] < 0)
       FF_FAIL(who, ": ", where(path, *l), ": negative box size: ", quoted(l->text));
-    out.push_back({l->fields[0], Box{v[0], v[1], v[2], v[3]}});
+    out.push_back({l->fields[0], FaceBox{v[0], v[1], v[2], v[3]}});
   }
   return out;
 }
@@ -294,11 +294,22 @@ CelebAFiles CelebAFiles::aligned() {
   return f;
 }
 
-std::vector<size_t> CelebA::partition_indices(int p) const {
+std::vector<size_t> FaceSet::partition(int p, int64_t limit) const {
   std::vector<size_t> out;
-  for (size_t i = 0; i < entries.size(); ++i)
-    if (entries[i].partition == p) out.push_back(i);
+  for (size_t i = 0; i < faces.size(); ++i) {
+    if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
+    if (faces[i].partition == p) out.push_back(i);
+  }
   return out;
+}
+
+void FaceSet::relabel() {
+  identities.clear();
+  for (const FaceRecord& f : faces) identities.push_back(f.identity);
+  std::sort(identities.begin(), identities.end());
+  identities.erase(std::unique(identities.begin(), identities.end()), identities.end());
+  for (FaceRecord& f : faces)
+    f.label = static_cast<int>(std::lower_bound(identities.begin(), identities.end(), f.identity) - identities.begin());
 }
 
 namespace {
@@ -321,7 +332,7 @@ void check_known(const std::vector<Row>& rows, const std::unordered_map<std::str
       ++unknown;
     }
   if (unknown)
-    FF_FAIL("load_celeba: ", path, ": ", unknown, " rows name images that ", ids_path,
+    FF_FAIL("load_faces: ", path, ": ", unknown, " rows name images that ", ids_path,
             " does not list (", examples, unknown > 5 ? ", ..." : "", ")");
 }
 
@@ -331,79 +342,94 @@ bool file_exists(const std::string& p) {
 }
 }  // namespace
 
-CelebA load_celeba(const std::string& root, const CelebAFiles& files) {
+FaceSet load_faces(const std::string& root, FaceFilter keep, const CelebAFiles& files) {
   std::error_code ec;
-  FF_CHECK(fs::is_directory(root, ec), "load_celeba: ", root, " is not a directory");
-  CelebA ds;
+  FF_CHECK(fs::exists(root, ec), "data folder ", root, " does not exist");
+  FF_CHECK(fs::is_directory(root, ec), "data folder ", root, " is not a folder");
+  FF_CHECK(file_exists(join_path(root, files.identities)), "data folder ", root, " holds no ", files.identities,
+           " (expected a dataset in CelebA's layout, e.g. written by `faceforge synth`)");
+  const bool need_box = keep == FaceFilter::BoxAndLandmarks, need_landmarks = keep != FaceFilter::All;
+  if (need_box)
+    FF_CHECK(!files.boxes.empty() && file_exists(join_path(root, files.boxes)), "data folder ", root, " has no ",
+             files.boxes, " (the face boxes are needed here)");
+  if (need_landmarks)
+    FF_CHECK(!files.landmarks.empty() && file_exists(join_path(root, files.landmarks)), "data folder ", root,
+             " has no ", files.landmarks, " (the five landmarks of each face are needed here)");
+  FaceSet ds;
   ds.root = root;
   ds.image_dir = join_path(root, files.image_dir);
 
   const std::string ids_path = join_path(root, files.identities);
   std::vector<IdentityRow> ids = read_identities(ids_path);
   std::unordered_map<std::string, size_t> index;
-  ds.entries.reserve(ids.size());
+  ds.faces.reserve(ids.size());
   for (const IdentityRow& r : ids) {
-    index.emplace(r.file, ds.entries.size());
-    CelebAEntry e;
+    index.emplace(r.file, ds.faces.size());
+    FaceRecord e;
     e.file = r.file;
     e.path = join_path(ds.image_dir, r.file);
     e.identity = r.identity;
     e.partition = -1;
-    ds.entries.push_back(std::move(e));
+    ds.faces.push_back(std::move(e));
   }
+  ds.listed = ds.faces.size();
 
   const std::string part_path = join_path(root, files.partitions);
   std::vector<PartitionRow> parts = read_partitions(part_path);
   check_known(parts, index, part_path, ids_path);
-  for (const PartitionRow& r : parts) ds.entries[index.at(r.file)].partition = r.partition;
+  for (const PartitionRow& r : parts) ds.faces[index.at(r.file)].partition = r.partition;
   size_t unassigned = 0;
   std::string examples;
-  for (const CelebAEntry& e : ds.entries)
+  for (const FaceRecord& e : ds.faces)
     if (e.partition < 0) {
       if (unassigned < 5) examples += (unassigned ? ", " : "") + e.file;
       ++unassigned;
     }
   if (unassigned)
-    FF_FAIL("load_celeba: ", part_path, ": ", unassigned, " images of ", ids_path,
+    FF_FAIL("load_faces: ", part_path, ": ", unassigned, " images of ", ids_path,
             " have no partition (", examples, unassigned > 5 ? ", ..." : "", ")");
 
   if (!files.boxes.empty() && file_exists(join_path(root, files.boxes))) {
     const std::string p = join_path(root, files.boxes);
     std::vector<BoxRow> rows = read_boxes(p);
     check_known(rows, index, p, ids_path);
-    for (const BoxRow& r : rows) ds.entries[index.at(r.file)].box = r.box;
+    for (const BoxRow& r : rows) ds.faces[index.at(r.file)].box = r.box;
     ds.num_boxes = rows.size();
   }
   if (!files.landmarks.empty() && file_exists(join_path(root, files.landmarks))) {
     const std::string p = join_path(root, files.landmarks);
     std::vector<LandmarkRow> rows = read_landmarks(p);
     check_known(rows, index, p, ids_path);
-    for (const LandmarkRow& r : rows) ds.entries[index.at(r.file)].landmarks = r.points;
+    for (const LandmarkRow& r : rows) ds.faces[index.at(r.file)].landmarks = r.points;
     ds.num_landmarks = rows.size();
   }
 
-  for (const CelebAEntry& e : ds.entries) ds.identities.push_back(e.identity);
-  std::sort(ds.identities.begin(), ds.identities.end());
-  ds.identities.erase(std::unique(ds.identities.begin(), ds.identities.end()), ds.identities.end());
-  for (CelebAEntry& e : ds.entries)
-    e.label = static_cast<int>(std::lower_bound(ds.identities.begin(), ds.identities.end(), e.identity) -
-                               ds.identities.begin());
+  if (need_landmarks) {
+    std::vector<FaceRecord> kept;
+    for (FaceRecord& f : ds.faces)
+      if (f.landmarks && (f.box || !need_box)) kept.push_back(std::move(f));
+    ds.faces = std::move(kept);
+    FF_CHECK(!ds.faces.empty(), "data folder ", root, ": none of its ", ds.listed, " images has ",
+             need_box ? "both a face box and landmarks" : "landmarks");
+  }
+  ds.relabel();
+  check_images_present(ds);
   return ds;
 }
 
-std::vector<std::string> missing_images(const CelebA& ds) {
+std::vector<std::string> missing_images(const FaceSet& ds) {
   std::vector<std::string> out;
-  for (const CelebAEntry& e : ds.entries)
+  for (const FaceRecord& e : ds.faces)
     if (!file_exists(e.path)) out.push_back(e.file);
   return out;
 }
 
-void check_images_present(const CelebA& ds) {
+void check_images_present(const FaceSet& ds) {
   std::vector<std::string> miss = missing_images(ds);
   if (miss.empty()) return;
   std::string list;
   for (size_t i = 0; i < miss.size() && i < 10; ++i) list += (i ? ", " : "") + miss[i];
-  FF_FAIL("check_images_present: ", miss.size(), " of ", ds.entries.size(), " images listed in ",
+  FF_FAIL("check_images_present: ", miss.size(), " of ", ds.faces.size(), " images listed in ",
           ds.root, " are missing from ", ds.image_dir, ": ", list, miss.size() > 10 ? ", ..." : "");
 }
 
@@ -413,11 +439,11 @@ std::string LoadedImages::summary() const {
   return s;
 }
 
-LoadedImages load_celeba_images(const CelebA& ds, const std::vector<size_t>& indices,
+LoadedImages load_celeba_images(const FaceSet& ds, const std::vector<size_t>& indices,
                                 bool skip_failures, int channels) {
   for (size_t i : indices)
-    FF_CHECK(i < ds.entries.size(), "load_celeba_images: index ", i, " out of range (dataset has ",
-             ds.entries.size(), " images)");
+    FF_CHECK(i < ds.faces.size(), "load_celeba_images: index ", i, " out of range (dataset has ",
+             ds.faces.size(), " images)");
   FF_CHECK(channels == 1 || channels == 3, "load_celeba_images: channels must be 1 or 3, got ", channels);
   const int64_t n = static_cast<int64_t>(indices.size());
   std::vector<Image> images(n);
@@ -425,7 +451,7 @@ LoadedImages load_celeba_images(const CelebA& ds, const std::vector<size_t>& ind
 #pragma omp parallel for schedule(dynamic, 8)
   for (int64_t k = 0; k < n; ++k) {
     try {
-      images[k] = load_image(ds.entries[indices[k]].path, channels);
+      images[k] = load_image(ds.faces[indices[k]].path, channels);
     } catch (const std::exception& e) {  // ff::Error, or bad_alloc on an absurd header
       errors[k] = e.what();
     }

@@ -1,5 +1,5 @@
-// data/celeba.h — readers and writers for CelebA's annotation files exactly as distributed, and a
-// CelebA dataset joined from them by file name.
+// data/celeba.h — readers and writers for CelebA's annotation files exactly as distributed, and the
+// face record every task uses: a dataset joined from those files by file name (load_faces).
 //
 // Formats (any run of spaces or tabs separates fields; CRLF line ends and trailing blank lines are
 // accepted; values may be integers, as CelebA writes them, or decimals):
@@ -19,6 +19,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,8 +30,8 @@
 namespace ff {
 
 // Points are data/geometry.h's Point2 (double x, y), so annotations feed the alignment directly.
-// x_1 y_1 width height: the top-left corner and the size, in pixels.
-struct Box {
+// A face box, CelebA's x_1 y_1 width height: the top-left corner and the size, in pixels.
+struct FaceBox {
   float x = 0, y = 0, width = 0, height = 0;
 };
 
@@ -49,7 +50,7 @@ struct PartitionRow {
 };
 struct BoxRow {
   std::string file;
-  Box box;
+  FaceBox box;
 };
 struct LandmarkRow {
   std::string file;
@@ -83,49 +84,62 @@ struct CelebAFiles {
   static CelebAFiles aligned();
 };
 
-struct CelebAEntry {
+// One image of a dataset: the face record of every task (landmarks, embedding, the pipeline).
+struct FaceRecord {
   std::string file;  // "000001.jpg"
   std::string path;  // root/image_dir/file
   int identity = 0;  // CelebA's identity number
-  int label = 0;     // 0 .. num_identities()-1: the rank of `identity` among the dataset's identities
-  int partition = 0;
-  std::optional<Box> box;
+  int label = 0;     // 0 .. num_identities()-1: the rank of `identity` among the set's identities
+  int partition = 0; // 0 train, 1 validation, 2 test
+  std::optional<FaceBox> box;
   std::optional<Landmarks5> landmarks;
 };
 
-struct CelebA {
-  std::string root, image_dir;       // image_dir = root/files.image_dir
-  std::vector<CelebAEntry> entries;  // in the identity file's order
-  std::vector<int> identities;       // sorted distinct identity numbers: label i is identities[i]
-  size_t num_boxes = 0, num_landmarks = 0;  // entries that have them
+struct FaceSet {
+  std::string root, image_dir;        // image_dir = root/files.image_dir
+  std::vector<FaceRecord> faces;      // in the identity file's order
+  std::vector<int> identities;        // sorted distinct identity numbers of `faces`: label i is identities[i]
+  size_t listed = 0;                  // images the identity file lists (faces may be fewer: FaceFilter)
+  size_t num_boxes = 0, num_landmarks = 0;  // rows of the box and landmark files
 
-  size_t size() const { return entries.size(); }
+  size_t size() const { return faces.size(); }
   int num_identities() const { return static_cast<int>(identities.size()); }
-  // Indices of the entries in partition p, in order.
-  std::vector<size_t> partition_indices(int p) const;
+  // Indices of the faces in partition p, in order; at most `limit` of them when limit > 0.
+  std::vector<size_t> partition(int p, int64_t limit = 0) const;
+  // Recomputes `identities` and every face's `label` from the faces (after faces were dropped).
+  void relabel();
 };
 
-// Reads and joins the files. Every image of the identity file must have a partition; boxes and
+// Which images load_faces keeps.
+enum class FaceFilter {
+  All,              // every listed image
+  Landmarks,        // those with five landmarks (the embedding aligns by them)
+  BoxAndLandmarks,  // those with a face box and five landmarks (the landmark network)
+};
+
+// Reads and joins DIR's files. Every image of the identity file must have a partition; boxes and
 // landmarks may cover a part of the images; rows of any file naming images the identity file does
-// not list are an error. The images themselves are not opened (see check_images_present).
-CelebA load_celeba(const std::string& root, const CelebAFiles& files = {});
+// not list are an error. Then keeps the images `keep` asks for, and checks that they exist on disk
+// (not decoded; see load_celeba_images). Throws a one-line ff::Error when DIR is missing, lacks a
+// file the filter needs, keeps no image (Landmarks, BoxAndLandmarks), or misses image files (naming the first ten).
+FaceSet load_faces(const std::string& dir, FaceFilter keep = FaceFilter::All, const CelebAFiles& files = {});
 
 // The listed images that are not regular files on disk (file names, in the dataset's order).
-std::vector<std::string> missing_images(const CelebA& ds);
+std::vector<std::string> missing_images(const FaceSet& ds);
 // Throws when any listed image is missing, naming how many and the first ten.
-void check_images_present(const CelebA& ds);
+void check_images_present(const FaceSet& ds);
 
-// Decodes the images of the entries `indices` (in parallel; results in the order asked).
+// Decodes the images of the faces `indices` (in parallel; results in the order asked).
 // skip_failures false: the first image that fails to decode (in the order asked) throws.
 // skip_failures true: failures are left out and counted, and their messages kept.
 struct LoadedImages {
   std::vector<Image> images;
-  std::vector<size_t> indices;      // entry index of each image in `images`
+  std::vector<size_t> indices;      // face index of each image in `images`
   size_t failed = 0;                // images skipped because they failed to decode
   std::vector<std::string> errors;  // one message per failure: the file and the reason
   std::string summary() const;      // "decoded 3978 of 3980 images; 2 failed (first: ...)"
 };
-LoadedImages load_celeba_images(const CelebA& ds, const std::vector<size_t>& indices,
+LoadedImages load_celeba_images(const FaceSet& ds, const std::vector<size_t>& indices,
                                 bool skip_failures, int channels = 3);
 
 }  // namespace ff

@@ -61,7 +61,7 @@ FaceParams synth_identity(uint64_t seed, int identity);
 struct SynthSample {
   Image image;          // RGB, size x size
   Landmarks5 landmarks;  // left eye, right eye, nose, left mouth, right mouth (pixels)
-  Box box;               // tight face box, whole pixels
+  FaceBox box;           // tight face box, whole pixels
   int jpeg_quality = 92;  // the quality this image is meant to be stored with
 };
 

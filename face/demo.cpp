@@ -72,20 +72,14 @@ Image landmark_sheet(const LandmarkEvalResult& ev, const std::string& image_dir,
   for (size_t i = 0; i < ev.files.size() && imgs.size() < count; ++i) {
     Image im = load_image(image_dir + "/" + ev.files[i], 3);
     for (int k = 0; k < 5; ++k) {
-      draw_marker(im, ev.truth[i][2 * k], ev.truth[i][2 * k + 1], {40, 200, 40}, Marker::Plus, 4, 1.5);
-      draw_marker(im, ev.predictions[i][2 * k], ev.predictions[i][2 * k + 1], {230, 40, 40}, Marker::Cross, 4, 1.5);
+      draw_marker(im, ev.truth[i][k].x, ev.truth[i][k].y, {40, 200, 40}, Marker::Plus, 4, 1.5);
+      draw_marker(im, ev.predictions[i][k].x, ev.predictions[i][k].y, {230, 40, 40}, Marker::Cross, 4, 1.5);
     }
     imgs.push_back(im);
     caps.push_back("NME " + fmt("%.3f", ev.metrics.nme[i]));
   }
   return montage(imgs, caps, 4);
 }
-
-// The two pairs to verify, from identities the embedding network never trained on.
-struct DemoPair {
-  std::string a, b;  // paths
-  FaceBox box_a{}, box_b{};
-};
 
 }  // namespace
 
@@ -114,14 +108,15 @@ DemoResult run_demo(const DemoOptions& o) {
     sc.seed = o.seed;
     write_synth_dataset(data, sc);
   });
-  LandmarkData lmk_data = load_landmark_data(data);
+  const FaceSet faces = load_faces(data, FaceFilter::BoxAndLandmarks);
   {
     std::vector<Image> imgs;
-    for (size_t i = 0; i < lmk_data.faces.size() && imgs.size() < 8; ++i) {
-      const FaceRecord& f = lmk_data.faces[i];
+    for (size_t i = 0; i < faces.size() && imgs.size() < 8; ++i) {
+      const FaceRecord& f = faces.faces[i];
+      const FaceBox& b = *f.box;
       Image im = load_image(f.path, 3);
-      draw_rect(im, f.box[0], f.box[1], f.box[0] + f.box[2] - 1, f.box[1] + f.box[3] - 1, {40, 200, 40}, 1);
-      for (int k = 0; k < 5; ++k) draw_disc(im, f.points[2 * k], f.points[2 * k + 1], 2, {230, 40, 40});
+      draw_rect(im, b.x, b.y, b.x + b.width - 1, b.y + b.height - 1, {40, 200, 40}, 1);
+      for (const Point2& p : *f.landmarks) draw_disc(im, p.x, p.y, 2, {230, 40, 40});
       imgs.push_back(im);
     }
     save_png(montage(imgs, {}, 8), report_dir + "/data.png");
@@ -132,11 +127,11 @@ DemoResult run_demo(const DemoOptions& o) {
   lt.data = data;
   lt.out = o.out + "/landmarks";
   lt.config = "small";
-  lt.epochs = p.lmk_epochs;
+  lt.fit.epochs = p.lmk_epochs;
+  lt.fit.progress = o.progress;
   lt.batch = p.lmk_batch;
   lt.workers = o.workers;
   lt.seed = o.seed;
-  lt.progress = o.progress;
   stage(2, n_stages, "training the landmark network (small stacked hourglass, " + std::to_string(p.lmk_epochs) +
                          " epochs, CPU) -> " + lt.out);
   LandmarkTrainResult lr;
@@ -161,12 +156,12 @@ DemoResult run_demo(const DemoOptions& o) {
   et.data = data;
   et.out = o.out + "/embed";
   et.config = "small";
-  et.epochs = p.emb_epochs;
+  et.fit.epochs = p.emb_epochs;
+  et.fit.progress = o.progress;
   et.batch = p.emb_batch;
   et.lr = p.emb_lr;
   et.workers = o.workers;
   et.seed = o.seed;
-  et.quiet = !o.progress;
   stage(4, n_stages, "training the embedding network (small ResNet + ArcFace, " + std::to_string(p.emb_epochs) +
                          " epochs, CPU) -> " + et.out);
   EmbedTrainResult er;
@@ -191,11 +186,11 @@ DemoResult run_demo(const DemoOptions& o) {
 
   // 4. verification of two pairs of held-out identities (boxes from the data, as a detector gives)
   stage(6, n_stages, "verifying a same-identity and a different-identity pair of held-out identities");
-  FaceSet set = load_face_set(data);
-  EmbedSplit split = make_embed_split(set, parse_split_kind(et.split), et.holdout, et.seed);
+  EmbedSplit split = make_embed_split(load_faces(data, FaceFilter::Landmarks), parse_split_kind(et.split), et.holdout,
+                                      et.seed);
   FF_CHECK(split.holdout_identities.size() >= 2, "demo: fewer than two held-out identities");
   auto first_of = [&](int identity, int skip) -> const FaceRecord& {
-    for (const FaceRecord& f : lmk_data.faces)
+    for (const FaceRecord& f : faces.faces)
       if (f.identity == identity && skip-- == 0) return f;
     FF_FAIL("demo: identity ", identity, " has too few images");
   };
@@ -227,9 +222,8 @@ DemoResult run_demo(const DemoOptions& o) {
   // 5. report
   stage(7, n_stages, "writing the report");
   {
-    std::vector<double> x1, x2;
-    for (size_t i = 0; i < lr.losses.size(); ++i) x1.push_back(static_cast<double>(i + 1));
-    for (size_t i = 0; i < er.losses.size(); ++i) x2.push_back(static_cast<double>(er.first_step + i));
+    const std::vector<double> x1(lr.loss_steps.begin(), lr.loss_steps.end()),
+        x2(er.loss_steps.begin(), er.loss_steps.end());
     ChartOptions c;
     c.width = 640;
     c.height = 360;

@@ -5,9 +5,9 @@
 //   photo (CelebA layout, data/celeba.h) + its five landmarks
 //   -> similarity transform (least squares) onto insightface's 5-point template scaled to the
 //      config's input size S (data/geometry.h)
-//   -> composed with the sample's random augmentation (rotation, scale, shift, flip; data/augment.h)
-//      into ONE 2x3 matrix -> ONE warp_affine from the photo to S x S
-//   -> colour jitter -> ImageNet mean/std normalisation -> float32 [3, S, S]
+//   -> data/face_sample.h: composed with the sample's random augmentation (rotation, scale, shift,
+//      flip; data/augment.h) into ONE 2x3 matrix -> ONE uint8 warp from the photo to S x S
+//   -> float -> colour jitter -> ImageNet mean/std normalisation -> float32 [3, S, S]
 //   -> EmbeddingNet (models/resnet.h) -> embedding [N, D] -> head (ArcFace or softmax) -> loss.
 //
 // Flips keep the alignment exact: a flipped sample is aligned by its own least-squares similarity
@@ -19,8 +19,9 @@
 // images (closed-set accuracy), and --holdout-identities whole identities are never trained on
 // (open-set verification). Everything is deterministic for a seed.
 //
-// The types here are plain (no data/celeba.h or data/geometry.h types), so callers need neither
-// header; the data side lives in face/embed_data.cpp, the geometry side in face/embed_align.cpp.
+// Faces are data/celeba.h's records (load_faces with FaceFilter::Landmarks); samples are
+// data/face_sample.h's recipe on the alignment frame. Predicted landmarks: face/embed_data.cpp;
+// splits, alignment and samples: face/embed_align.cpp; the training loop: face/embed_train.cpp.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -33,36 +34,14 @@
 #include "engine/random.h"
 #include "engine/tensor.h"
 #include "data/augment.h"
+#include "data/celeba.h"
+#include "data/geometry.h"
 #include "data/image.h"
+#include "train/fit.h"
 
 namespace ff {
 
 // ---------------------------------------------------------------- data
-// One image of a face dataset in CelebA's layout. (Not face/landmark_data.h's FaceRecord: that
-// one needs a face box, which alignment by the dataset's landmarks does not.)
-struct EmbedFace {
-  std::string file;  // "000001.jpg"
-  std::string path;  // root/img_celeba/file
-  int identity = 0;  // CelebA identity number
-  int partition = 0; // 0 train, 1 validation, 2 test (list_eval_partition.txt)
-  bool has_landmarks = false;
-  // x, y of left eye, right eye, nose tip, left mouth corner, right mouth corner (image pixels,
-  // "left" the image's left, pixel centres at integers).
-  std::array<double, 10> landmarks{};
-};
-
-struct FaceSet {
-  std::string root;
-  std::vector<EmbedFace> records;  // in the identity file's order
-  std::vector<int> identities;      // sorted distinct identity numbers
-};
-
-// Reads DIR's identity, partition and landmark files (data/celeba.h, CelebA's in-the-wild
-// layout: img_celeba + list_landmarks_celeba.txt). Throws a one-line ff::Error when DIR is
-// missing, is not a dataset, or has no landmarks; images without landmarks are left out, and
-// their count is returned in *skipped_no_landmarks when given.
-FaceSet load_face_set(const std::string& dir, size_t* skipped_no_landmarks = nullptr);
-
 // Where the landmarks that align the faces came from.
 struct LandmarkSource {
   std::string model;          // "" : the dataset's landmark file
@@ -72,10 +51,10 @@ struct LandmarkSource {
   std::string str() const;    // one line for logs and tables
 };
 
-// Replaces the landmarks of set's images by those the landmark network in `model_path` predicts
-// (a train-landmarks checkpoint, models/factory.h kind "hourglass"), from each image's face box
+// Replaces the landmarks of set's faces by those the landmark network in `model_path` predicts
+// (a train-landmarks checkpoint, models/factory.h kind "hourglass"), from each face's box
 // (list_bbox_celeba.txt), with the framing and heatmap decoder the network was trained with
-// (face/landmarks.h predict_dataset); images without a box are left out. Runs on `device`.
+// (face/landmarks.h predict_dataset); faces without a box are left out. Runs on `device`.
 // Throws a one-line error for a missing file, a model of another kind, or non-finite predictions.
 LandmarkSource use_predicted_landmarks(FaceSet& set, const std::string& model_path, Device device, int64_t batch,
                                        int workers);
@@ -110,10 +89,9 @@ EmbedSplit make_embed_split(const FaceSet& set, SplitKind kind, int holdout, uin
 // insightface's 5-point template scaled to size x size (data/geometry.h scale_template).
 std::vector<std::array<double, 2>> embed_template(int64_t size);
 
-// The 2x3 matrix (row-major, source -> destination pixels) that aligns a face with these
-// landmarks to the template at size x size; with `flip`, the aligned face's mirror image, aligned
-// exactly (see the file comment).
-std::array<double, 6> alignment_matrix(const std::array<double, 10>& landmarks, int64_t size, bool flip);
+// The matrix (photo -> aligned pixels) that aligns a face with these landmarks to the template at
+// size x size; with `flip`, the aligned face's mirror image, aligned exactly (see the file comment).
+Affine2 alignment_matrix(const Landmarks5& landmarks, int64_t size, bool flip);
 
 // The embedding network's training augmentation: milder than the landmark network's (the faces
 // are already aligned): flip 0.5, rotation +-10 degrees, scale 0.9..1.1, shift +-5%, colour
@@ -124,27 +102,19 @@ struct EmbedAugment {
   AugmentConfig config = embed_augment();
 };
 
-// One aligned face, float32 [3, size, size] in [0, 1] before normalisation: ONE warp of `img`
-// by `matrix` (border: black, as insightface's crops).
-Tensor warp_face(const Image& img, const std::array<double, 6>& matrix, int64_t size);
-
-// Makes a training sample: alignment composed with a random augmentation drawn from rng (always
-// the same number of draws), colour jitter, then normalisation. Returns [3, size, size].
-Tensor make_train_face(const Image& img, const std::array<double, 10>& landmarks, int64_t size,
-                       const EmbedAugment& aug, Rng& rng);
+// A training sample, float32 [3, size, size]: warp_face_sample on the alignment, with a random
+// augmentation drawn from rng (always the same number of draws) whose flips use the exact mirror
+// alignment; aug.enabled false: the plain aligned face (no draw).
+Tensor make_train_face(const Image& photo, const Landmarks5& landmarks, int64_t size, const EmbedAugment& aug,
+                       Rng& rng);
 // An evaluation sample (no augmentation; optionally the exact flip), normalised.
-Tensor make_eval_face(const Image& img, const std::array<double, 10>& landmarks, int64_t size, bool flip);
-
-// ImageNet mean/std normalisation, in place, of float32 [..., 3, H, W] values in [0, 1].
-void normalize_imagenet_(Tensor& images);
-// The inverse, to show a normalised [3, H, W] tensor as an image.
-Image denormalize_to_image(const Tensor& chw);
+Tensor make_eval_face(const Image& photo, const Landmarks5& landmarks, int64_t size, bool flip);
 
 // ---------------------------------------------------------------- embeddings (training and evaluation)
 class EmbeddingNet;
 class Head;
 
-// Embeddings of the images `records` of `set`, aligned without augmentation, and of their exact
+// Embeddings of the faces `records` of `set`, aligned without augmentation, and of their exact
 // mirrors, computed in eval mode on `device` (the net's device), `batch` images at a time with
 // `workers` threads preparing them: plain and flipped, float32 [n, D] on the CPU, not normalised.
 // Leaves the net in eval mode.
@@ -172,7 +142,6 @@ struct EmbedTrainOptions {
   std::string data, out;
   std::string head = "arcface";   // arcface | softmax
   std::string config = "small";   // small | reference (models/resnet.h EmbeddingConfig)
-  int epochs = 10;
   int64_t batch = 64;
   double lr = 0.1;
   double momentum = 0.9;
@@ -187,34 +156,21 @@ struct EmbedTrainOptions {
   int holdout = -1;               // held-out identities (-1: 15%, see make_embed_split)
   std::string landmarks_model;    // "" : align by the dataset's landmarks; else by this network's
   EmbedAugment augment;
-  int64_t save_every = 0;         // also checkpoint "last" every this many steps (0: epoch ends only)
   int64_t report_faces = 16;      // aligned validation faces shown in the report
-  bool quiet = false;             // no progress line (tests)
-  // Test hooks (steps count from 1, as in log.csv). stop_after_steps: stop (after checkpointing
-  // "last") once the run has made this many steps in total — an interruption at a known point.
-  // nan_at_step: poison the inputs of that step with NaN, so its loss is NaN.
-  int64_t stop_after_steps = -1;
-  int64_t nan_at_step = -1;
+  FitOptions fit;                 // epochs, checkpoints, logging, progress, test hooks (train/fit.h)
+  EmbedTrainOptions() { fit.epochs = 10; }
 };
 
-struct EmbedEpoch {
-  int64_t epoch = 0, step = 0;   // step: optimizer steps done at the epoch's end
-  double train_loss = 0, lr = 0, val_acc = 0, val_acc_flip = 0, images_per_second = 0, seconds = 0;
-};
-
-struct EmbedTrainResult {
-  std::vector<double> losses;      // the loss of every step this call ran, in order
-  int64_t first_step = 0;          // the step index of losses[0]
-  std::vector<EmbedEpoch> epochs;  // the epochs this call finished
-  int64_t steps = 0;               // optimizer steps of the run so far
-  double best_val_acc = 0;         // best validation accuracy (with flip) of the run so far
+// epochs[i].metric and best_metric: the validation accuracy with flip TTA (higher is better), or
+// minus the training loss when there is no validation image.
+struct EmbedTrainResult : FitResult {
+  std::vector<ClosedSetAccuracy> val_acc;  // per epoch this call finished
   int64_t num_classes = 0, train_images = 0, val_images = 0, holdout_images = 0, holdout_identities = 0;
-  bool stopped_early = false;      // stop_after_steps ended the call
 };
 
-// Trains (or, with resume, continues) a run in options.out. Prints a progress line on stderr
-// unless quiet. Throws ff::Error for bad input and when a loss is not finite (naming the step; the
-// last checkpoint is left as it was).
+// Trains (or, with resume, continues) a run in options.out. Prints progress on stderr when
+// options.fit.progress. Throws ff::Error for bad input and when a loss is not finite (naming the
+// step; the last checkpoint is left as it was).
 EmbedTrainResult train_embed(const EmbedTrainOptions& options);
 
 // The training options recorded in RUN/last.safetensors (for --resume: a resumed run keeps them).

@@ -62,7 +62,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   // identities (a different dataset, or a changed one, is refused rather than mis-scored).
   const std::vector<int> trained = parse_ints(meta_at(st.metadata, "train.identities", o.model));
   const std::vector<int> held = parse_ints(meta_at(st.metadata, "train.holdout_identities", o.model));
-  FaceSet set = load_face_set(o.data);
+  FaceSet set = load_faces(o.data, FaceFilter::Landmarks);
   // Align as training did unless told otherwise.
   auto rec = st.metadata.find("train.landmarks_model");
   std::string lm_model = o.ground_truth_landmarks      ? std::string()
@@ -111,7 +111,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     say("embedding " + std::to_string(split.holdout.size()) + " images of " +
         std::to_string(split.holdout_identities.size()) + " held-out identities and their mirrors");
     std::vector<int64_t> ids;
-    for (size_t i : split.holdout) ids.push_back(set.records[i].identity);
+    for (size_t i : split.holdout) ids.push_back(set.faces[i].identity);
     FaceEmbeddings e = embed_faces(net, set, split.holdout, dev, o.batch, o.workers);
     Tensor emb = flip_tta_embeddings(e);
     Pairs pairs = build_pairs(ids, o.pair_seed);

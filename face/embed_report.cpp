@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "data/face_sample.h"
 #include "report/plot.h"
 #include "report/html.h"
 
@@ -52,7 +53,7 @@ void write_face_sheets(const std::string& report_dir, const FaceSet& set, const 
   std::vector<size_t> pick;
   std::set<int> seen;
   for (size_t r : split.val)
-    if (static_cast<int64_t>(pick.size()) < count && seen.insert(set.records[r].identity).second) pick.push_back(r);
+    if (static_cast<int64_t>(pick.size()) < count && seen.insert(set.faces[r].identity).second) pick.push_back(r);
   for (size_t r : split.val)
     if (static_cast<int64_t>(pick.size()) < count && std::find(pick.begin(), pick.end(), r) == pick.end())
       pick.push_back(r);
@@ -60,20 +61,20 @@ void write_face_sheets(const std::string& report_dir, const FaceSet& set, const 
   std::vector<std::string> captions;
   const auto tmpl = embed_template(size);
   for (size_t i = 0; i < pick.size(); ++i) {
-    const EmbedFace& rec = set.records[pick[i]];
+    const FaceRecord& rec = set.faces[pick[i]];
     Image img = load_image(rec.path, 3);
-    Image a = denormalize_to_image(make_eval_face(img, rec.landmarks, size, false));
+    Image a = denormalize_to_image(make_eval_face(img, *rec.landmarks, size, false));
     for (const auto& p : tmpl) draw_marker(a, p[0], p[1], Color{0, 255, 0}, Marker::Cross, 1.5, 1.0);
     aligned.push_back(a);
-    flipped.push_back(denormalize_to_image(make_eval_face(img, rec.landmarks, size, true)));
+    flipped.push_back(denormalize_to_image(make_eval_face(img, *rec.landmarks, size, true)));
     Rng rng(seed + i);
-    augmented.push_back(denormalize_to_image(make_train_face(img, rec.landmarks, size, aug, rng)));
+    augmented.push_back(denormalize_to_image(make_train_face(img, *rec.landmarks, size, aug, rng)));
   }
   std::vector<Image> all = aligned;
   all.insert(all.end(), flipped.begin(), flipped.end());
   all.insert(all.end(), augmented.begin(), augmented.end());
   for (size_t i = 0; i < all.size(); ++i)
-    captions.push_back(i < pick.size() ? "id " + std::to_string(set.records[pick[i]].identity)
+    captions.push_back(i < pick.size() ? "id " + std::to_string(set.faces[pick[i]].identity)
                                        : i < 2 * pick.size() ? "flip" : "augmented");
   save_png(montage(all, captions, static_cast<int>(pick.size()), 4), report_dir + "/aligned_faces.png");
 }

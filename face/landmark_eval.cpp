@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "models/factory.h"
-#include "data/celeba.h"  // landmark_name
+#include "data/celeba.h"
 #include "face/landmarks.h"
 #include "face/landmark_report.h"
 
@@ -35,7 +35,7 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
   LandmarkEvalResult r;
   r.decode = decode_from_metadata(lm.meta);
 
-  LandmarkData data = load_landmark_data(o.data);
+  const FaceSet data = load_faces(o.data, FaceFilter::BoxAndLandmarks);
   const std::vector<size_t> idx = data.partition(o.partition, o.max_images);
   FF_CHECK(!idx.empty(), "eval-landmarks: ", o.data, " has no faces in partition ", o.partition);
   lm.to(dev);
@@ -45,12 +45,13 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
   for (size_t i = 0; i < idx.size(); ++i) {
     const FaceRecord& f = data.faces[idx[i]];
     r.files.push_back(f.file);
-    r.truth.push_back(f.points);
-    for (int k = 0; k < 10; ++k) {
-      FF_CHECK(std::isfinite(r.predictions[i][k]), "eval-landmarks: the network's prediction for ", f.file,
+    r.truth.push_back(*f.landmarks);
+    for (int k = 0; k < 5; ++k) {
+      const Point2 q = r.predictions[i][k], t = (*f.landmarks)[k];
+      FF_CHECK(std::isfinite(q.x) && std::isfinite(q.y), "eval-landmarks: the network's prediction for ", f.file,
                " is not finite (a diverged checkpoint?)");
-      pred.push_back(r.predictions[i][k]);
-      truth.push_back(f.points[k]);
+      pred.insert(pred.end(), {q.x, q.y});
+      truth.insert(truth.end(), {t.x, t.y});
     }
   }
   r.metrics = landmark_metrics(pred, truth, 5, 0.10);
@@ -94,9 +95,9 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
     for (size_t i = 0; i < idx.size(); ++i) {
       std::snprintf(buf, sizeof buf, "%.9g", r.metrics.nme[i]);
       f << r.files[i] << "," << buf;
-      for (const auto* pts : {&r.predictions[i], &r.truth[i]})
-        for (float v : *pts) {
-          std::snprintf(buf, sizeof buf, ",%.7g", v);
+      for (const Landmarks5* pts : {&r.predictions[i], &r.truth[i]})
+        for (const Point2& q : *pts) {
+          std::snprintf(buf, sizeof buf, ",%.7g,%.7g", q.x, q.y);
           f << buf;
         }
       f << "\n";

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/ops_geometry.h"
+#include "data/face_sample.h"
 #include "data/geometry.h"
 #include "report/plot.h"
 #include "report/html.h"
@@ -42,16 +42,11 @@ Image draw_landmark_samples(const std::vector<ReportFace>& faces, const Landmark
   std::vector<Image> tiles;
   for (const ReportFace& f : faces) {
     Image photo = load_image(f.path, 3);
-    const Matrix23 m = face_crop_matrix(f.box, view);
-    Affine2 a;
-    for (int r = 0; r < 2; ++r)
-      for (int c = 0; c < 3; ++c) a.m[r][c] = m[r * 3 + c];
-    Tensor src = image_to_tensor_hwc(photo).reshape({1, photo.height, photo.width, 3});
-    Tensor crop = warp_affine(src, affine_tensor({a}), D, D, ImageLayout::HWC, BorderMode::Constant, 0.0);
-    Image tile = image_from_tensor_hwc(crop.reshape({D, D, 3}));
+    const Affine2 a = face_crop_matrix(f.box, view);
+    Image tile = warp_image(photo, a, D, D);
     for (int k = 0; k < 5; ++k) {
-      Point2 t = apply_affine(a, Point2{f.truth[2 * k], f.truth[2 * k + 1]});
-      Point2 p = apply_affine(a, Point2{f.pred[2 * k], f.pred[2 * k + 1]});
+      Point2 t = apply_affine(a, f.truth[k]);
+      Point2 p = apply_affine(a, f.pred[k]);
       draw_marker(tile, t.x, t.y, kTruth, Marker::Plus, 4);
       draw_marker(tile, p.x, p.y, kPred, Marker::Cross, 4);
     }

@@ -12,9 +12,9 @@
 namespace ff {
 
 struct ReportFace {
-  std::string path;                    // the photo
-  std::array<float, 4> box{};          // its face box
-  std::array<float, 10> truth{}, pred{};  // photo pixels
+  std::string path;          // the photo
+  FaceBox box;               // its face box
+  Landmarks5 truth, pred;    // photo pixels
 };
 
 // Writes run_dir/report/{loss.png, val_nme.png, samples.png, index.html}; returns the paths.

@@ -15,6 +15,7 @@
 #include "engine/error.h"
 #include "engine/ops_geometry.h"
 #include "engine/safetensors.h"
+#include "data/face_sample.h"
 #include "face/embed.h"
 #include "report/plot.h"
 
@@ -113,13 +114,6 @@ std::string default_landmark_model() {
 }
 
 // ---------------------------------------------------------------- stages
-namespace {
-// Photo pixel -> destination pixel by a 2x3 matrix.
-std::array<float, 2> apply(const std::array<double, 6>& m, double x, double y) {
-  return {static_cast<float>(m[0] * x + m[1] * y + m[2]), static_cast<float>(m[3] * x + m[4] * y + m[5])};
-}
-}  // namespace
-
 std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image>& photos,
                                      const std::vector<std::string>& names,
                                      const std::vector<std::optional<FaceBox>>& boxes, int64_t size) {
@@ -138,29 +132,22 @@ std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image
     used.push_back(f.box);
   }
   for (const AlignedFace& f : out) ptrs.push_back(&f.photo);
-  std::vector<std::array<float, 10>> pts =
-      predict_landmarks(*lmk.net, ptrs, used, lmk.framing, lmk.decode, Device::cpu());
+  std::vector<Landmarks5> pts = predict_landmarks(*lmk.net, ptrs, used, lmk.framing, lmk.decode, Device::cpu());
   for (size_t i = 0; i < out.size(); ++i) {
     AlignedFace& f = out[i];
     f.landmarks = pts[i];
-    const Matrix23 c = face_crop_matrix(f.box, lmk.framing);
+    const Affine2 c = face_crop_matrix(f.box, lmk.framing);
     f.crop_scale = lmk.framing.crop_scale;
-    f.crop = image_from_tensor_chw(warp_face(f.photo, c, lmk.framing.input_size));
-    for (int k = 0; k < 5; ++k) {
-      auto q = apply(c, f.landmarks[2 * k], f.landmarks[2 * k + 1]);
-      f.crop_landmarks[2 * k] = q[0];
-      f.crop_landmarks[2 * k + 1] = q[1];
-    }
-    std::array<double, 10> lm{};
-    for (int k = 0; k < 10; ++k) lm[k] = f.landmarks[k];
-    f.align_matrix = alignment_matrix(lm, size, false);
-    f.aligned = image_from_tensor_chw(warp_face(f.photo, f.align_matrix, size));
+    f.crop = warp_image(f.photo, c, lmk.framing.input_size, lmk.framing.input_size);
+    for (int k = 0; k < 5; ++k) f.crop_landmarks[k] = apply_affine(c, f.landmarks[k]);
+    f.align_matrix = alignment_matrix(f.landmarks, size, false);
+    f.aligned = warp_image(f.photo, f.align_matrix, size, size);
   }
   return out;
 }
 
 Tensor embed_photos(EmbeddingModel& emb, const std::vector<const Image*>& photos,
-                    const std::vector<std::array<float, 10>>& landmarks, int64_t batch) {
+                    const std::vector<Landmarks5>& landmarks, int64_t batch) {
   FF_CHECK(photos.size() == landmarks.size(), "embed_photos: ", photos.size(), " photos but ", landmarks.size(),
            " landmark sets");
   FF_CHECK(batch > 0, "embed_photos: batch must be positive, got ", batch);
@@ -173,10 +160,8 @@ Tensor embed_photos(EmbeddingModel& emb, const std::vector<const Image*>& photos
     // Rows 0..bn-1 the faces, bn..2bn-1 their mirrors: one forward for both.
     Tensor x = Tensor::empty({2 * bn, 3, S, S});
     for (int64_t i = 0; i < bn; ++i) {
-      std::array<double, 10> lm{};
-      for (int k = 0; k < 10; ++k) lm[k] = landmarks[b0 + i][k];
       for (int flip = 0; flip < 2; ++flip) {
-        Tensor face = make_eval_face(*photos[b0 + i], lm, S, flip == 1);
+        Tensor face = make_eval_face(*photos[b0 + i], landmarks[b0 + i], S, flip == 1);
         std::copy(face.data<float>(), face.data<float>() + 3 * S * S,
                   x.data<float>() + (flip * bn + i) * 3 * S * S);
       }
@@ -233,17 +218,15 @@ std::vector<Image> face_panels(const AlignedFace& f, int side, const std::vector
   double s = 1;
   Image photo = resize_to(f.photo, side, &s);
   auto tx = [&](double v) { return s * (v + 0.5) - 0.5; };
-  const double x0 = f.box[0], y0 = f.box[1], x1 = f.box[0] + f.box[2] - 1, y1 = f.box[1] + f.box[3] - 1;
+  const double x0 = f.box.x, y0 = f.box.y, x1 = f.box.x + f.box.width - 1, y1 = f.box.y + f.box.height - 1;
   draw_rect(photo, tx(x0), tx(y0), tx(x1), tx(y1), kBox, 2);
-  const double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, half = crop_scale * std::max(f.box[2], f.box[3]) / 2;
+  const double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, half = crop_scale * std::max(f.box.width, f.box.height) / 2;
   draw_rect(photo, tx(cx - half), tx(cy - half), tx(cx + half), tx(cy + half), kCrop, 1.5);
-  for (int k = 0; k < 5; ++k) draw_disc(photo, tx(f.landmarks[2 * k]), tx(f.landmarks[2 * k + 1]), 3, kPoint);
+  for (const Point2& p : f.landmarks) draw_disc(photo, tx(p.x), tx(p.y), 3, kPoint);
 
   double cs = 1;
   Image crop = resize_to(f.crop, side, &cs);
-  for (int k = 0; k < 5; ++k)
-    draw_disc(crop, cs * (f.crop_landmarks[2 * k] + 0.5) - 0.5, cs * (f.crop_landmarks[2 * k + 1] + 0.5) - 0.5, 3,
-              kPoint);
+  for (const Point2& p : f.crop_landmarks) draw_disc(crop, cs * (p.x + 0.5) - 0.5, cs * (p.y + 0.5) - 0.5, 3, kPoint);
   double as = 1;
   Image aligned = resize_to(f.aligned, side, &as);
   for (const auto& p : tmpl)

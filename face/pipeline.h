@@ -7,8 +7,8 @@
 // Nothing here computes landmarks, alignment or embeddings itself: it strings together
 //   face/landmarks.h  face_crop_matrix, predict_landmarks (crop 1.35x the box -> hourglass ->
 //                      decode heatmaps -> back to photo pixels)
-//   face/embed.h      alignment_matrix / warp_face (similarity onto insightface's template),
-//                      make_eval_face and flip_tta_embeddings (the embedding with its mirror)
+//   face/embed.h      alignment_matrix (similarity onto insightface's template), make_eval_face
+//                      and flip_tta_embeddings (the embedding with its mirror)
 // so the commands see faces exactly as training and evaluation did.
 //
 // Without a face detector, a photo is taken to be face-centred: the face box is central_face_box()
@@ -31,13 +31,12 @@
 namespace ff {
 
 // ---------------------------------------------------------------- inputs
-// A face box: x_1, y_1 (top-left pixel), width, height, in photo pixels (CelebA's convention).
-using FaceBox = std::array<float, 4>;
+// Face boxes are data/celeba.h's FaceBox: x_1, y_1 (top-left pixel), width, height, photo pixels.
 
-// The box assumed when no detector is run: a square of side 0.6 * min(width, height), centred
-// 5% of the height below the photo's centre. Chosen on the synthetic set and on face-centred crops
-// (CelebA's aligned images, passport-style photos): the landmark crop (1.35 x this box) then spans
-// 0.81 of the shorter side, about how training framed faces.
+// The box assumed when no detector is run: a square of side 0.42 * min(width, height), centred
+// 7% of the height below the photo's centre (at 0.57 of it). Measured on the synthetic set, whose
+// tight boxes average 0.40 of the side; the landmark crop (1.35 x this box) then spans 0.57 of
+// the shorter side.
 FaceBox central_face_box(int width, int height);
 
 // Parses "x,y,w,h" (numbers, w and h > 0) and checks that the box overlaps the photo; throws a
@@ -81,13 +80,13 @@ std::string default_landmark_model();
 struct AlignedFace {
   std::string name;                 // the photo's file name (or a caller's label)
   Image photo;                      // RGB, as read
-  FaceBox box{};                    // the face box used
+  FaceBox box;                      // the face box used
   bool box_given = false;           // false: central_face_box
-  std::array<float, 10> landmarks{};  // photo pixels: left eye, right eye, nose, left/right mouth
+  Landmarks5 landmarks;             // photo pixels: left eye, right eye, nose, left/right mouth
   double crop_scale = 1.35;         // the landmark framing's: crop side = crop_scale * max(w, h)
   Image crop;                       // what the hourglass saw: the box enlarged (crop_scale), input_size^2
-  std::array<float, 10> crop_landmarks{};  // the landmarks in `crop` pixels
-  std::array<double, 6> align_matrix{};    // photo pixels -> aligned pixels (2x3, row-major)
+  Landmarks5 crop_landmarks;        // the landmarks in `crop` pixels
+  Affine2 align_matrix;             // photo pixels -> aligned pixels
   Image aligned;                    // size x size, the face on the template
 };
 
@@ -101,7 +100,7 @@ std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image
 // size, plain and mirrored, through the network (eval mode, no gradients, batches of `batch`),
 // combined by flip_tta_embeddings. [n, D] float32, rows L2-normalised.
 Tensor embed_photos(EmbeddingModel& emb, const std::vector<const Image*>& photos,
-                    const std::vector<std::array<float, 10>>& landmarks, int64_t batch = 32);
+                    const std::vector<Landmarks5>& landmarks, int64_t batch = 32);
 
 // ---------------------------------------------------------------- verification
 struct VerifyResult {

@@ -62,12 +62,10 @@ struct EmbeddingConfig {
   ResNetConfig resnet;
   int64_t embedding_dim = 512;
   double dropout = 0.7;
-  // Adds BatchNorm1d after the linear layer (embedding_layer.2, ArcFace's "BN-Dropout-FC-BN"
-  // output). Without it the embeddings of every face share a large common component (the
-  // pooled ReLU features are all positive): after the demo's training every pair of faces,
-  // same or different, had cosine 0.97-0.999, so no fixed threshold separated them. false for
-  // the notebooks' network (their weights load unchanged), true for the small configuration.
-  // Config string key "bn" (0/1; absent = 0).
+  // BatchNorm1d after the linear layer (embedding_layer.2, ArcFace's "BN-Dropout-FC-BN" output):
+  // removes the component all embeddings share, without which no cosine threshold separates
+  // pairs (docs/design.md section 6). false for the notebooks' network (their weights load
+  // unchanged), true for the small configuration. Config string key "bn" (0/1; absent = 0).
   bool bn = false;
   static EmbeddingConfig reference() { return {}; }
   static EmbeddingConfig small();  // width 0.25, blocks [1, 1, 1, 1], 64x64 input, 128-d embedding, bn

@@ -1,11 +1,13 @@
-// tests/test_augment.cpp — training augmentation (data/augment.h): the one-matrix random affine,
-// landmarks moved with the image (flip swap included), determinism, colour jitter, errors.
+// tests/test_augment.cpp — training augmentation (data/augment.h: the one-matrix random affine,
+// colour jitter) and the face-sample recipe built on it (data/face_sample.h warp_face_sample):
+// landmarks moved with the image (flip swap included), the exact-mirror frame, one uint8 warp then
+// normalisation, determinism, errors.
 //
-// The central check: draw a bright dot at each landmark (landmark k in channel k, so dots can be
-// told apart), augment, and find each dot again as the weighted centroid of a small window around
-// where the augmented landmarks say it is. It must lie within 1 px, in the channel the flip swap
-// predicts (after a flip, output landmark 0 — the image's left eye — is the dot drawn for input
-// landmark 1).
+// The central check: photos with a bright dot at ONE landmark each, all warped with generators of
+// the same seed (so with the same augmentation); each dot is found again as the weighted centroid
+// of a small window around where the sample's moved landmarks say it is. It must lie within 1 px,
+// at the slot the flip swap predicts (after a flip, slot 0 — the image's left eye — is where the
+// dot drawn for landmark 1 lands).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,55 +15,55 @@
 
 #include "tests/test_util.h"
 #include "data/augment.h"
+#include "data/face_sample.h"
 
 namespace ff {
 namespace {
 
-constexpr int kK = 5;
+constexpr double kStd[3] = {0.229, 0.224, 0.225}, kMean[3] = {0.485, 0.456, 0.406};
 
 // Face-like landmark positions (left eye, right eye, nose, left and right mouth corner) in a
-// 64 x 64 image, jittered per sample.
-Tensor random_landmarks(Rng& rng, int64_t b) {
-  const double base[kK][2] = {{24, 26}, {40, 25.5}, {32, 33}, {26, 41}, {39, 41.5}};
-  std::vector<float> v;
-  for (int64_t i = 0; i < b; ++i)
-    for (int k = 0; k < kK; ++k)
-      for (int d = 0; d < 2; ++d) v.push_back(static_cast<float>(base[k][d] + rng.uniform(-1.5, 1.5)));
-  return Tensor::from_vector(v, {b, kK, 2});
+// 64 x 64 photo, jittered.
+Landmarks5 random_landmarks(Rng& rng) {
+  const double base[5][2] = {{24, 26}, {40, 25.5}, {32, 33}, {26, 41}, {39, 41.5}};
+  Landmarks5 lm;
+  for (int k = 0; k < 5; ++k) lm[k] = {base[k][0] + rng.uniform(-1.5, 1.5), base[k][1] + rng.uniform(-1.5, 1.5)};
+  return lm;
 }
 
-// A Gaussian dot (sigma 1 px, peak 1) at every landmark: CHW, landmark k in channel k.
-Tensor dot_images(const Tensor& landmarks, int64_t h, int64_t w) {
-  const int64_t b = landmarks.size(0);
-  std::vector<float> lm = landmarks.to_vector<float>(), img(b * kK * h * w, 0.f);
-  for (int64_t i = 0; i < b; ++i)
-    for (int k = 0; k < kK; ++k) {
-      double cx = lm[(i * kK + k) * 2], cy = lm[(i * kK + k) * 2 + 1];
-      for (int64_t y = 0; y < h; ++y)
-        for (int64_t x = 0; x < w; ++x)
-          img[((i * kK + k) * h + y) * w + x] =
-              static_cast<float>(std::exp(-((x - cx) * (x - cx) + (y - cy) * (y - cy)) / 2.0));
+// A black RGB photo with a white Gaussian dot (sigma 1.2 px) at `p`.
+Image dot_photo(const Point2& p, int w = 64, int h = 64) {
+  Image img(w, h, 3, 0);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const double v = std::exp(-((x - p.x) * (x - p.x) + (y - p.y) * (y - p.y)) / (2 * 1.2 * 1.2));
+      for (int c = 0; c < 3; ++c) img.at(x, y, c) = static_cast<uint8_t>(std::lround(255 * v));
     }
-  return Tensor::from_vector(img, {b, kK, h, w});
+  return img;
 }
 
 struct Found {
   double x = NAN, y = NAN, mass = 0;
 };
-// Weighted centroid of channel c of image i (CHW float [B, C, H, W]) in a (2r+1)^2 window around (px, py).
-Found centroid(const std::vector<float>& img, int64_t i, int64_t c, int64_t channels, int64_t h, int64_t w, double px,
-               double py, int r) {
+// Weighted centroid of the red channel of a normalised sample [3, S, S] (normalisation undone) in a
+// (2r+1)^2 window around (px, py).
+Found centroid(const Tensor& image, double px, double py, int r) {
+  const int64_t S = image.size(1);
+  const float* v = image.data<float>();
   Found f;
   double sx = 0, sy = 0;
   const int64_t x0 = std::lround(px), y0 = std::lround(py);
-  for (int64_t y = std::max<int64_t>(0, y0 - r); y <= std::min<int64_t>(h - 1, y0 + r); ++y)
-    for (int64_t x = std::max<int64_t>(0, x0 - r); x <= std::min<int64_t>(w - 1, x0 + r); ++x) {
-      double v = img[((i * channels + c) * h + y) * w + x];
-      f.mass += v, sx += v * x, sy += v * y;
+  for (int64_t y = std::max<int64_t>(0, y0 - r); y <= std::min<int64_t>(S - 1, y0 + r); ++y)
+    for (int64_t x = std::max<int64_t>(0, x0 - r); x <= std::min<int64_t>(S - 1, x0 + r); ++x) {
+      const double w = v[y * S + x] * kStd[0] + kMean[0];
+      f.mass += w, sx += w * x, sy += w * y;
     }
   if (f.mass > 0) f.x = sx / f.mass, f.y = sy / f.mass;
   return f;
 }
+
+// A frame that rotates, scales and shifts the 64 x 64 photo into a 72 x 72 output.
+Affine2 test_frame() { return compose(Affine2::translation(38, 33), compose(Affine2::similarity(1.1, 0.15, 0, 0), Affine2::translation(-32, -32))); }
 
 AugmentConfig test_config() {
   AugmentConfig cfg;
@@ -72,96 +74,128 @@ AugmentConfig test_config() {
   return cfg;
 }
 
-TEST(Augment, DotsLandOnTheTransformedLandmarks) {
+TEST(FaceSample, DotsLandOnTheMovedLandmarks) {
   Rng data_rng(31);
-  const int64_t B = 16, H = 64, W = 64, OH = 60, OW = 72;  // a non-square output: resize included
-  Tensor lm = random_landmarks(data_rng, B);
-  Tensor img = dot_images(lm, H, W);
-  Rng rng(32);
-  AugmentedBatch a = augment_batch(img, lm, OH, OW, ImageLayout::CHW, test_config(), rng);
-  ASSERT_EQ(a.images.shape(), (Shape{B, kK, OH, OW}));
-  ASSERT_EQ(a.landmarks.shape(), (Shape{B, kK, 2}));
-  std::vector<float> out = a.images.to_vector<float>(), pts = a.landmarks.to_vector<float>();
+  const int64_t S = 72;
+  const AugmentConfig cfg = test_config();
   int flipped = 0;
   double worst = 0;
-  for (int64_t i = 0; i < B; ++i) {
-    const bool flip = a.transforms[i].flipped;
+  for (uint64_t i = 0; i < 16; ++i) {
+    const Landmarks5 lm = random_landmarks(data_rng);
+    // One photo per landmark, each warped with the same seed: the same augmentation for all five.
+    std::vector<FaceSample> s;
+    for (int k = 0; k < 5; ++k) {
+      Rng rng(100 + i);
+      s.push_back(warp_face_sample(dot_photo(lm[k]), test_frame(), &lm, S, &cfg, rng));
+      ASSERT_EQ(s.back().image.shape(), (Shape{3, S, S}));
+      ASSERT_TRUE(s.back().points.has_value());
+    }
+    const bool flip = s[0].flipped;
     flipped += flip;
-    for (int j = 0; j < kK; ++j) {
-      // After a flip, output landmark j is the dot drawn for input landmark swap(j).
+    const Landmarks5& pts = *s[0].points;
+    for (int j = 0; j < 5; ++j) {
+      EXPECT_EQ((*s[j].points)[j].x, pts[j].x) << "the same augmentation for every photo";
+      // After a flip, slot j holds the dot drawn for landmark swap(j).
       const int drawn = flip ? (j == 0 ? 1 : j == 1 ? 0 : j == 3 ? 4 : j == 4 ? 3 : j) : j;
-      const double px = pts[(i * kK + j) * 2], py = pts[(i * kK + j) * 2 + 1];
-      Found f = centroid(out, i, drawn, kK, OH, OW, px, py, 5);
-      ASSERT_GT(f.mass, 1.0) << "sample " << i << " landmark " << j << ": no dot near (" << px << ", " << py << ")";
-      double err = std::hypot(f.x - px, f.y - py);
+      Found f = centroid(s[static_cast<size_t>(drawn)].image, pts[j].x, pts[j].y, 5);
+      ASSERT_GT(f.mass, 1.0) << "sample " << i << " slot " << j << ": no dot near (" << pts[j].x << ", " << pts[j].y << ")";
+      const double err = std::hypot(f.x - pts[j].x, f.y - pts[j].y);
       worst = std::max(worst, err);
-      EXPECT_LT(err, 1.0) << "sample " << i << " landmark " << j << (flip ? " (flipped)" : "") << ": dot at (" << f.x
-                          << ", " << f.y << "), landmark says (" << px << ", " << py << ")";
-      if (drawn != j) {  // the unswapped channel has no dot here: the swap is needed
-        Found wrong = centroid(out, i, j, kK, OH, OW, px, py, 5);
-        EXPECT_LT(wrong.mass, 0.01 * f.mass) << "sample " << i << " landmark " << j;
+      EXPECT_LT(err, 1.0) << "sample " << i << " slot " << j << (flip ? " (flipped)" : "") << ": dot at (" << f.x << ", "
+                          << f.y << "), landmark says (" << pts[j].x << ", " << pts[j].y << ")";
+      if (drawn != j) {  // landmark j's own dot is elsewhere: the swap is needed
+        Found wrong = centroid(s[static_cast<size_t>(j)].image, pts[j].x, pts[j].y, 5);
+        EXPECT_LT(wrong.mass, 0.01 * f.mass) << "sample " << i << " slot " << j;
       }
     }
+    if (flip) {
+      EXPECT_LT(pts[0].x, pts[1].x) << "flipped and swapped: the left eye is still on the left";
+    }
   }
-  std::printf("[ augment ] %d of %d samples flipped; worst dot-to-landmark distance %.3f px\n", flipped,
-              static_cast<int>(B), worst);
-  EXPECT_GT(flipped, 0) << "the seed must exercise flips";
-  EXPECT_LT(flipped, B) << "the seed must exercise unflipped samples";
+  std::printf("[ face sample ] %d of 16 samples flipped; worst dot-to-landmark distance %.3f px\n", flipped, worst);
+  EXPECT_GT(flipped, 0) << "the seeds must exercise flips";
+  EXPECT_LT(flipped, 16) << "the seeds must exercise unflipped samples";
 }
 
-TEST(Augment, Uint8HwcDotsToo) {
+// No augmentation: the sample is exactly one uint8 warp of the photo by the frame, converted and
+// ImageNet-normalised; no draw from the generator; black outside the photo.
+TEST(FaceSample, OneUint8WarpThenNormalisation) {
+  Rng data_rng(32);
+  Image photo(64, 64, 3);
+  for (uint8_t& v : photo.pixels) v = static_cast<uint8_t>(data_rng.randint(256));
+  const int64_t S = 72;
+  Rng rng(5);
+  FaceSample s = warp_face_sample(photo, test_frame(), nullptr, S, nullptr, rng);
+  EXPECT_EQ(rng.offset(), 0u);
+  EXPECT_FALSE(s.points.has_value());
+  EXPECT_FALSE(s.flipped);
+  const Image warped = warp_image(photo, test_frame(), S, S);
+  const float* v = s.image.data<float>();
+  double mean[3] = {0, 0, 0};
+  for (int c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < S; ++y)
+      for (int64_t x = 0; x < S; ++x) {
+        const double want = (warped.at(static_cast<int>(x), static_cast<int>(y), c) / 255.0 - kMean[c]) / kStd[c];
+        ASSERT_NEAR(v[(c * S + y) * S + x], want, 1e-5) << "channel " << c << " pixel " << x << ", " << y;
+        mean[c] += v[(c * S + y) * S + x] / static_cast<double>(S * S);
+      }
+  // The corner is outside the photo: black, normalised.
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(v[c * S * S], -kMean[c] / kStd[c], 1e-6);
+  // And back: denormalize_to_image gives the uint8 warp, pixel for pixel.
+  EXPECT_EQ(denormalize_to_image(s.image).pixels, warped.pixels);
+  // A uniform grey photo normalises to ImageNet's standard scores of that grey.
+  Image grey(64, 64, 3, 200);
+  FaceSample g = warp_face_sample(grey, Affine2::identity(), nullptr, 64, nullptr, rng);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(g.image.data<float>()[c * 64 * 64 + 100], (200 / 255.0 - kMean[c]) / kStd[c], 1e-5);
+}
+
+// With a frame of the mirrored face, a flip uses it instead of mirroring the plain frame's output:
+// a flip-only augmentation gives exactly the plain sample of the mirror frame, points swapped.
+TEST(FaceSample, MirrorFrameReplacesTheMirroredCrop) {
   Rng data_rng(33);
-  const int64_t B = 6, H = 64, W = 64;
-  Tensor lm = random_landmarks(data_rng, B);
-  std::vector<float> chw = dot_images(lm, H, W).to_vector<float>();
-  std::vector<uint8_t> hwc(B * H * W * 3, 0);
-  for (int64_t i = 0; i < B; ++i)
-    for (int64_t p = 0; p < H * W; ++p) {
-      float v = 0;
-      for (int k = 0; k < kK; ++k) v = std::max(v, chw[(i * kK + k) * H * W + p]);
-      for (int c = 0; c < 3; ++c) hwc[(i * H * W + p) * 3 + c] = static_cast<uint8_t>(std::lround(255 * v));
-    }
-  Rng rng(34);
-  AugmentConfig cfg = test_config();
-  cfg.flip_probability = 1.0;
-  AugmentedBatch a = augment_batch(Tensor::from_vector(hwc, {B, H, W, 3}), lm, H, W, ImageLayout::HWC, cfg, rng);
-  ASSERT_EQ(a.images.dtype(), DType::U8);
-  std::vector<float> out = a.images.to_vector<float>(), pts = a.landmarks.to_vector<float>();
-  // Read channel 1 of the HWC output as a one-channel CHW plane per sample.
-  std::vector<float> plane(B * H * W);
-  for (int64_t i = 0; i < B * H * W; ++i) plane[i] = out[i * 3 + 1];
-  for (int64_t i = 0; i < B; ++i) {
-    EXPECT_TRUE(a.transforms[i].flipped);
-    // Flipped and swapped: the left eye (output landmark 0) still lies left of the right eye.
-    EXPECT_LT(pts[(i * kK + 0) * 2], pts[(i * kK + 1) * 2]) << "sample " << i;
-    for (int j = 0; j < kK; ++j) {
-      double px = pts[(i * kK + j) * 2], py = pts[(i * kK + j) * 2 + 1];
-      Found f = centroid(plane, i, 0, 1, H, W, px, py, 3);
-      EXPECT_LT(std::hypot(f.x - px, f.y - py), 1.0) << "sample " << i << " landmark " << j;
-    }
+  const Landmarks5 lm = random_landmarks(data_rng);
+  Image photo = dot_photo(lm[0]);
+  AugmentConfig flip_only;
+  flip_only.flip_probability = 1.0;
+  flip_only.max_rotation_deg = 0;
+  flip_only.min_scale = flip_only.max_scale = 1.0;
+  flip_only.max_shift = 0;
+  const Affine2 plain = test_frame();
+  const Affine2 mirror = compose(Affine2::translation(70, 2), compose(Affine2{{{-1, 0, 0}, {0, 1, 0}}}, plain));
+  Rng r1(1), r2(1);
+  FaceSample f = warp_face_sample(photo, plain, &lm, 72, &flip_only, r1, &mirror);
+  FaceSample m = warp_face_sample(photo, mirror, &lm, 72, nullptr, r2);
+  EXPECT_TRUE(f.flipped);
+  EXPECT_EQ(f.image.to_vector<float>(), m.image.to_vector<float>());
+  const int partner[5] = {1, 0, 2, 4, 3};
+  for (int j = 0; j < 5; ++j) {
+    EXPECT_NEAR((*f.points)[j].x, (*m.points)[partner[j]].x, 1e-9) << j;
+    EXPECT_NEAR((*f.points)[j].y, (*m.points)[partner[j]].y, 1e-9) << j;
   }
+  // Without a mirror frame the flip mirrors the plain output about its centre line.
+  Rng r3(1), r4(1);
+  FaceSample g = warp_face_sample(photo, plain, &lm, 72, &flip_only, r3);
+  FaceSample p = warp_face_sample(photo, plain, &lm, 72, nullptr, r4);
+  for (int j = 0; j < 5; ++j) EXPECT_NEAR((*g.points)[j].x, 71 - (*p.points)[partner[j]].x, 1e-9) << j;
 }
 
-TEST(Augment, DeterministicForASeed) {
+TEST(FaceSample, DeterministicForASeed) {
   Rng data_rng(35);
-  Tensor lm = random_landmarks(data_rng, 4);
-  std::vector<float> dots = dot_images(lm, 64, 64).to_vector<float>();
-  std::vector<float> rgb;  // the first three dot channels as an RGB image
-  for (int64_t i = 0; i < 4; ++i)
-    rgb.insert(rgb.end(), dots.begin() + i * kK * 64 * 64, dots.begin() + (i * kK + 3) * 64 * 64);
-  Tensor img = Tensor::from_vector(rgb, {4, 3, 64, 64});
+  const Landmarks5 lm = random_landmarks(data_rng);
+  Image photo = dot_photo(lm[2]);
+  for (int y = 0; y < 64; ++y) photo.at(10, y, 1) = 180;  // some colour for the jitter to work on
   AugmentConfig cfg = test_config();
-  cfg.brightness = 0.3, cfg.contrast = 0.3;
+  cfg.brightness = 0.3, cfg.contrast = 0.3, cfg.saturation = 0.3;
   Rng r1(7), r2(7), r3(8);
-  AugmentedBatch a = augment_batch(img, lm, 48, 48, ImageLayout::CHW, cfg, r1);
-  AugmentedBatch b = augment_batch(img, lm, 48, 48, ImageLayout::CHW, cfg, r2);
-  AugmentedBatch c = augment_batch(img, lm, 48, 48, ImageLayout::CHW, cfg, r3);
-  EXPECT_EQ(a.images.to_vector<float>(), b.images.to_vector<float>());
-  EXPECT_EQ(a.landmarks.to_vector<float>(), b.landmarks.to_vector<float>());
+  FaceSample a = warp_face_sample(photo, test_frame(), &lm, 48, &cfg, r1);
+  FaceSample b = warp_face_sample(photo, test_frame(), &lm, 48, &cfg, r2);
+  FaceSample c = warp_face_sample(photo, test_frame(), &lm, 48, &cfg, r3);
+  EXPECT_EQ(a.image.to_vector<float>(), b.image.to_vector<float>());
+  for (int k = 0; k < 5; ++k) EXPECT_EQ((*a.points)[k].x, (*b.points)[k].x);
   EXPECT_EQ(r1.offset(), r2.offset());
-  EXPECT_EQ(r1.offset(), 4u * 16u) << "8 uniform draws (2 words each) per sample";
-  EXPECT_NE(a.landmarks.to_vector<float>(), c.landmarks.to_vector<float>());
-  EXPECT_NE(a.images.to_vector<float>(), c.images.to_vector<float>());
+  EXPECT_EQ(r1.offset(), 16u) << "8 uniform draws (2 words each) per sample";
+  EXPECT_NE((*a.points)[0].x, (*c.points)[0].x);
+  EXPECT_NE(a.image.to_vector<float>(), c.image.to_vector<float>());
 }
 
 TEST(Augment, RandomAffineComposition) {
@@ -256,27 +290,24 @@ TEST(Augment, RandomColorRanges) {
   EXPECT_GE(cmin, 0.0);  // 1 - 1.5 clipped at 0
 }
 
-TEST(Augment, RejectsBadArguments) {
-  Tensor img = Tensor::zeros({2, 3, 16, 16});
-  Tensor lm = Tensor::zeros({2, 5, 2});
-  AugmentConfig cfg;
+TEST(FaceSample, RejectsBadArguments) {
   Rng rng(38);
-  auto chw = ImageLayout::CHW;
-  EXPECT_THROW(augment_batch(img, Tensor::zeros({3, 5, 2}), 8, 8, chw, cfg, rng), Error);  // batch
-  EXPECT_THROW(augment_batch(img, Tensor::zeros({2, 5, 3}), 8, 8, chw, cfg, rng), Error);  // not (x, y)
-  EXPECT_THROW(augment_batch(img, Tensor::zeros({2, 3, 2}), 8, 8, chw, cfg, rng), Error);  // pair (3, 4) out of range
-  EXPECT_THROW(augment_batch(Tensor::zeros({2, 16, 16}), lm, 8, 8, chw, cfg, rng), Error);
-  AugmentConfig jitter;
-  jitter.brightness = 0.2;
-  EXPECT_THROW(augment_batch(Tensor::zeros({2, 3, 16, 16}, DType::U8), lm, 8, 8, chw, jitter, rng), Error);
-  EXPECT_THROW(augment_batch(Tensor::zeros({2, 4, 16, 16}), lm, 8, 8, chw, jitter, rng), Error);  // 4 channels
-  EXPECT_NO_THROW(augment_batch(Tensor::zeros({2, 3, 16, 16}, DType::U8), lm, 8, 8, chw, cfg, rng));
+  AugmentConfig cfg;
+  const Landmarks5 lm{};
+  const Image rgb(16, 16, 3);
+  EXPECT_THROW(warp_face_sample(Image(16, 16, 1), Affine2::identity(), &lm, 8, &cfg, rng), Error);  // grey
+  EXPECT_THROW(warp_face_sample(Image(), Affine2::identity(), &lm, 8, &cfg, rng), Error);
+  EXPECT_THROW(warp_face_sample(rgb, Affine2::identity(), &lm, 0, &cfg, rng), Error);
+  AugmentConfig bad_pair;
+  bad_pair.flip_pairs = {{3, 5}};
   try {
-    augment_batch(img, Tensor::zeros({3, 5, 2}), 8, 8, chw, cfg, rng);
+    warp_face_sample(rgb, Affine2::identity(), &lm, 8, &bad_pair, rng);
     FAIL() << "expected ff::Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("augment_batch"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("warp_face_sample"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("(3, 5)"), std::string::npos) << e.what();
   }
+  EXPECT_NO_THROW(warp_face_sample(rgb, Affine2::identity(), nullptr, 8, &cfg, rng));
 }
 
 }  // namespace

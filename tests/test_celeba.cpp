@@ -56,7 +56,7 @@ void write_small_dataset(const TempDir& d) {
 // ---------------------------------------------------------------- the real subset
 TEST(CelebA, RealSubsetParses) {
   if (!fs::is_directory(kSubset)) GTEST_SKIP() << "no CelebA subset at " << kSubset << " (see shared/data/README.md)";
-  CelebA ds = load_celeba(kSubset);
+  FaceSet ds = load_faces(kSubset);
   EXPECT_EQ(ds.size(), 3980u);
   EXPECT_EQ(ds.num_identities(), 187);
   EXPECT_EQ(ds.num_boxes, 3980u);
@@ -66,7 +66,7 @@ TEST(CelebA, RealSubsetParses) {
 
   std::map<int, int> per_id, val_per_id;
   size_t left_of_right = 0, inside = 0;
-  for (const CelebAEntry& e : ds.entries) {
+  for (const FaceRecord& e : ds.faces) {
     ASSERT_TRUE(e.box.has_value()) << e.file;
     ASSERT_TRUE(e.landmarks.has_value()) << e.file;
     ASSERT_TRUE(e.partition == 0 || e.partition == 1) << e.file << " partition " << e.partition;
@@ -86,7 +86,7 @@ TEST(CelebA, RealSubsetParses) {
     EXPECT_GE(val_per_id[id], 1) << "identity " << id;
     EXPECT_LT(val_per_id[id], n) << "identity " << id;
   }
-  EXPECT_EQ(ds.partition_indices(0).size() + ds.partition_indices(1).size(), 3980u);
+  EXPECT_EQ(ds.partition(0).size() + ds.partition(1).size(), 3980u);
   EXPECT_EQ(left_of_right, ds.size());  // "left" is the image's left
   EXPECT_EQ(inside, ds.size());
 
@@ -101,8 +101,8 @@ TEST(CelebA, RealSubsetParses) {
     EXPECT_EQ(im.channels, 3);
     EXPECT_LE(std::max(im.width, im.height), 250);
     EXPECT_GE(std::min(im.width, im.height), 60);
-    const Box& b = *ds.entries[li.indices[k]].box;
-    EXPECT_LE(b.x + b.width, im.width + 2) << ds.entries[li.indices[k]].file;
+    const FaceBox& b = *ds.faces[li.indices[k]].box;
+    EXPECT_LE(b.x + b.width, im.width + 2) << ds.faces[li.indices[k]].file;
   }
 }
 
@@ -193,7 +193,7 @@ TEST(CelebA, WritersRoundTrip) {
   TempDir d;
   std::vector<IdentityRow> ids = {{"000001.jpg", 3}, {"000002.jpg", 10177}};
   std::vector<PartitionRow> parts = {{"000001.jpg", 0}, {"000002.jpg", 1}};
-  std::vector<BoxRow> boxes = {{"000001.jpg", Box{1, 2, 30, 40}}, {"000002.jpg", Box{0, 0.5f, 7.25f, 8}}};
+  std::vector<BoxRow> boxes = {{"000001.jpg", FaceBox{1, 2, 30, 40}}, {"000002.jpg", FaceBox{0, 0.5f, 7.25f, 8}}};
   LandmarkRow lr;
   lr.file = "000002.jpg";
   for (int k = 0; k < 5; ++k) lr.points[k] = Point2{10.0f * k + 0.25f, -3.0f + k};
@@ -232,34 +232,50 @@ TEST(CelebA, WritersRoundTrip) {
 TEST(CelebA, JoinsByFileName) {
   TempDir d;
   write_small_dataset(d);
-  CelebA ds = load_celeba(d.path.string());
+  FaceSet ds = load_faces(d.path.string());
   ASSERT_EQ(ds.size(), 3u);
   EXPECT_EQ(ds.num_identities(), 2);
   EXPECT_EQ(ds.identities, (std::vector<int>{5, 17}));
-  EXPECT_EQ(ds.entries[0].identity, 17);
-  EXPECT_EQ(ds.entries[0].label, 1);
-  EXPECT_EQ(ds.entries[1].label, 0);
-  EXPECT_EQ(ds.entries[1].partition, 2);
-  EXPECT_EQ(ds.entries[2].partition, 1);
+  EXPECT_EQ(ds.faces[0].identity, 17);
+  EXPECT_EQ(ds.faces[0].label, 1);
+  EXPECT_EQ(ds.faces[1].label, 0);
+  EXPECT_EQ(ds.faces[1].partition, 2);
+  EXPECT_EQ(ds.faces[2].partition, 1);
   EXPECT_EQ(ds.num_boxes, 3u);
   EXPECT_EQ(ds.num_landmarks, 2u);  // landmarks may cover a part of the images
-  ASSERT_TRUE(ds.entries[0].box.has_value());
-  EXPECT_EQ(ds.entries[0].box->height, 12);
-  EXPECT_FALSE(ds.entries[1].landmarks.has_value());
-  ASSERT_TRUE(ds.entries[2].landmarks.has_value());
-  EXPECT_EQ((*ds.entries[2].landmarks)[kRightEye].y, 5.25f);
-  EXPECT_EQ(ds.partition_indices(1), (std::vector<size_t>{2}));
+  ASSERT_TRUE(ds.faces[0].box.has_value());
+  EXPECT_EQ(ds.faces[0].box->height, 12);
+  EXPECT_FALSE(ds.faces[1].landmarks.has_value());
+  ASSERT_TRUE(ds.faces[2].landmarks.has_value());
+  EXPECT_EQ((*ds.faces[2].landmarks)[kRightEye].y, 5.25f);
+  EXPECT_EQ(ds.partition(1), (std::vector<size_t>{2}));
+  EXPECT_EQ(ds.partition(0, 1), (std::vector<size_t>{0}));
+  EXPECT_EQ(ds.listed, 3u);
   EXPECT_TRUE(missing_images(ds).empty());
 
   // Without the optional files, no boxes or landmarks.
   CelebAFiles f;
   f.boxes = "";
   f.landmarks = "absent.txt";
-  CelebA bare = load_celeba(d.path.string(), f);
+  FaceSet bare = load_faces(d.path.string(), FaceFilter::All, f);
   EXPECT_EQ(bare.num_boxes, 0u);
-  EXPECT_FALSE(bare.entries[0].box.has_value());
-  EXPECT_FALSE(bare.entries[0].landmarks.has_value());
+  EXPECT_FALSE(bare.faces[0].box.has_value());
+  EXPECT_FALSE(bare.faces[0].landmarks.has_value());
   EXPECT_EQ(CelebAFiles::aligned().landmarks, "list_landmarks_align_celeba.txt");
+
+  // Filters keep the faces a task needs, labelled among the identities kept.
+  FaceSet with_lm = load_faces(d.path.string(), FaceFilter::Landmarks);
+  ASSERT_EQ(with_lm.size(), 2u);
+  EXPECT_EQ(with_lm.listed, 3u);
+  EXPECT_EQ(with_lm.faces[1].file, "000003.jpg");
+  EXPECT_EQ(with_lm.identities, (std::vector<int>{17}));
+  EXPECT_EQ(with_lm.faces[1].label, 0);
+  EXPECT_EQ(load_faces(d.path.string(), FaceFilter::BoxAndLandmarks).size(), 2u);
+  expect_error([&] { load_faces(d.path.string(), FaceFilter::Landmarks, f); }, {"absent.txt", "landmarks"});
+  CelebAFiles no_boxes;
+  no_boxes.boxes = "absent.txt";
+  expect_error([&] { load_faces(d.path.string(), FaceFilter::BoxAndLandmarks, no_boxes); }, {"absent.txt", "box"});
+  EXPECT_EQ(load_faces(d.path.string(), FaceFilter::Landmarks, no_boxes).size(), 2u);
 }
 
 TEST(CelebA, JoinErrors) {
@@ -268,26 +284,29 @@ TEST(CelebA, JoinErrors) {
   std::string root = d.path.string();
   // An image without a partition.
   d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n");
-  expect_error([&] { load_celeba(root); }, {"list_eval_partition.txt", "1 images", "000003.jpg", "no partition"});
+  expect_error([&] { load_faces(root); }, {"list_eval_partition.txt", "1 images", "000003.jpg", "no partition"});
   // A partition row for an image the identity file does not list.
   d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n000003.jpg 1\n000009.jpg 1\n");
-  expect_error([&] { load_celeba(root); }, {"list_eval_partition.txt", "000009.jpg", "does not list"});
+  expect_error([&] { load_faces(root); }, {"list_eval_partition.txt", "000009.jpg", "does not list"});
   d.write("list_eval_partition.txt", "000001.jpg 0\n000002.jpg 2\n000003.jpg 1\n");
   d.write("list_bbox_celeba.txt", "1\nimage_id x_1 y_1 width height\n000004.jpg 0 0 1 1\n");
-  expect_error([&] { load_celeba(root); }, {"list_bbox_celeba.txt", "000004.jpg"});
+  expect_error([&] { load_faces(root); }, {"list_bbox_celeba.txt", "000004.jpg"});
   fs::remove(d.path / "list_bbox_celeba.txt");
   fs::remove(d.path / "identity_CelebA.txt");
-  expect_error([&] { load_celeba(root); }, {"identity_CelebA.txt", "cannot open"});
-  expect_error([&] { load_celeba(d.file("nowhere")); }, {"nowhere", "not a directory"});
+  expect_error([&] { load_faces(root); }, {"identity_CelebA.txt", "holds no"});
+  expect_error([&] { load_faces(d.file("nowhere")); }, {"nowhere", "does not exist"});
 }
 
 TEST(CelebA, MissingImagesAreListed) {
   TempDir d;
   write_small_dataset(d);
+  FaceSet ds = load_faces(d.path.string());
   fs::remove(d.path / "img_celeba" / "000002.jpg");
-  CelebA ds = load_celeba(d.path.string());
   EXPECT_EQ(missing_images(ds), (std::vector<std::string>{"000002.jpg"}));
   expect_error([&] { check_images_present(ds); }, {"1 of 3 images", "000002.jpg", "missing"});
+  // load_faces checks the images it keeps.
+  expect_error([&] { load_faces(d.path.string()); }, {"1 of 3 images", "000002.jpg", "missing"});
+  EXPECT_EQ(load_faces(d.path.string(), FaceFilter::Landmarks).size(), 2u) << "000002.jpg has no landmarks";
 }
 
 TEST(CelebA, LoaderSkipsAndCountsUndecodableImages) {
@@ -300,7 +319,7 @@ TEST(CelebA, LoaderSkipsAndCountsUndecodableImages) {
     d.write("img_celeba/000002.jpg", bytes.substr(0, bytes.size() / 2));
     d.write("img_celeba/000003.jpg", "this is not a jpeg");
   }
-  CelebA ds = load_celeba(d.path.string());
+  FaceSet ds = load_faces(d.path.string());
   LoadedImages li = load_celeba_images(ds, {0, 1, 2}, true);
   EXPECT_EQ(li.images.size(), 1u);
   EXPECT_EQ(li.indices, (std::vector<size_t>{0}));

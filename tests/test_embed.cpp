@@ -13,8 +13,8 @@
 #include "engine/safetensors.h"
 #include "models/factory.h"
 #include "models/hourglass.h"
+#include "data/face_sample.h"
 #include "face/embed.h"
-#include "face/landmark_data.h"
 #include "face/landmarks.h"
 #include "face/pipeline.h"
 #include "data/synth.h"
@@ -28,18 +28,20 @@ namespace fs = std::filesystem;
 // A temporary folder removed at the end of the test.
 using TempDir = ::ff::test::TempDir;
 
-std::array<double, 2> apply(const std::array<double, 6>& m, double x, double y) {
-  return {m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]};
+std::array<double, 2> apply(const Affine2& m, const Point2& p) {
+  const Point2 q = apply_affine(m, p);
+  return {q.x, q.y};
 }
+double det(const Affine2& m) { return m.m[0][0] * m.m[1][1] - m.m[0][1] * m.m[1][0]; }
 
 // The template at `size` carried into a photo by a similarity (scale, angle, shift): landmarks the
 // alignment should map back onto the template exactly.
-std::array<double, 10> photo_landmarks(int64_t size, double s, double a, double tx, double ty) {
-  std::array<double, 10> lm{};
+Landmarks5 photo_landmarks(int64_t size, double s, double a, double tx, double ty) {
+  Landmarks5 lm;
   auto t = embed_template(size);
   for (int k = 0; k < 5; ++k) {
-    lm[2 * k] = s * (std::cos(a) * t[k][0] - std::sin(a) * t[k][1]) + tx;
-    lm[2 * k + 1] = s * (std::sin(a) * t[k][0] + std::cos(a) * t[k][1]) + ty;
+    lm[k].x = s * (std::cos(a) * t[k][0] - std::sin(a) * t[k][1]) + tx;
+    lm[k].y = s * (std::sin(a) * t[k][0] + std::cos(a) * t[k][1]) + ty;
   }
   return lm;
 }
@@ -62,11 +64,11 @@ TEST(EmbedAlign, LandmarksMapOntoTheTemplate) {
     auto m = alignment_matrix(lm, size, false);
     auto t = embed_template(size);
     for (int k = 0; k < 5; ++k) {
-      auto p = apply(m, lm[2 * k], lm[2 * k + 1]);
+      auto p = apply(m, lm[k]);
       EXPECT_NEAR(p[0], t[k][0], 1e-9) << "size " << size << " point " << k;
       EXPECT_NEAR(p[1], t[k][1], 1e-9) << "size " << size << " point " << k;
     }
-    EXPECT_GT(m[0] * m[4] - m[1] * m[3], 0) << "plain alignment must not reflect";
+    EXPECT_GT(det(m), 0) << "plain alignment must not reflect";
   }
 }
 
@@ -75,16 +77,16 @@ TEST(EmbedAlign, LandmarksMapOntoTheTemplate) {
 TEST(EmbedAlign, FlipIsAnExactMirrorAlignment) {
   const int64_t size = 64;
   auto lm = photo_landmarks(size, 2.1, -0.2, 10.0, 30.0);
-  lm[4] += 1.5;  // a nose off the template's shape, so the fit is not trivially exact
+  lm[2].x += 1.5;  // a nose off the template's shape, so the fit is not trivially exact
   auto t = embed_template(size);
   auto plain = alignment_matrix(lm, size, false), flip = alignment_matrix(lm, size, true);
-  EXPECT_LT(flip[0] * flip[4] - flip[1] * flip[3], 0) << "flip must reflect";
+  EXPECT_LT(det(flip), 0) << "flip must reflect";
   const int swapped[5] = {1, 0, 2, 4, 3};
   double fit_exact = 0, fit_naive = 0;
   for (int k = 0; k < 5; ++k) {
     const int src = swapped[k];
-    auto e = apply(flip, lm[2 * src], lm[2 * src + 1]);
-    auto p = apply(plain, lm[2 * src], lm[2 * src + 1]);
+    auto e = apply(flip, lm[src]);
+    auto p = apply(plain, lm[src]);
     auto n = std::array<double, 2>{static_cast<double>(size - 1) - p[0], p[1]};  // naive mirror of the crop
     fit_exact += std::pow(e[0] - t[k][0], 2) + std::pow(e[1] - t[k][1], 2);
     fit_naive += std::pow(n[0] - t[k][0], 2) + std::pow(n[1] - t[k][1], 2);
@@ -115,11 +117,11 @@ TEST(EmbedAlign, WarpedDotsLandOnTheTemplatePoints) {
     for (int x = 0; x < photo.width; ++x) {
       double v = 0;
       for (int k = 0; k < 5; ++k)
-        v += std::exp(-(std::pow(x - lm[2 * k], 2) + std::pow(y - lm[2 * k + 1], 2)) / (2 * s * s));
+        v += std::exp(-(std::pow(x - lm[k].x, 2) + std::pow(y - lm[k].y, 2)) / (2 * s * s));
       for (int c = 0; c < 3; ++c) photo.at(x, y, c) = static_cast<uint8_t>(std::lround(std::min(1.0, v) * 255));
     }
   auto t = embed_template(size);
-  Image aligned = image_from_tensor_chw(warp_face(photo, alignment_matrix(lm, size, false), size));
+  Image aligned = warp_image(photo, alignment_matrix(lm, size, false), size, size);
   // normalised and back: the same picture
   Image round = denormalize_to_image(make_eval_face(photo, lm, size, false));
   for (int k = 0; k < 5; ++k) {
@@ -132,8 +134,8 @@ TEST(EmbedAlign, WarpedDotsLandOnTheTemplatePoints) {
   // Flipped: the dot of the photo's right eye lands where the flip matrix sends it, next to the
   // template's LEFT eye.
   auto fm = alignment_matrix(lm, size, true);
-  Image flipped = image_from_tensor_chw(warp_face(photo, fm, size));
-  auto want = apply(fm, lm[2], lm[3]);
+  Image flipped = warp_image(photo, fm, size, size);
+  auto want = apply(fm, lm[1]);
   EXPECT_LT(std::hypot(want[0] - t[0][0], want[1] - t[0][1]), 1.0);
   auto c = centroid(flipped, want[0], want[1], 3);
   EXPECT_NEAR(c[0], want[0], 0.2);
@@ -142,7 +144,7 @@ TEST(EmbedAlign, WarpedDotsLandOnTheTemplatePoints) {
 
 TEST(EmbedAlign, RejectsNonFiniteLandmarks) {
   auto lm = photo_landmarks(64, 1, 0, 0, 0);
-  lm[3] = std::nan("");
+  lm[1].y = std::nan("");
   EXPECT_THROW(alignment_matrix(lm, 64, false), Error);
 }
 
@@ -158,12 +160,12 @@ FaceSet fake_set(int n_ids) {
     int id = 100 + 3 * i;
     s.identities.push_back(id);
     for (int k = 0; k < 1 + i % 9; ++k) {
-      EmbedFace r;
+      FaceRecord r;
       r.file = std::to_string(file++) + ".jpg";
       r.identity = id;
       r.partition = (i == n_ids - 1 || k % 5 == 4) ? 1 : 0;
-      r.has_landmarks = true;
-      s.records.push_back(r);
+      r.landmarks = Landmarks5{};
+      s.faces.push_back(r);
     }
   }
   return s;
@@ -179,16 +181,16 @@ void expect_valid_split(const FaceSet& set, const EmbedSplit& sp) {
   for (int id : sp.holdout_identities) EXPECT_FALSE(trained.count(id)) << "identity " << id << " trained and held out";
   for (size_t r : sp.train) {
     ASSERT_GE(sp.label[r], 0);
-    EXPECT_EQ(sp.train_identities[static_cast<size_t>(sp.label[r])], set.records[r].identity);
+    EXPECT_EQ(sp.train_identities[static_cast<size_t>(sp.label[r])], set.faces[r].identity);
   }
-  for (size_t r : sp.val) EXPECT_TRUE(trained.count(set.records[r].identity));
+  for (size_t r : sp.val) EXPECT_TRUE(trained.count(set.faces[r].identity));
   for (size_t r : sp.holdout) {
     EXPECT_EQ(sp.label[r], -1);
-    EXPECT_TRUE(std::binary_search(sp.holdout_identities.begin(), sp.holdout_identities.end(), set.records[r].identity));
+    EXPECT_TRUE(std::binary_search(sp.holdout_identities.begin(), sp.holdout_identities.end(), set.faces[r].identity));
   }
   for (int id : sp.holdout_identities) {  // every held-out identity gives same-identity pairs
     int n = 0;
-    for (size_t r : sp.holdout) n += set.records[r].identity == id;
+    for (size_t r : sp.holdout) n += set.faces[r].identity == id;
     EXPECT_GE(n, 2) << "held-out identity " << id;
   }
 }
@@ -219,8 +221,8 @@ TEST(EmbedSplit, CelebAPartitionsAndUntrainableIdentities) {
   FaceSet set = fake_set(20);
   EmbedSplit s = make_embed_split(set, SplitKind::CelebA, 3, 5);
   expect_valid_split(set, s);
-  for (size_t r : s.train) EXPECT_EQ(set.records[r].partition, 0);
-  for (size_t r : s.val) EXPECT_EQ(set.records[r].partition, 1);
+  for (size_t r : s.train) EXPECT_EQ(set.faces[r].partition, 0);
+  for (size_t r : s.val) EXPECT_EQ(set.faces[r].partition, 1);
   // The last identity has only validation images: it cannot be trained, so it is held out (it may
   // also be one of the three the seed chose).
   const int last = set.identities.back();
@@ -235,8 +237,8 @@ TEST(EmbedSplit, Identity8020Fractions) {
   EmbedSplit s = make_embed_split(set, SplitKind::Identity8020, 0, 3);
   EXPECT_TRUE(s.holdout_identities.empty());
   std::map<int, int> tr, va;
-  for (size_t r : s.train) tr[set.records[r].identity]++;
-  for (size_t r : s.val) va[set.records[r].identity]++;
+  for (size_t r : s.train) tr[set.faces[r].identity]++;
+  for (size_t r : s.val) va[set.faces[r].identity]++;
   for (int id : s.train_identities) {
     int n = tr[id] + va[id];
     EXPECT_EQ(va[id], n >= 2 ? std::max(1, n / 5) : 0) << "identity " << id << " with " << n << " images";
@@ -259,14 +261,14 @@ EmbedTrainOptions tiny_options(const std::string& data, const std::string& out) 
   o.data = data;
   o.out = out;
   o.config = "small";
-  o.epochs = 2;
+  o.fit.epochs = 2;
+  o.fit.progress = false;
   o.batch = 8;
   o.lr = 0.05;
   o.seed = 3;
   o.workers = 2;
   o.holdout = 2;
   o.split = "identity8020";
-  o.quiet = true;
   o.report_faces = 4;
   return o;
 }
@@ -295,7 +297,7 @@ std::vector<std::pair<std::string, Tensor>> weights_of(const std::string& path) 
 TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
   TempDir run;
   EmbedTrainOptions o = tiny_options(tiny_data(), run.str("run"));
-  o.epochs = 6;
+  o.fit.epochs = 6;
   o.batch = 8;
   o.holdout = 3;
   EmbedTrainResult r = train_embed(o);
@@ -305,14 +307,17 @@ TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
   const int64_t per_epoch = r.train_images / o.batch;
   ASSERT_EQ(static_cast<int64_t>(r.losses.size()), 6 * per_epoch);
   std::printf("tiny run: train loss by epoch");
-  for (const EmbedEpoch& e : r.epochs) std::printf(" %.3f", e.train_loss);
-  std::printf("; val accuracy (flip) %.2f; %.1f img/s\n", r.epochs.back().val_acc_flip, r.epochs.back().images_per_second);
+  for (const FitEpoch& e : r.epochs) std::printf(" %.3f", e.train_loss);
+  std::printf("; val accuracy (flip) %.2f; %.1f img/s\n", r.val_acc.back().flip, r.epochs.back().images_per_s);
   EXPECT_LT(r.epochs.back().train_loss, 0.8 * r.epochs.front().train_loss) << "the loss must fall";
-  for (const EmbedEpoch& e : r.epochs) {
-    EXPECT_GE(e.val_acc, 0.0);
-    EXPECT_LE(e.val_acc, 1.0);
-    EXPECT_GE(e.val_acc_flip, 0.0);
-    EXPECT_LE(e.val_acc_flip, 1.0);
+  ASSERT_EQ(r.val_acc.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    const ClosedSetAccuracy& a = r.val_acc[i];
+    EXPECT_GE(a.plain, 0.0);
+    EXPECT_LE(a.plain, 1.0);
+    EXPECT_GE(a.flip, 0.0);
+    EXPECT_LE(a.flip, 1.0);
+    EXPECT_EQ(r.epochs[i].metric, a.flip) << "the flip-TTA accuracy picks the best checkpoint";
   }
   for (const char* f : {"log.csv", "epochs.csv", "last.safetensors", "last.state.safetensors", "best.safetensors",
                         "best.state.safetensors", "report/aligned_faces.png", "report/loss.png",
@@ -352,7 +357,8 @@ TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
   EXPECT_GT(e.auc, 0.5) << "embeddings of a trained net should separate unseen identities better than chance";
   // The closed-set accuracy matches the one the run measured for its best epoch.
   double best = 0;
-  for (const EmbedEpoch& ep : r.epochs) best = std::max(best, ep.val_acc_flip);
+  for (const ClosedSetAccuracy& a : r.val_acc) best = std::max(best, a.flip);
+  EXPECT_EQ(r.best_metric, best);
   EXPECT_NEAR(e.closed_acc_flip, best, 1e-9);
   for (const char* f : {"metrics.csv", "roc.csv", "roc.png"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "eval" / f)) << f;
@@ -372,12 +378,12 @@ TEST(EmbedTrain, ResumeContinuesExactly) {
   for (int64_t stop : {per_epoch, per_epoch / 2 + 1}) {
     EmbedTrainOptions a = tiny_options(tiny_data(), dir.str("interrupted" + std::to_string(stop)));
     a.head = "softmax";
-    a.stop_after_steps = stop;
+    a.fit.stop_after_steps = stop;
     EmbedTrainResult first = train_embed(a);
     ASSERT_TRUE(first.stopped_early);
     ASSERT_EQ(static_cast<int64_t>(first.losses.size()), stop);
     EmbedTrainOptions b = a;
-    b.stop_after_steps = -1;
+    b.fit.stop_after_steps = -1;
     b.resume = true;
     b.workers = 1;
     EmbedTrainResult second = train_embed(b);
@@ -404,11 +410,11 @@ TEST(EmbedTrain, ResumeContinuesExactly) {
 TEST(EmbedTrain, ResumeRefusesChangedOptionsAndFreshRunRefusesOldFolder) {
   TempDir dir;
   EmbedTrainOptions o = tiny_options(tiny_data(), dir.str("run"));
-  o.epochs = 1;
-  o.stop_after_steps = 1;
+  o.fit.epochs = 1;
+  o.fit.stop_after_steps = 1;
   train_embed(o);
   EmbedTrainOptions again = o;
-  again.stop_after_steps = -1;
+  again.fit.stop_after_steps = -1;
   EXPECT_THROW(train_embed(again), Error);  // no --resume: the run is never overwritten
   again.resume = true;
   again.lr = 0.5;
@@ -428,13 +434,14 @@ TEST(EmbedTrain, NanLossStopsAndKeepsTheLastGoodCheckpoint) {
   TempDir dir;
   // An undisturbed run interrupted after its first epoch: what the good checkpoint holds.
   EmbedTrainOptions one = tiny_options(tiny_data(), dir.str("one"));
-  EmbedSplit split = make_embed_split(load_face_set(tiny_data()), SplitKind::Identity8020, one.holdout, one.seed);
+  EmbedSplit split =
+      make_embed_split(load_faces(tiny_data(), FaceFilter::Landmarks), SplitKind::Identity8020, one.holdout, one.seed);
   const int64_t steps1 = static_cast<int64_t>(split.train.size()) / one.batch;
-  one.stop_after_steps = steps1;
+  one.fit.stop_after_steps = steps1;
   train_embed(one);
   // The same run with a NaN at the second step of epoch 2 (steps count from 1, as in log.csv).
   EmbedTrainOptions o = tiny_options(tiny_data(), dir.str("run"));
-  o.nan_at_step = steps1 + 2;
+  o.fit.nan_at_step = steps1 + 2;
   try {
     train_embed(o);
     ADD_FAILURE() << "a NaN loss must stop the run";
@@ -463,36 +470,38 @@ TEST(EmbedTrain, AlignsByATrainedLandmarkNetwork) {
   LandmarkTrainOptions lo;
   lo.data = tiny_data();
   lo.out = dir.str("lmk");
-  lo.epochs = 1;
+  lo.fit.epochs = 1;
+  lo.fit.progress = false;
   lo.batch = 8;
-  lo.progress = false;
   train_landmarks(lo);
   const std::string lmk = dir.str("lmk/best.safetensors");
 
-  FaceSet truth = load_face_set(tiny_data()), set = truth;
+  FaceSet truth = load_faces(tiny_data(), FaceFilter::Landmarks), set = truth;
   LandmarkSource src = use_predicted_landmarks(set, lmk, Device::cpu(), 8, 2);
-  ASSERT_EQ(set.records.size(), truth.records.size());  // synth writes a box for every image
-  EXPECT_EQ(src.used, truth.records.size());
+  ASSERT_EQ(set.faces.size(), truth.faces.size());  // synth writes a box for every image
+  EXPECT_EQ(src.used, truth.faces.size());
   EXPECT_EQ(src.dropped_no_box, 0u);
   EXPECT_GT(src.mean_nme, 0.0);
   // The landmarks are the network's: predict_dataset with the checkpoint's framing and decoder.
   LandmarkModel m = load_landmark_model(lmk);
-  LandmarkData data = load_landmark_data(tiny_data());
+  FaceSet data = load_faces(tiny_data(), FaceFilter::BoxAndLandmarks);
   std::vector<size_t> idx(data.faces.size());
   for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   DatasetPredictions p = predict_dataset(*m.net, data, idx, m.framing, Device::cpu(), 8, 0);
   double moved = 0;
-  for (size_t i = 0; i < set.records.size(); ++i) {
-    ASSERT_EQ(set.records[i].file, data.faces[i].file);
-    for (int k = 0; k < 10; ++k) {
-      EXPECT_EQ(set.records[i].landmarks[k], static_cast<double>(p.of(m.decode)[i][k])) << set.records[i].file;
-      moved = std::max(moved, std::fabs(set.records[i].landmarks[k] - truth.records[i].landmarks[k]));
+  for (size_t i = 0; i < set.faces.size(); ++i) {
+    ASSERT_EQ(set.faces[i].file, data.faces[i].file);
+    for (int k = 0; k < 5; ++k) {
+      const Point2 got = (*set.faces[i].landmarks)[k], want = p.of(m.decode)[i][k], file = (*truth.faces[i].landmarks)[k];
+      EXPECT_EQ(got.x, want.x) << set.faces[i].file;
+      EXPECT_EQ(got.y, want.y) << set.faces[i].file;
+      moved = std::max({moved, std::fabs(got.x - file.x), std::fabs(got.y - file.y)});
     }
   }
   EXPECT_GT(moved, 1.0) << "a barely trained network's landmarks should differ from the files'";
 
   EmbedTrainOptions o = tiny_options(tiny_data(), dir.str("run"));
-  o.epochs = 1;
+  o.fit.epochs = 1;
   o.landmarks_model = lmk;
   train_embed(o);
   EXPECT_EQ(saved_train_options(o.out).landmarks_model, lmk);

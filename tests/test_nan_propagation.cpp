@@ -1,5 +1,5 @@
 // tests/test_nan_propagation.cpp — a NaN entering a network must reach its loss, or a training
-// run's NaN guard (train/run.h check_finite_loss) never fires while backward fills the weights with
+// run's NaN guard (train/fit.h) never fires while backward fills the weights with
 // NaN. relu is the op that used to swallow it (NaN > 0 is false, so relu(NaN) was 0); torch.relu
 // returns NaN, and so must we, on both devices. Its gradient at a NaN output is 0, as torch's.
 #include <gtest/gtest.h>

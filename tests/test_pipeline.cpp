@@ -26,10 +26,10 @@ std::string temp_dir(const std::string& name) {
 
 TEST(Pipeline, ParseBox) {
   FaceBox b = parse_box("10,20.5,30,40", 100, 100);
-  EXPECT_FLOAT_EQ(b[0], 10);
-  EXPECT_FLOAT_EQ(b[1], 20.5f);
-  EXPECT_FLOAT_EQ(b[2], 30);
-  EXPECT_FLOAT_EQ(b[3], 40);
+  EXPECT_FLOAT_EQ(b.x, 10);
+  EXPECT_FLOAT_EQ(b.y, 20.5f);
+  EXPECT_FLOAT_EQ(b.width, 30);
+  EXPECT_FLOAT_EQ(b.height, 40);
   EXPECT_THROW(parse_box("1,2,3", 100, 100), Error);           // three numbers
   EXPECT_THROW(parse_box("1,2,3,4,5", 100, 100), Error);       // five
   EXPECT_THROW(parse_box("1,2,x,4", 100, 100), Error);         // not a number
@@ -49,13 +49,16 @@ TEST(Pipeline, ParseBox) {
 TEST(Pipeline, CentralBoxInsidePhoto) {
   for (auto [w, h] : {std::pair{128, 128}, std::pair{178, 218}, std::pair{640, 360}}) {
     FaceBox b = central_face_box(w, h);
-    EXPECT_GT(b[2], 0);
-    EXPECT_FLOAT_EQ(b[2], b[3]);
-    EXPECT_GE(b[0], 0);
-    EXPECT_GE(b[1], 0);
-    EXPECT_LE(b[0] + b[2], w);
-    EXPECT_LE(b[1] + b[3], h);
-    EXPECT_NEAR(b[0] + b[2] / 2, w / 2.0, 1e-3);  // centred horizontally
+    EXPECT_GT(b.width, 0);
+    EXPECT_FLOAT_EQ(b.width, b.height);
+    EXPECT_GE(b.x, 0);
+    EXPECT_GE(b.y, 0);
+    EXPECT_LE(b.x + b.width, w);
+    EXPECT_LE(b.y + b.height, h);
+    EXPECT_NEAR(b.x + b.width / 2, w / 2.0, 1e-3);  // centred horizontally
+    // As face/pipeline.h documents it: side 0.42 of the shorter side, centre at 0.57 of the height.
+    EXPECT_NEAR(b.width, 0.42 * std::min(w, h), 1e-3);
+    EXPECT_NEAR(b.y + b.height / 2, 0.57 * h, 1e-3);
   }
   EXPECT_THROW(central_face_box(0, 10), Error);
 }
@@ -192,19 +195,22 @@ TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
     EXPECT_EQ(f.aligned.width, 96);
     EXPECT_EQ(f.aligned.height, 96);
     EXPECT_EQ(f.crop.width, lm.framing.input_size);
-    for (float v : f.landmarks) EXPECT_TRUE(std::isfinite(v));
+    for (const Point2& p : f.landmarks) EXPECT_TRUE(std::isfinite(p.x) && std::isfinite(p.y));
   }
   EXPECT_FALSE(faces[0].box_given);
   EXPECT_TRUE(faces[1].box_given);
-  EXPECT_FLOAT_EQ(faces[1].box[0], 30);
+  EXPECT_FLOAT_EQ(faces[1].box.x, 30);
   // The same photo and box give the same landmarks whatever else is in the batch.
   std::vector<AlignedFace> alone = align_faces(lm, {photos[2]}, {"c"}, {std::nullopt}, 96);
-  for (int k = 0; k < 10; ++k) EXPECT_NEAR(alone[0].landmarks[k], faces[2].landmarks[k], 1e-3);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_NEAR(alone[0].landmarks[k].x, faces[2].landmarks[k].x, 1e-3);
+    EXPECT_NEAR(alone[0].landmarks[k].y, faces[2].landmarks[k].y, 1e-3);
+  }
   EXPECT_EQ(alone[0].aligned.pixels, faces[2].aligned.pixels);
 
   // Embeddings: unit rows, batch-independent.
   std::vector<const Image*> ptrs = {&faces[0].photo, &faces[1].photo, &faces[2].photo};
-  std::vector<std::array<float, 10>> pts = {faces[0].landmarks, faces[1].landmarks, faces[2].landmarks};
+  std::vector<Landmarks5> pts = {faces[0].landmarks, faces[1].landmarks, faces[2].landmarks};
   Tensor e = embed_photos(em, ptrs, pts, 2);
   ASSERT_EQ(e.shape(), (Shape{3, em.dim}));
   std::vector<float> v = e.to_vector<float>();

@@ -119,7 +119,7 @@ TEST(Synth, FilesParseWithTheCelebAReaders) {
   cfg.size = 80;
   cfg.seed = 2;
   write_synth_dataset(d.path.string(), cfg);
-  CelebA ds = load_celeba(d.path.string());
+  FaceSet ds = load_faces(d.path.string());
   ASSERT_EQ(ds.size(), 28u);
   EXPECT_EQ(ds.num_identities(), 4);
   EXPECT_EQ(ds.identities, (std::vector<int>{1, 2, 3, 4}));
@@ -130,18 +130,18 @@ TEST(Synth, FilesParseWithTheCelebAReaders) {
   for (size_t i = 0; i < ds.size(); ++i) {
     char want[32];
     std::snprintf(want, sizeof want, "%06zu.jpg", i + 1);
-    EXPECT_EQ(ds.entries[i].file, want);
+    EXPECT_EQ(ds.faces[i].file, want);
   }
   // Per identity: 7 images, the last max(1, 7/5) = 1 by file number in validation.
   std::map<int, std::vector<int>> parts;
-  for (const CelebAEntry& e : ds.entries) parts[e.identity].push_back(e.partition);
+  for (const FaceRecord& e : ds.faces) parts[e.identity].push_back(e.partition);
   for (const auto& [id, p] : parts) {
     ASSERT_EQ(p.size(), 7u) << "identity " << id;
     EXPECT_EQ(p, (std::vector<int>{0, 0, 0, 0, 0, 0, 1})) << "identity " << id;
   }
   // Identities interleave (a shuffle), as in CelebA.
   bool interleaved = false;
-  for (size_t i = 1; i < ds.size(); ++i) interleaved |= ds.entries[i].identity < ds.entries[i - 1].identity;
+  for (size_t i = 1; i < ds.size(); ++i) interleaved |= ds.faces[i].identity < ds.faces[i - 1].identity;
   EXPECT_TRUE(interleaved);
   // Every image decodes at the asked size; the file's landmarks are the rendered ones.
   std::vector<size_t> all(ds.size());
@@ -152,7 +152,7 @@ TEST(Synth, FilesParseWithTheCelebAReaders) {
     EXPECT_EQ(im.width, 80);
     EXPECT_EQ(im.height, 80);
   }
-  for (const CelebAEntry& e : ds.entries) {  // one of its identity's renders has these landmarks
+  for (const FaceRecord& e : ds.faces) {  // one of its identity's renders has these landmarks
     int matches = 0;
     for (int k = 0; k < 7; ++k) {
       SynthSample s = synth_sample(cfg.seed, e.identity - 1, k, 80);
@@ -170,9 +170,9 @@ TEST(Synth, FilesParseWithTheCelebAReaders) {
   cfg.per_identity = 20;
   cfg.size = 32;
   write_synth_dataset(d2.path.string(), cfg);
-  CelebA ds2 = load_celeba(d2.path.string());
-  EXPECT_EQ(ds2.partition_indices(1).size(), 8u);
-  EXPECT_EQ(ds2.partition_indices(0).size(), 32u);
+  FaceSet ds2 = load_faces(d2.path.string());
+  EXPECT_EQ(ds2.partition(1).size(), 8u);
+  EXPECT_EQ(ds2.partition(0).size(), 32u);
 }
 
 TEST(Synth, LandmarksInsideAndInAFacesOrder) {

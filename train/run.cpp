@@ -12,7 +12,7 @@ namespace ff {
 
 namespace fs = std::filesystem;
 
-RunDir::RunDir(const std::string& dir, bool resume) : dir_(dir) {
+RunDir::RunDir(const std::string& dir, bool resume) : dir_(dir), resumed_(resume) {
   FF_CHECK(!dir.empty(), "run folder: empty path");
   std::error_code ec;
   fs::create_directories(dir + "/report", ec);
@@ -120,11 +120,6 @@ void CsvLog::row(const std::vector<double>& values) {
   }
   out_ << "\n";
   out_.flush();
-}
-
-void check_finite_loss(double loss, int64_t step, const std::string& what) {
-  FF_CHECK(std::isfinite(loss), what, ": the loss is ", loss, " at step ", step,
-           "; stopping (the last checkpoint, from an earlier step, is intact)");
 }
 
 }  // namespace ff

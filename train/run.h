@@ -1,6 +1,6 @@
 // train/run.h — the folder of a training run, and everything that makes a run resumable.
 //
-//   RUN/log.csv                 one row per logged step (epoch, step, loss, lr, images/s, ...)
+//   RUN/log.csv                 one row per logging interval (epoch, step, loss, lr, images/s; train/fit.h)
 //   RUN/last.safetensors        the latest weights (metadata: model kind and configuration)
 //   RUN/last.state.safetensors  optimizer moments, scheduler, step, RNG state, data position
 //   RUN/best.safetensors        the weights with the best validation metric so far
@@ -40,6 +40,7 @@ class RunDir {
   RunDir(const std::string& dir, bool resume);
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   const std::string& dir() const { return dir_; }
+  bool resumed() const { return resumed_; }  // made with `resume`: continuing the run in dir
   bool has_checkpoint() const;
 
   // Saves weights (with `model_meta`, e.g. {"model": "hourglass", "config": "..."}) and the
@@ -53,6 +54,7 @@ class RunDir {
 
  private:
   std::string dir_;
+  bool resumed_ = false;
 };
 
 // A CSV file with a fixed header, one flushed row per call, so a run killed at any moment leaves
@@ -69,9 +71,5 @@ class CsvLog {
   size_t ncols_;
   std::ofstream out_;
 };
-
-// Throws ff::Error naming the step when a loss is NaN or infinite; the caller has not yet written
-// a checkpoint for this step, so the last good one stays intact.
-void check_finite_loss(double loss, int64_t step, const std::string& what);
 
 }  // namespace ff
