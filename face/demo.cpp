@@ -11,7 +11,7 @@
 #include "face/embed.h"
 #include "face/embed_report.h"
 #include "face/pipeline.h"
-#include "report/plot.h"
+#include "report/chart.h"
 #include "report/html.h"
 #include "data/synth.h"
 
@@ -71,9 +71,12 @@ Image landmark_sheet(const LandmarkEvalResult& ev, const std::string& image_dir,
   std::vector<std::string> caps;
   for (size_t i = 0; i < ev.files.size() && imgs.size() < count; ++i) {
     Image im = load_image(image_dir + "/" + ev.files[i], 3);
-    for (int k = 0; k < 5; ++k) {
-      draw_marker(im, ev.truth[i][2 * k], ev.truth[i][2 * k + 1], {40, 200, 40}, Marker::Plus, 4, 1.5);
-      draw_marker(im, ev.predictions[i][2 * k], ev.predictions[i][2 * k + 1], {230, 40, 40}, Marker::Cross, 4, 1.5);
+    {
+      Canvas canvas(im);
+      for (int k = 0; k < 5; ++k) {
+        canvas.marker(ev.truth[i][2 * k], ev.truth[i][2 * k + 1], {40, 200, 40}, Marker::Plus, 4, 1.5);
+        canvas.marker(ev.predictions[i][2 * k], ev.predictions[i][2 * k + 1], {230, 40, 40}, Marker::Cross, 4, 1.5);
+      }
     }
     imgs.push_back(im);
     caps.push_back("NME " + fmt("%.3f", ev.metrics.nme[i]));
@@ -120,8 +123,11 @@ DemoResult run_demo(const DemoOptions& o) {
     for (size_t i = 0; i < lmk_data.faces.size() && imgs.size() < 8; ++i) {
       const FaceRecord& f = lmk_data.faces[i];
       Image im = load_image(f.path, 3);
-      draw_rect(im, f.box[0], f.box[1], f.box[0] + f.box[2] - 1, f.box[1] + f.box[3] - 1, {40, 200, 40}, 1);
-      for (int k = 0; k < 5; ++k) draw_disc(im, f.points[2 * k], f.points[2 * k + 1], 2, {230, 40, 40});
+      {
+        Canvas canvas(im);
+        canvas.rect(f.box[0], f.box[1], f.box[0] + f.box[2] - 1, f.box[1] + f.box[3] - 1, {40, 200, 40}, 1);
+        for (int k = 0; k < 5; ++k) canvas.disc(f.points[2 * k], f.points[2 * k + 1], 2, {230, 40, 40});
+      }
       imgs.push_back(im);
     }
     save_png(montage(imgs, {}, 8), report_dir + "/data.png");
@@ -244,17 +250,17 @@ DemoResult run_demo(const DemoOptions& o) {
       return std::vector<Series>{s};
     };
     c.title = "landmark net: weighted heatmap MSE";
-    save_line_chart(report_dir + "/loss_landmarks.png", series(x1, lr.losses), c);
+    save_line_chart(report_dir + "/loss_landmarks.svg", series(x1, lr.losses), c);
     c.title = "embedding network (ArcFace cross-entropy)";
-    save_line_chart(report_dir + "/loss_embedding.png", series(x2, er.losses), c);
+    save_line_chart(report_dir + "/loss_embedding.svg", series(x2, er.losses), c);
   }
   auto copy_if = [&](const std::string& from, const std::string& to) {
     if (!fs::exists(from)) return false;
     fs::copy_file(from, report_dir + "/" + to, fs::copy_options::overwrite_existing);
     return true;
   };
-  const bool has_ced = copy_if(le.out + "/ced.png", "ced.png");
-  const bool has_roc = copy_if(ee.out + "/roc.png", "roc.png");
+  const bool has_ced = copy_if(le.out + "/ced.svg", "ced.svg");
+  const bool has_roc = copy_if(ee.out + "/roc.svg", "roc.svg");
   const bool has_faces = copy_if(et.out + "/report/aligned_faces.png", "aligned_faces.png");
 
   res.seconds = since(t_all);
@@ -270,19 +276,19 @@ DemoResult run_demo(const DemoOptions& o) {
   h.paragraph("Each face box is enlarged 1.35x to a square, resized to 128 px and fed to the small two-stack "
               "hourglass; heatmaps are decoded (" + std::string(decode_name(lev.decode)) +
               ") and mapped back to photo pixels (face/landmarks.h).");
-  h.image("loss_landmarks.png", "training loss per step");
+  h.image("loss_landmarks.svg", "training loss per step");
   h.table({"metric", "value"}, {{"validation images", std::to_string(lev.metrics.n_images)},
                                 {"mean NME (inter-ocular)", fmt("%.4f", res.nme)},
                                 {"failure rate (NME > 0.1)", fmt("%.3f", lev.metrics.failure_rate)},
                                 {"CED AUC @ 0.1", fmt("%.3f", lev.metrics.auc)}});
   h.image("landmarks_val.png", "validation images: green + truth, red x prediction");
-  if (has_ced) h.image("ced.png", "cumulative error distribution", 480);
+  if (has_ced) h.image("ced.svg", "cumulative error distribution", 480);
   h.section("3. Embeddings (ResNet + ArcFace)");
   h.paragraph("Faces are aligned by a similarity transform of their five landmarks onto insightface's template "
               "and embedded with flip test-time augmentation (face/embed.h). Verification is measured on "
               + std::to_string(eev.holdout_identities) + " identities never trained on.");
   if (has_faces) h.image("aligned_faces.png", "aligned validation faces: plain, flipped, augmented");
-  h.image("loss_embedding.png", "training loss per step");
+  h.image("loss_embedding.svg", "training loss per step");
   h.table({"metric", "value"},
           {{"closed-set top-1 (flip TTA)", fmt("%.3f", eev.closed_acc_flip)},
            {"closed-set top-1", fmt("%.3f", eev.closed_acc)},
@@ -293,7 +299,7 @@ DemoResult run_demo(const DemoOptions& o) {
            {"TAR @ FAR 1e-3", fmt("%.3f", eev.tar_at_far_1e3)},
            {"10-fold accuracy", fmt("%.3f", eev.acc10_mean) + " +- " + fmt("%.3f", eev.acc10_std)},
            {"accuracy at cosine 0.6", fmt("%.3f", eev.acc_at_06)}});
-  if (has_roc) h.image("roc.png", "ROC on held-out identities", 480);
+  if (has_roc) h.image("roc.svg", "ROC on held-out identities", 480);
   h.section("4. Verification (`faceforge verify`)");
   h.image("verify_same.png", "two photos of one held-out identity");
   h.image("verify_different.png", "photos of two held-out identities");

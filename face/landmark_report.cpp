@@ -8,7 +8,7 @@
 
 #include "engine/ops_geometry.h"
 #include "data/geometry.h"
-#include "report/plot.h"
+#include "report/chart.h"
 #include "report/html.h"
 
 namespace ff {
@@ -49,11 +49,14 @@ Image draw_landmark_samples(const std::vector<ReportFace>& faces, const Landmark
     Tensor src = image_to_tensor_hwc(photo).reshape({1, photo.height, photo.width, 3});
     Tensor crop = warp_affine(src, affine_tensor({a}), D, D, ImageLayout::HWC, BorderMode::Constant, 0.0);
     Image tile = image_from_tensor_hwc(crop.reshape({D, D, 3}));
-    for (int k = 0; k < 5; ++k) {
-      Point2 t = apply_affine(a, Point2{f.truth[2 * k], f.truth[2 * k + 1]});
-      Point2 p = apply_affine(a, Point2{f.pred[2 * k], f.pred[2 * k + 1]});
-      draw_marker(tile, t.x, t.y, kTruth, Marker::Plus, 4);
-      draw_marker(tile, p.x, p.y, kPred, Marker::Cross, 4);
+    {
+      Canvas canvas(tile);
+      for (int k = 0; k < 5; ++k) {
+        Point2 t = apply_affine(a, Point2{f.truth[2 * k], f.truth[2 * k + 1]});
+        Point2 p = apply_affine(a, Point2{f.pred[2 * k], f.pred[2 * k + 1]});
+        canvas.marker(t.x, t.y, kTruth, Marker::Plus, 4);
+        canvas.marker(p.x, p.y, kPred, Marker::Cross, 4);
+      }
     }
     tiles.push_back(std::move(tile));
   }
@@ -61,7 +64,7 @@ Image draw_landmark_samples(const std::vector<ReportFace>& faces, const Landmark
   return montage(tiles, {}, std::min<int>(cols, static_cast<int>(tiles.size())), 4, {32, 32, 32});
 }
 
-void write_ced_png(const Curve& ced, const std::string& path, double auc) {
+void write_ced_chart(const Curve& ced, const std::string& path, double auc) {
   ChartOptions c;
   char title[96];
   std::snprintf(title, sizeof title, "Cumulative error distribution (AUC to 0.1: %.4f)", auc);
@@ -104,8 +107,8 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
   raw.color = Color{170, 190, 220};
   Series avg{"moving average", steps, smooth};
   avg.color = Color{31, 119, 180};
-  save_line_chart(dir + "/loss.png", {raw, avg}, lc);
-  written.push_back(dir + "/loss.png");
+  save_line_chart(dir + "/loss.svg", {raw, avg}, lc);
+  written.push_back(dir + "/loss.svg");
 
   ChartOptions vc;
   vc.title = "Validation NME (inter-ocular)";
@@ -114,8 +117,8 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
   Series vs{"soft-argmax", val["epoch"], val["val_nme_soft_argmax"]};
   Series vq{"quarter-pixel", val["epoch"], val["val_nme_quarter_pixel"]};
   vs.markers = vq.markers = true;
-  save_line_chart(dir + "/val_nme.png", {vs, vq}, vc);
-  written.push_back(dir + "/val_nme.png");
+  save_line_chart(dir + "/val_nme.svg", {vs, vq}, vc);
+  written.push_back(dir + "/val_nme.svg");
 
   save_png(draw_landmark_samples(faces, framing), dir + "/samples.png");
   written.push_back(dir + "/samples.png");
@@ -131,8 +134,8 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
                   "(epoch %.0f).", n, val["step"].back(), nme.back(), nme[best], val["epoch"][best]);
     html.paragraph(buf);
   }
-  html.image("loss.png", "Training loss per step");
-  html.image("val_nme.png", "Validation NME per epoch, both heatmap decoders");
+  html.image("loss.svg", "Training loss per step");
+  html.image("val_nme.svg", "Validation NME per epoch, both heatmap decoders");
   html.section("Sample predictions");
   html.paragraph("The first validation faces, cropped as the network sees them: ground truth green (+), "
                  "prediction red (x).");

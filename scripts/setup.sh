@@ -4,8 +4,8 @@
 # exists under /usr/local/cuda the CUDA backend is built too.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev
-      libgtest-dev libbenchmark-dev libcli11-dev python3-torch python3-torchvision python3-opencv
-      python3-numpy)
+      libgtest-dev libbenchmark-dev libcli11-dev libcairo2-dev fonts-dejavu-core python3-torch
+      python3-torchvision python3-opencv python3-numpy)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

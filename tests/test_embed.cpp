@@ -315,8 +315,8 @@ TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
     EXPECT_LE(e.val_acc_flip, 1.0);
   }
   for (const char* f : {"log.csv", "epochs.csv", "last.safetensors", "last.state.safetensors", "best.safetensors",
-                        "best.state.safetensors", "report/aligned_faces.png", "report/loss.png",
-                        "report/accuracy.png"})
+                        "best.state.safetensors", "report/aligned_faces.png", "report/loss.svg",
+                        "report/accuracy.svg", "report/index.html"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "run" / f)) << f;
   {
     std::ifstream log(run.str("run/log.csv"));
@@ -354,7 +354,7 @@ TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
   double best = 0;
   for (const EmbedEpoch& ep : r.epochs) best = std::max(best, ep.val_acc_flip);
   EXPECT_NEAR(e.closed_acc_flip, best, 1e-9);
-  for (const char* f : {"metrics.csv", "roc.csv", "roc.png"})
+  for (const char* f : {"metrics.csv", "roc.csv", "roc.svg"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "eval" / f)) << f;
 }
 
