@@ -12,6 +12,7 @@
 #include "face/embed_report.h"
 #include "face/pipeline.h"
 #include "report/chart.h"
+#include "report/glossary.h"
 #include "report/html.h"
 #include "data/synth.h"
 
@@ -277,29 +278,33 @@ DemoResult run_demo(const DemoOptions& o) {
               "hourglass; heatmaps are decoded (" + std::string(decode_name(lev.decode)) +
               ") and mapped back to photo pixels (face/landmarks.h).");
   h.image("loss_landmarks.svg", "training loss per step");
-  h.table({"metric", "value"}, {{"validation images", std::to_string(lev.metrics.n_images)},
-                                {"mean NME (inter-ocular)", fmt("%.4f", res.nme)},
-                                {"failure rate (NME > 0.1)", fmt("%.3f", lev.metrics.failure_rate)},
-                                {"CED AUC @ 0.1", fmt("%.3f", lev.metrics.auc)}});
+  h.table({"metric", "value", "what it measures"},
+          {{"validation images", std::to_string(lev.metrics.n_images), "Photos never trained on."},
+           {"mean NME (inter-ocular)", fmt("%.4f", res.nme), glossary::kNme},
+           {"failure rate (NME > 0.1)", fmt("%.3f", lev.metrics.failure_rate), glossary::kFailureRate},
+           {"CED AUC @ 0.1", fmt("%.3f", lev.metrics.auc), glossary::kCedAuc}});
   h.image("landmarks_val.png", "validation images: green + truth, red x prediction");
-  if (has_ced) h.image("ced.svg", "cumulative error distribution", 480);
+  if (has_ced) h.image("ced.svg", "cumulative error distribution: the fraction of images (y) whose NME is at most x");
   h.section("3. Embeddings (ResNet + ArcFace)");
   h.paragraph("Faces are aligned by a similarity transform of their five landmarks onto insightface's template "
               "and embedded with flip test-time augmentation (face/embed.h). Verification is measured on "
               + std::to_string(eev.holdout_identities) + " identities never trained on.");
   if (has_faces) h.image("aligned_faces.png", "aligned validation faces: plain, flipped, augmented");
   h.image("loss_embedding.svg", "training loss per step");
-  h.table({"metric", "value"},
-          {{"closed-set top-1 (flip TTA)", fmt("%.3f", eev.closed_acc_flip)},
-           {"closed-set top-1", fmt("%.3f", eev.closed_acc)},
+  h.table({"metric", "value", "what it measures"},
+          {{"closed-set top-1 (flip TTA)", fmt("%.3f", eev.closed_acc_flip), glossary::kClosedSet},
+           {"closed-set top-1", fmt("%.3f", eev.closed_acc), "The same without the mirrored photo."},
            {"held-out pairs (same / different)",
-            std::to_string(eev.positive_pairs) + " / " + std::to_string(eev.negative_pairs)},
-           {"ROC AUC", fmt("%.4f", eev.auc)},
-           {"TAR @ FAR 1e-2", fmt("%.3f", eev.tar_at_far_1e2)},
-           {"TAR @ FAR 1e-3", fmt("%.3f", eev.tar_at_far_1e3)},
-           {"10-fold accuracy", fmt("%.3f", eev.acc10_mean) + " +- " + fmt("%.3f", eev.acc10_std)},
-           {"accuracy at cosine 0.6", fmt("%.3f", eev.acc_at_06)}});
-  if (has_roc) h.image("roc.svg", "ROC on held-out identities", 480);
+            std::to_string(eev.positive_pairs) + " / " + std::to_string(eev.negative_pairs),
+            "Every pair of photos of one held-out identity, and as many random pairs of two, scored by the cosine "
+            "of their embeddings."},
+           {"ROC AUC", fmt("%.4f", eev.auc), glossary::kRocAuc},
+           {"TAR @ FAR 1e-2", fmt("%.3f", eev.tar_at_far_1e2), glossary::kTarAtFar},
+           {"TAR @ FAR 1e-3", fmt("%.3f", eev.tar_at_far_1e3), "As above, with at most 1 in 1000 different pairs accepted."},
+           {"10-fold accuracy", fmt("%.3f", eev.acc10_mean) + " +- " + fmt("%.3f", eev.acc10_std), glossary::kTenFold},
+           {"accuracy at cosine 0.6", fmt("%.3f", eev.acc_at_06),
+            "The fraction of pairs judged right by the fixed threshold `faceforge verify` uses."}});
+  if (has_roc) h.image("roc.svg", "ROC on held-out identities: true accept rate (y) against false accept rate (x)");
   h.section("4. Verification (`faceforge verify`)");
   h.image("verify_same.png", "two photos of one held-out identity");
   h.image("verify_different.png", "photos of two held-out identities");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "report/chart.h"
+#include "report/glossary.h"
 #include "report/html.h"
 
 namespace ff {
@@ -130,6 +131,7 @@ void write_train_report(const std::string& run_dir) {
   if (!log["step"].empty()) html.image("loss.svg", "training loss of every step");
   if (!ep["epoch"].empty()) html.image("accuracy.svg", "validation accuracy after each epoch");
   html.section("Epochs");
+  html.paragraph(std::string("val acc: closed-set top-1 without and with flip TTA. ") + glossary::kClosedSet);
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < ep["epoch"].size(); ++i)
     rows.push_back({fmt("%.0f", ep["epoch"][i]), fmt("%.0f", ep["step"][i]), fmt("%.4f", ep["train_loss"][i]),

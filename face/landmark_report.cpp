@@ -9,6 +9,7 @@
 #include "engine/ops_geometry.h"
 #include "data/geometry.h"
 #include "report/chart.h"
+#include "report/glossary.h"
 #include "report/html.h"
 
 namespace ff {
@@ -134,6 +135,7 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
                   "(epoch %.0f).", n, val["step"].back(), nme.back(), nme[best], val["epoch"][best]);
     html.paragraph(buf);
   }
+  html.paragraph(glossary::kNme);
   html.image("loss.svg", "Training loss per step");
   html.image("val_nme.svg", "Validation NME per epoch, both heatmap decoders");
   html.section("Sample predictions");

@@ -156,6 +156,11 @@ TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
   }
   EXPECT_GE(images, 8u);
   EXPECT_GE(charts, 4u);  // both losses, CED, ROC
+  // No literal backtick (code spans became <code>), and each metric explained where it is shown.
+  EXPECT_EQ(html.find('`'), std::string::npos);
+  for (const char* term : {"NME (normalised mean error)", "Failure rate:", "CED AUC:", "ROC AUC:", "TAR at FAR:",
+                           "10-fold accuracy:"})
+    EXPECT_NE(html.find(term), std::string::npos) << term;
   for (const char* f : {"verify/same.png", "verify/different.png", "faceforge_demo.txt"})
     EXPECT_TRUE(fs::is_regular_file(out + "/" + f)) << f;
   EXPECT_EQ(load_model(r.landmark_model).kind, "hourglass");
