@@ -18,10 +18,10 @@ ff::app::Command reg("eval-embed", "Evaluate a trained face-embedding network: c
       "Open set: the identities the run held out (never trained on): all same-identity pairs and as\n"
       "many random different-identity pairs, cosine similarity of the L2-normalised flip-TTA\n"
       "embeddings; ROC AUC, TAR at FAR 1e-2 and 1e-3, LFW-style 10-fold accuracy (mean +- std).\n"
-      "With --out: OUT/metrics.csv, OUT/roc.csv, OUT/roc.png.");
+      "With --out: OUT/metrics.csv, OUT/roc.csv, OUT/roc.svg.");
   sub.add_option("--data", o->data, "The dataset the model was trained on (CelebA layout)")->required();
   sub.add_option("--model", o->model, "A checkpoint of train-embed (RUN/best.safetensors)")->required();
-  sub.add_option("--out", o->out, "Folder for metrics.csv, roc.csv and roc.png");
+  sub.add_option("--out", o->out, "Folder for metrics.csv, roc.csv and roc.svg");
   sub.add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(2, 65536))->capture_default_str();
   sub.add_option("--workers", o->workers, "Threads preparing images")->check(CLI::Range(0, 256))->capture_default_str();
@@ -34,7 +34,7 @@ ff::app::Command reg("eval-embed", "Evaluate a trained face-embedding network: c
   return [o]() {
     ff::EmbedEvalResult r = ff::eval_embed(*o);
     std::cout << r.table;
-    if (!o->out.empty()) std::cout << "wrote " << o->out << "/metrics.csv, roc.csv, roc.png\n";
+    if (!o->out.empty()) std::cout << "wrote " << o->out << "/metrics.csv, roc.csv, roc.svg\n";
     return 0;
   };
 });

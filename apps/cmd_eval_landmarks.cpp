@@ -18,7 +18,7 @@ ff::app::Command reg("eval-landmarks", "Measure a landmark network: NME, failure
       "and compares them with the folder's: NME = mean point distance / inter-ocular distance\n"
       "(points 0 and 1), failure rate = share of faces with NME > 0.1, AUC = area under the\n"
       "cumulative error curve up to 0.1 (1 is perfect). With --out, writes summary.csv,\n"
-      "points.csv, images.csv and ced.png there.");
+      "points.csv, images.csv and ced.svg there.");
   sub.add_option("--data", o->data, "CelebA-format data folder")->required();
   sub.add_option("--model", o->model, "Landmark checkpoint (e.g. RUN/best.safetensors)")->required();
   sub.add_option("--partition", o->partition, "0 train, 1 validation, 2 test")->check(CLI::Range(0, 2))

@@ -10,6 +10,7 @@
 #include "engine/error.h"
 #include "data/celeba.h"
 #include "data/synth.h"
+#include "report/draw.h"
 
 namespace {
 
@@ -53,7 +54,7 @@ ff::app::Command reg("synth", "Write a synthetic face dataset in CelebA's file f
     if (!o->sheet.empty()) {
       ff::FaceSet ds = ff::load_faces(o->out);
       std::vector<ff::Image> imgs;
-      const uint8_t colours[5][3] = {{255, 0, 0}, {0, 255, 0}, {255, 255, 0}, {255, 0, 255}, {0, 255, 255}};
+      const ff::Color colours[5] = {{255, 0, 0}, {0, 255, 0}, {255, 255, 0}, {255, 0, 255}, {0, 255, 255}};
       // Rows: the first six identities; columns: up to eight of their images.
       std::vector<size_t> pick;
       for (int label = 0; label < std::min(6, ds.num_identities()); ++label) {
@@ -66,12 +67,15 @@ ff::app::Command reg("synth", "Write a synthetic face dataset in CelebA's file f
       }
       for (size_t i : pick) {
         ff::Image im = ff::load_image(ds.faces[i].path);
-        for (int k = 0; k < 5; ++k)
-          ff::draw_cross(im, (*ds.faces[i].landmarks)[k].x, (*ds.faces[i].landmarks)[k].y, 1,
-                         colours[k][0], colours[k][1], colours[k][2]);
+        {
+          ff::Canvas canvas(im);
+          for (int k = 0; k < 5; ++k)
+            canvas.marker((*ds.faces[i].landmarks)[k].x, (*ds.faces[i].landmarks)[k].y, colours[k],
+                          ff::Marker::Plus, 2, 1);
+        }
         imgs.push_back(std::move(im));
       }
-      ff::save_png(ff::contact_sheet(imgs, 8), o->sheet);
+      ff::save_png(ff::montage(imgs, {}, 8, 2, {32, 32, 32}), o->sheet);
       std::cout << "synth: contact sheet " << o->sheet << "\n";
     }
     return 0;

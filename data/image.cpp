@@ -1,6 +1,5 @@
 // data/image.cpp — Image, decoding and encoding with stb_image / stb_image_write (their
-// implementations are compiled here, once for the whole program), tensor conversions, contact
-// sheets.
+// implementations are compiled here, once for the whole program), tensor conversions.
 #include "data/image.h"
 
 #include "engine/safetensors.h"  // write_file_atomic
@@ -263,45 +262,6 @@ Image image_from_tensor_chw(const Tensor& t) {
       img.pixels[i * C + c] = static_cast<uint8_t>(!(x > 0) ? 0 : x > 255 ? 255 : x);  // NaN -> 0
     }
   return img;
-}
-
-Image contact_sheet(const std::vector<Image>& images, int cols, int pad, uint8_t background) {
-  FF_CHECK(!images.empty(), "contact_sheet: no images");
-  FF_CHECK(cols > 0 && pad >= 0, "contact_sheet: cols must be positive and pad non-negative, got ",
-           cols, " and ", pad);
-  int cw = 0, ch = 0;
-  for (const Image& im : images) {
-    check_image(im, "contact_sheet");
-    cw = std::max(cw, im.width);
-    ch = std::max(ch, im.height);
-  }
-  int n = static_cast<int>(images.size());
-  int ncols = std::min(cols, n), nrows = (n + cols - 1) / cols;
-  Image sheet(pad + ncols * (cw + pad), pad + nrows * (ch + pad), 3, background);
-  for (int k = 0; k < n; ++k) {
-    Image rgb = to_channels(images[k], 3);
-    int x0 = pad + (k % cols) * (cw + pad), y0 = pad + (k / cols) * (ch + pad);
-    for (int y = 0; y < rgb.height; ++y)
-      std::memcpy(&sheet.at(x0, y0 + y, 0), &rgb.at(0, y, 0), static_cast<size_t>(rgb.width) * 3);
-  }
-  return sheet;
-}
-
-void draw_cross(Image& img, double x, double y, int r, uint8_t red, uint8_t green, uint8_t blue) {
-  check_image(img, "draw_cross");
-  int cx = static_cast<int>(std::lround(x)), cy = static_cast<int>(std::lround(y));
-  const uint8_t rgb[3] = {red, green, blue};
-  auto put = [&](int px, int py) {
-    if (px < 0 || py < 0 || px >= img.width || py >= img.height) return;
-    if (img.channels == 3)
-      for (int c = 0; c < 3; ++c) img.at(px, py, c) = rgb[c];
-    else
-      img.at(px, py, 0) = luma(red, green, blue);
-  };
-  for (int d = -r; d <= r; ++d) {
-    put(cx + d, cy);
-    put(cx, cy + d);
-  }
 }
 
 }  // namespace ff

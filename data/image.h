@@ -1,6 +1,5 @@
 // data/image.h — an 8-bit image in memory, PNG/JPEG decoding and encoding (stb_image,
-// stb_image_write), conversions to and from tensors, and small drawing aids for inspection
-// (contact sheets, landmark markers).
+// stb_image_write), and conversions to and from tensors. Drawing on images: report/draw.h.
 //
 // Pixels are uint8, rows top to bottom, interleaved channels (HWC); 1 channel (gray) or 3 (RGB).
 // Pixel coordinates follow CelebA and OpenCV: pixel (x, y) has its centre at (x, y), so an image
@@ -65,12 +64,5 @@ Tensor image_to_tensor_chw(const Image& img, Device device = Device::cpu());
 // t: float32 or float64 [C, H, W] with C 1 or 3, values in [0, 1] (any device): round(255 x),
 // clamped to [0, 255].
 Image image_from_tensor_chw(const Tensor& t);
-
-// ---------------------------------------------------------------- inspection aids
-// Tiles images (all converted to RGB) into a grid of `cols` columns; cells are the size of the
-// largest image, images placed at the cell's top left, gaps `pad` pixels of `background`.
-Image contact_sheet(const std::vector<Image>& images, int cols, int pad = 2, uint8_t background = 32);
-// Draws a small cross of half-size `r` pixels centred at (x, y) (clipped at the borders).
-void draw_cross(Image& img, double x, double y, int r, uint8_t red, uint8_t green, uint8_t blue);
 
 }  // namespace ff

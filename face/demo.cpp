@@ -11,7 +11,8 @@
 #include "face/embed.h"
 #include "face/embed_report.h"
 #include "face/pipeline.h"
-#include "report/plot.h"
+#include "report/chart.h"
+#include "report/glossary.h"
 #include "report/html.h"
 #include "data/synth.h"
 
@@ -71,9 +72,12 @@ Image landmark_sheet(const LandmarkEvalResult& ev, const std::string& image_dir,
   std::vector<std::string> caps;
   for (size_t i = 0; i < ev.files.size() && imgs.size() < count; ++i) {
     Image im = load_image(image_dir + "/" + ev.files[i], 3);
-    for (int k = 0; k < 5; ++k) {
-      draw_marker(im, ev.truth[i][k].x, ev.truth[i][k].y, {40, 200, 40}, Marker::Plus, 4, 1.5);
-      draw_marker(im, ev.predictions[i][k].x, ev.predictions[i][k].y, {230, 40, 40}, Marker::Cross, 4, 1.5);
+    {
+      Canvas canvas(im);
+      for (int k = 0; k < 5; ++k) {
+        canvas.marker(ev.truth[i][k].x, ev.truth[i][k].y, {40, 200, 40}, Marker::Plus, 4, 1.5);
+        canvas.marker(ev.predictions[i][k].x, ev.predictions[i][k].y, {230, 40, 40}, Marker::Cross, 4, 1.5);
+      }
     }
     imgs.push_back(im);
     caps.push_back("NME " + fmt("%.3f", ev.metrics.nme[i]));
@@ -115,8 +119,11 @@ DemoResult run_demo(const DemoOptions& o) {
       const FaceRecord& f = faces.faces[i];
       const FaceBox& b = *f.box;
       Image im = load_image(f.path, 3);
-      draw_rect(im, b.x, b.y, b.x + b.width - 1, b.y + b.height - 1, {40, 200, 40}, 1);
-      for (const Point2& p : *f.landmarks) draw_disc(im, p.x, p.y, 2, {230, 40, 40});
+      {
+        Canvas canvas(im);
+        canvas.rect(b.x, b.y, b.x + b.width - 1, b.y + b.height - 1, {40, 200, 40}, 1);
+        for (const Point2& p : *f.landmarks) canvas.disc(p.x, p.y, 2, {230, 40, 40});
+      }
       imgs.push_back(im);
     }
     save_png(montage(imgs, {}, 8), report_dir + "/data.png");
@@ -238,17 +245,17 @@ DemoResult run_demo(const DemoOptions& o) {
       return std::vector<Series>{s};
     };
     c.title = "landmark net: weighted heatmap MSE";
-    save_line_chart(report_dir + "/loss_landmarks.png", series(x1, lr.losses), c);
+    save_line_chart(report_dir + "/loss_landmarks.svg", series(x1, lr.losses), c);
     c.title = "embedding network (ArcFace cross-entropy)";
-    save_line_chart(report_dir + "/loss_embedding.png", series(x2, er.losses), c);
+    save_line_chart(report_dir + "/loss_embedding.svg", series(x2, er.losses), c);
   }
   auto copy_if = [&](const std::string& from, const std::string& to) {
     if (!fs::exists(from)) return false;
     fs::copy_file(from, report_dir + "/" + to, fs::copy_options::overwrite_existing);
     return true;
   };
-  const bool has_ced = copy_if(le.out + "/ced.png", "ced.png");
-  const bool has_roc = copy_if(ee.out + "/roc.png", "roc.png");
+  const bool has_ced = copy_if(le.out + "/ced.svg", "ced.svg");
+  const bool has_roc = copy_if(ee.out + "/roc.svg", "roc.svg");
   const bool has_faces = copy_if(et.out + "/report/aligned_faces.png", "aligned_faces.png");
 
   res.seconds = since(t_all);
@@ -264,30 +271,34 @@ DemoResult run_demo(const DemoOptions& o) {
   h.paragraph("Each face box is enlarged 1.35x to a square, resized to 128 px and fed to the small two-stack "
               "hourglass; heatmaps are decoded (" + std::string(decode_name(lev.decode)) +
               ") and mapped back to photo pixels (face/landmarks.h).");
-  h.image("loss_landmarks.png", "training loss per step");
-  h.table({"metric", "value"}, {{"validation images", std::to_string(lev.metrics.n_images)},
-                                {"mean NME (inter-ocular)", fmt("%.4f", res.nme)},
-                                {"failure rate (NME > 0.1)", fmt("%.3f", lev.metrics.failure_rate)},
-                                {"CED AUC @ 0.1", fmt("%.3f", lev.metrics.auc)}});
+  h.image("loss_landmarks.svg", "training loss per step");
+  h.table({"metric", "value", "what it measures"},
+          {{"validation images", std::to_string(lev.metrics.n_images), "Photos never trained on."},
+           {"mean NME (inter-ocular)", fmt("%.4f", res.nme), glossary::kNme},
+           {"failure rate (NME > 0.1)", fmt("%.3f", lev.metrics.failure_rate), glossary::kFailureRate},
+           {"CED AUC @ 0.1", fmt("%.3f", lev.metrics.auc), glossary::kCedAuc}});
   h.image("landmarks_val.png", "validation images: green + truth, red x prediction");
-  if (has_ced) h.image("ced.png", "cumulative error distribution", 480);
+  if (has_ced) h.image("ced.svg", "cumulative error distribution: the fraction of images (y) whose NME is at most x");
   h.section("3. Embeddings (ResNet + ArcFace)");
   h.paragraph("Faces are aligned by a similarity transform of their five landmarks onto insightface's template "
               "and embedded with flip test-time augmentation (face/embed.h). Verification is measured on "
               + std::to_string(eev.holdout_identities) + " identities never trained on.");
   if (has_faces) h.image("aligned_faces.png", "aligned validation faces: plain, flipped, augmented");
-  h.image("loss_embedding.png", "training loss per step");
-  h.table({"metric", "value"},
-          {{"closed-set top-1 (flip TTA)", fmt("%.3f", eev.closed_acc_flip)},
-           {"closed-set top-1", fmt("%.3f", eev.closed_acc)},
+  h.image("loss_embedding.svg", "training loss per step");
+  h.table({"metric", "value", "what it measures"},
+          {{"closed-set top-1 (flip TTA)", fmt("%.3f", eev.closed_acc_flip), glossary::kClosedSet},
+           {"closed-set top-1", fmt("%.3f", eev.closed_acc), "The same without the mirrored photo."},
            {"held-out pairs (same / different)",
-            std::to_string(eev.positive_pairs) + " / " + std::to_string(eev.negative_pairs)},
-           {"ROC AUC", fmt("%.4f", eev.auc)},
-           {"TAR @ FAR 1e-2", fmt("%.3f", eev.tar_at_far_1e2)},
-           {"TAR @ FAR 1e-3", fmt("%.3f", eev.tar_at_far_1e3)},
-           {"10-fold accuracy", fmt("%.3f", eev.acc10_mean) + " +- " + fmt("%.3f", eev.acc10_std)},
-           {"accuracy at cosine 0.6", fmt("%.3f", eev.acc_at_06)}});
-  if (has_roc) h.image("roc.png", "ROC on held-out identities", 480);
+            std::to_string(eev.positive_pairs) + " / " + std::to_string(eev.negative_pairs),
+            "Every pair of photos of one held-out identity, and as many random pairs of two, scored by the cosine "
+            "of their embeddings."},
+           {"ROC AUC", fmt("%.4f", eev.auc), glossary::kRocAuc},
+           {"TAR @ FAR 1e-2", fmt("%.3f", eev.tar_at_far_1e2), glossary::kTarAtFar},
+           {"TAR @ FAR 1e-3", fmt("%.3f", eev.tar_at_far_1e3), "As above, with at most 1 in 1000 different pairs accepted."},
+           {"10-fold accuracy", fmt("%.3f", eev.acc10_mean) + " +- " + fmt("%.3f", eev.acc10_std), glossary::kTenFold},
+           {"accuracy at cosine 0.6", fmt("%.3f", eev.acc_at_06),
+            "The fraction of pairs judged right by the fixed threshold `faceforge verify` uses."}});
+  if (has_roc) h.image("roc.svg", "ROC on held-out identities: true accept rate (y) against false accept rate (x)");
   h.section("4. Verification (`faceforge verify`)");
   h.image("verify_same.png", "two photos of one held-out identity");
   h.image("verify_different.png", "photos of two held-out identities");

@@ -202,7 +202,7 @@ struct EmbedEvalResult {
 };
 
 // Evaluates a checkpoint written by train_embed on the dataset DIR; writes OUT/metrics.csv,
-// OUT/roc.csv and OUT/roc.png when out is not empty.
+// OUT/roc.csv and OUT/roc.svg when out is not empty.
 EmbedEvalResult eval_embed(const EmbedEvalOptions& options);
 
 }  // namespace ff

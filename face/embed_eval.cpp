@@ -203,7 +203,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
         std::snprintf(b, sizeof b, "%.9g,%.9g,%.9g\n", p.far, p.tar, p.threshold);
         roc << b;
       }
-      write_roc_png(o.out + "/roc.png", vm.roc, r.auc);
+      write_roc_chart(o.out + "/roc.svg", vm.roc, r.auc);
     }
   }
   return r;

@@ -10,7 +10,8 @@
 #include <sstream>
 
 #include "data/face_sample.h"
-#include "report/plot.h"
+#include "report/chart.h"
+#include "report/glossary.h"
 #include "report/html.h"
 
 namespace ff {
@@ -64,7 +65,10 @@ void write_face_sheets(const std::string& report_dir, const FaceSet& set, const 
     const FaceRecord& rec = set.faces[pick[i]];
     Image img = load_image(rec.path, 3);
     Image a = denormalize_to_image(make_eval_face(img, *rec.landmarks, size, false));
-    for (const auto& p : tmpl) draw_marker(a, p[0], p[1], Color{0, 255, 0}, Marker::Cross, 1.5, 1.0);
+    {
+      Canvas canvas(a);
+      for (const auto& p : tmpl) canvas.marker(p[0], p[1], Color{0, 255, 0}, Marker::Cross, 1.5, 1.0);
+    }
     aligned.push_back(a);
     flipped.push_back(denormalize_to_image(make_eval_face(img, *rec.landmarks, size, true)));
     Rng rng(seed + i);
@@ -76,7 +80,8 @@ void write_face_sheets(const std::string& report_dir, const FaceSet& set, const 
   for (size_t i = 0; i < all.size(); ++i)
     captions.push_back(i < pick.size() ? "id " + std::to_string(set.faces[pick[i]].identity)
                                        : i < 2 * pick.size() ? "flip" : "augmented");
-  save_png(montage(all, captions, static_cast<int>(pick.size()), 4), report_dir + "/aligned_faces.png");
+  save_png(montage(all, captions, static_cast<int>(pick.size()), 4, {255, 255, 255}, 10),
+           report_dir + "/aligned_faces.png");
 }
 
 void write_train_report(const std::string& run_dir) {
@@ -107,7 +112,7 @@ void write_train_report(const std::string& run_dir) {
     o.title = "training loss";
     o.x_label = "step";
     o.y_label = "loss";
-    save_line_chart(rep + "/loss.png", {raw, avg}, o);
+    save_line_chart(rep + "/loss.svg", {raw, avg}, o);
   }
   if (!ep["epoch"].empty()) {
     ChartOptions o;
@@ -120,13 +125,14 @@ void write_train_report(const std::string& run_dir) {
     a.markers = true;
     Series f{"accuracy, flip TTA", ep["epoch"], ep["val_acc_flip"]};
     f.markers = true;
-    save_line_chart(rep + "/accuracy.png", {a, f}, o);
+    save_line_chart(rep + "/accuracy.svg", {a, f}, o);
   }
   HtmlReport html("train-embed: " + run_dir);
   html.section("Curves");
-  if (!log["step"].empty()) html.image("loss.png", "training loss of every step");
-  if (!ep["epoch"].empty()) html.image("accuracy.png", "validation accuracy after each epoch");
+  if (!log["step"].empty()) html.image("loss.svg", "training loss of every step");
+  if (!ep["epoch"].empty()) html.image("accuracy.svg", "validation accuracy after each epoch");
   html.section("Epochs");
+  html.paragraph(std::string("val acc: closed-set top-1 without and with flip TTA. ") + glossary::kClosedSet);
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < ep["epoch"].size(); ++i)
     rows.push_back({fmt("%.0f", ep["epoch"][i]), fmt("%.0f", ep["step"][i]), fmt("%.4f", ep["train_loss"][i]),
@@ -143,7 +149,7 @@ void write_train_report(const std::string& run_dir) {
   html.write(rep + "/index.html");
 }
 
-void write_roc_png(const std::string& path, const std::vector<RocPoint>& roc, double auc) {
+void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, double auc) {
   Series s{"ROC (AUC " + fmt("%.4f", auc) + ")", {}, {}};
   for (const RocPoint& p : roc) {
     s.x.push_back(p.far);

@@ -1,5 +1,5 @@
-// face/embed_report.h — the pictures of an embedding run (face/embed.h): aligned faces, loss and
-// accuracy curves, the verification ROC.
+// face/embed_report.h — the pictures of an embedding run (face/embed.h): aligned faces (PNG), loss
+// and accuracy curves and the verification ROC (SVG charts), and the run's index.html.
 #pragma once
 #include <string>
 #include <vector>
@@ -14,12 +14,13 @@ namespace ff {
 void write_face_sheets(const std::string& report_dir, const FaceSet& set, const EmbedSplit& split, int64_t size,
                        const EmbedAugment& aug, uint64_t seed, int64_t count);
 
-// run_dir/report/loss.png (the loss of every step, and its running mean) and accuracy.png
-// (validation accuracy with and without flip TTA per epoch), drawn from run_dir/log.csv and
-// run_dir/epochs.csv, so a resumed run's report covers the whole run.
+// run_dir/report/loss.svg (the loss of every step, and its running mean), accuracy.svg
+// (validation accuracy with and without flip TTA per epoch) and index.html, drawn from
+// run_dir/log.csv and run_dir/epochs.csv, so a resumed run's report covers the whole run.
 void write_train_report(const std::string& run_dir);
 
-// The ROC (TAR against FAR, log-scaled FAR axis) as a PNG.
-void write_roc_png(const std::string& path, const std::vector<RocPoint>& roc, double auc);
+// The ROC (TAR against FAR, log-scaled FAR axis) as a line chart; SVG or PNG by the path's
+// extension (report/chart.h save_line_chart).
+void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, double auc);
 
 }  // namespace ff

@@ -104,9 +104,9 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
     }
   }
   Curve ced = ced_curve(r.metrics.nme, 0.10);
-  const std::string ced_png = o.out + "/ced.png";
-  write_ced_png(ced, ced_png, r.metrics.auc);
-  r.written.push_back(ced_png);
+  const std::string ced_chart = o.out + "/ced.svg";
+  write_ced_chart(ced, ced_chart, r.metrics.auc);
+  r.written.push_back(ced_chart);
   return r;
 }
 

@@ -8,7 +8,8 @@
 
 #include "data/face_sample.h"
 #include "data/geometry.h"
-#include "report/plot.h"
+#include "report/chart.h"
+#include "report/glossary.h"
 #include "report/html.h"
 
 namespace ff {
@@ -44,11 +45,14 @@ Image draw_landmark_samples(const std::vector<ReportFace>& faces, const Landmark
     Image photo = load_image(f.path, 3);
     const Affine2 a = face_crop_matrix(f.box, view);
     Image tile = warp_image(photo, a, D, D);
-    for (int k = 0; k < 5; ++k) {
-      Point2 t = apply_affine(a, f.truth[k]);
-      Point2 p = apply_affine(a, f.pred[k]);
-      draw_marker(tile, t.x, t.y, kTruth, Marker::Plus, 4);
-      draw_marker(tile, p.x, p.y, kPred, Marker::Cross, 4);
+    {
+      Canvas canvas(tile);
+      for (int k = 0; k < 5; ++k) {
+        Point2 t = apply_affine(a, f.truth[k]);
+        Point2 p = apply_affine(a, f.pred[k]);
+        canvas.marker(t.x, t.y, kTruth, Marker::Plus, 4);
+        canvas.marker(p.x, p.y, kPred, Marker::Cross, 4);
+      }
     }
     tiles.push_back(std::move(tile));
   }
@@ -56,7 +60,7 @@ Image draw_landmark_samples(const std::vector<ReportFace>& faces, const Landmark
   return montage(tiles, {}, std::min<int>(cols, static_cast<int>(tiles.size())), 4, {32, 32, 32});
 }
 
-void write_ced_png(const Curve& ced, const std::string& path, double auc) {
+void write_ced_chart(const Curve& ced, const std::string& path, double auc) {
   ChartOptions c;
   char title[96];
   std::snprintf(title, sizeof title, "Cumulative error distribution (AUC to 0.1: %.4f)", auc);
@@ -99,8 +103,8 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
   raw.color = Color{170, 190, 220};
   Series avg{"moving average", steps, smooth};
   avg.color = Color{31, 119, 180};
-  save_line_chart(dir + "/loss.png", {raw, avg}, lc);
-  written.push_back(dir + "/loss.png");
+  save_line_chart(dir + "/loss.svg", {raw, avg}, lc);
+  written.push_back(dir + "/loss.svg");
 
   ChartOptions vc;
   vc.title = "Validation NME (inter-ocular)";
@@ -109,8 +113,8 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
   Series vs{"soft-argmax", val["epoch"], val["val_nme_soft_argmax"]};
   Series vq{"quarter-pixel", val["epoch"], val["val_nme_quarter_pixel"]};
   vs.markers = vq.markers = true;
-  save_line_chart(dir + "/val_nme.png", {vs, vq}, vc);
-  written.push_back(dir + "/val_nme.png");
+  save_line_chart(dir + "/val_nme.svg", {vs, vq}, vc);
+  written.push_back(dir + "/val_nme.svg");
 
   save_png(draw_landmark_samples(faces, framing), dir + "/samples.png");
   written.push_back(dir + "/samples.png");
@@ -126,8 +130,9 @@ std::vector<std::string> write_landmark_report(const std::string& run_dir, const
                   "(epoch %.0f).", n, val["step"].back(), nme.back(), nme[best], val["epoch"][best]);
     html.paragraph(buf);
   }
-  html.image("loss.png", "Training loss per step");
-  html.image("val_nme.png", "Validation NME per epoch, both heatmap decoders");
+  html.paragraph(glossary::kNme);
+  html.image("loss.svg", "Training loss per step");
+  html.image("val_nme.svg", "Validation NME per epoch, both heatmap decoders");
   html.section("Sample predictions");
   html.paragraph("The first validation faces, cropped as the network sees them: ground truth green (+), "
                  "prediction red (x).");

@@ -157,7 +157,7 @@ struct LandmarkEvalResult {
 
 // Runs a landmark checkpoint over one partition of a CelebA-format folder. With `out`, writes
 // out/summary.csv (metric,value), out/points.csv (per point: normalised and pixel error),
-// out/images.csv (per image: file, NME, predicted and true points) and out/ced.png (the CED curve
+// out/images.csv (per image: file, NME, predicted and true points) and out/ced.svg (the CED curve
 // up to NME 0.1).
 LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& options);
 

@@ -17,7 +17,7 @@
 #include "engine/safetensors.h"
 #include "data/face_sample.h"
 #include "face/embed.h"
-#include "report/plot.h"
+#include "report/draw.h"
 
 namespace fs = std::filesystem;
 
@@ -219,18 +219,26 @@ std::vector<Image> face_panels(const AlignedFace& f, int side, const std::vector
   Image photo = resize_to(f.photo, side, &s);
   auto tx = [&](double v) { return s * (v + 0.5) - 0.5; };
   const double x0 = f.box.x, y0 = f.box.y, x1 = f.box.x + f.box.width - 1, y1 = f.box.y + f.box.height - 1;
-  draw_rect(photo, tx(x0), tx(y0), tx(x1), tx(y1), kBox, 2);
   const double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, half = crop_scale * std::max(f.box.width, f.box.height) / 2;
-  draw_rect(photo, tx(cx - half), tx(cy - half), tx(cx + half), tx(cy + half), kCrop, 1.5);
-  for (const Point2& p : f.landmarks) draw_disc(photo, tx(p.x), tx(p.y), 3, kPoint);
-
+  {
+    Canvas c(photo);
+    c.rect(tx(x0), tx(y0), tx(x1), tx(y1), kBox, 2);
+    c.rect(tx(cx - half), tx(cy - half), tx(cx + half), tx(cy + half), kCrop, 1.5);
+    for (const Point2& p : f.landmarks) c.disc(tx(p.x), tx(p.y), 3, kPoint);
+  }
   double cs = 1;
   Image crop = resize_to(f.crop, side, &cs);
-  for (const Point2& p : f.crop_landmarks) draw_disc(crop, cs * (p.x + 0.5) - 0.5, cs * (p.y + 0.5) - 0.5, 3, kPoint);
+  {
+    Canvas c(crop);
+    for (const Point2& p : f.crop_landmarks) c.disc(cs * (p.x + 0.5) - 0.5, cs * (p.y + 0.5) - 0.5, 3, kPoint);
+  }
   double as = 1;
   Image aligned = resize_to(f.aligned, side, &as);
-  for (const auto& p : tmpl)
-    draw_marker(aligned, as * (p[0] + 0.5) - 0.5, as * (p[1] + 0.5) - 0.5, kTemplate, Marker::Plus, 5, 1.5);
+  {
+    Canvas c(aligned);
+    for (const auto& p : tmpl)
+      c.marker(as * (p[0] + 0.5) - 0.5, as * (p[1] + 0.5) - 0.5, kTemplate, Marker::Plus, 5, 1.5);
+  }
   return {photo, crop, aligned};
 }
 }  // namespace
@@ -248,21 +256,25 @@ Image verify_report_image(const VerifyResult& r) {
     captions.push_back(f->box_given ? "crop of the given box" : "crop of the central box");
     captions.push_back("aligned " + std::to_string(f->aligned.width) + " px");
   }
-  Image grid = montage(panels, captions, 3, 8, {255, 255, 255}, 1);
+  Image grid = montage(panels, captions, 3, 8, {255, 255, 255}, 13);
   char line[160];
-  std::snprintf(line, sizeof line, "cosine %.3f %s %.2f: %s", r.cosine, r.same ? ">=" : "<", r.threshold,
+  std::snprintf(line, sizeof line, "cosine %.3f %s %.2f: %s", r.cosine, r.same ? "\u2265" : "<", r.threshold,
                 r.same ? "SAME person" : "DIFFERENT people");
-  const std::string legend = "green: face box  yellow: landmark crop  red: predicted landmarks  blue: template";
-  const int head = text_height(legend, 1) + 8;
-  const int foot = text_height(line, 2) + 16;
+  const std::string legend = "green: face box   yellow: landmark crop   red: predicted landmarks   blue: template";
+  const double legend_size = 12, line_size = 22;
+  const int head = text_height(legend, legend_size) + 8;
+  const int foot = text_height(line, line_size) + 14;
   Image out(grid.width, head + grid.height + foot, 3, 255);
   for (int y = 0; y < grid.height; ++y)
     std::copy(grid.data() + static_cast<size_t>(y) * grid.width * 3,
               grid.data() + static_cast<size_t>(y + 1) * grid.width * 3,
               out.data() + static_cast<size_t>(y + head) * out.width * 3);
   const Color c = r.same ? Color{20, 140, 20} : Color{190, 30, 30};
-  draw_text(out, std::max(4, (out.width - text_width(line, 2)) / 2), head + grid.height + 8, line, c, 2);
-  draw_text(out, std::max(4, (out.width - text_width(legend, 1)) / 2), 4, legend, {90, 90, 90}, 1);
+  {
+    Canvas canvas(out);
+    canvas.text(std::max(4, (out.width - text_width(line, line_size)) / 2), head + grid.height + 4, line, c, line_size);
+    canvas.text(std::max(4, (out.width - text_width(legend, legend_size)) / 2), 5, legend, {90, 90, 90}, legend_size);
+  }
   return out;
 }
 

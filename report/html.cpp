@@ -1,6 +1,7 @@
 // report/html.cpp — the HTML report builder (see report/html.h).
 #include "report/html.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -54,7 +55,44 @@ const char* kStyle =
     "pre{background:#f6f6f6;border:1px solid #e4e4e4;padding:.6em;overflow-x:auto}\n"
     "figure{margin:1em 0}\n"
     "figure img{max-width:100%;height:auto;border:1px solid #eee}\n"
-    "figcaption{color:#555;font-size:.92em;margin-top:.3em}\n";
+    "figcaption{color:#555;font-size:.92em;margin-top:.3em}\n"
+    "code{background:#f3f3f3;padding:0 .2em;border-radius:3px;font-size:.95em}\n";
+
+// Escaped text in which `a span between backticks` becomes <code>; an unpaired backtick is
+// written as an entity, so the document holds no literal backtick.
+std::string inline_markup(const std::string& text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t open = text.find('`', i);
+    if (open == std::string::npos) {
+      out += html_escape(text.substr(i));
+      break;
+    }
+    out += html_escape(text.substr(i, open - i));
+    size_t close = text.find('`', open + 1);
+    if (close == std::string::npos) {
+      out += "&#96;" + html_escape(text.substr(open + 1));
+      break;
+    }
+    out += "<code>" + html_escape(text.substr(open + 1, close - open - 1)) + "</code>";
+    i = close + 1;
+  }
+  return out;
+}
+
+// For <title> and attributes, where markup cannot go: the backticks of code spans dropped, an
+// unpaired one written as an entity.
+std::string plain(const std::string& text) {
+  const bool paired = std::count(text.begin(), text.end(), '`') % 2 == 0;
+  std::string out;
+  for (char c : text)
+    if (c == '`')
+      out += paired ? "" : "&#96;";
+    else
+      out += html_escape(std::string(1, c));
+  return out;
+}
 
 }  // namespace
 
@@ -78,20 +116,22 @@ HtmlReport::HtmlReport(std::string title) : title_(std::move(title)) {}
 
 HtmlReport& HtmlReport::section(const std::string& heading) {
   if (in_section_) body_ += "</section>\n";
-  body_ += "<section>\n<h2>" + html_escape(heading) + "</h2>\n";
+  body_ += "<section>\n<h2>" + inline_markup(heading) + "</h2>\n";
   in_section_ = true;
   return *this;
 }
 
 HtmlReport& HtmlReport::paragraph(const std::string& text) {
-  std::string e = html_escape(text), out;
+  std::string e = inline_markup(text), out;
   for (char c : e) out += c == '\n' ? std::string("<br>\n") : std::string(1, c);
   body_ += "<p>" + out + "</p>\n";
   return *this;
 }
 
 HtmlReport& HtmlReport::preformatted(const std::string& text) {
-  body_ += "<pre>" + html_escape(text) + "</pre>\n";
+  std::string e;
+  for (char c : html_escape(text)) e += c == '`' ? std::string("&#96;") : std::string(1, c);
+  body_ += "<pre>" + e + "</pre>\n";
   return *this;
 }
 
@@ -104,13 +144,13 @@ HtmlReport& HtmlReport::table(const std::vector<std::string>& header, const std:
   std::string t = "<table>\n";
   if (!header.empty()) {
     t += "<thead><tr>";
-    for (const auto& h : header) t += "<th>" + html_escape(h) + "</th>";
+    for (const auto& h : header) t += "<th>" + inline_markup(h) + "</th>";
     t += "</tr></thead>\n";
   }
   t += "<tbody>\n";
   for (const auto& row : rows) {
     t += "<tr>";
-    for (const auto& c : row) t += (numeric(c) ? "<td class=\"num\">" : "<td>") + html_escape(c) + "</td>";
+    for (const auto& c : row) t += (numeric(c) ? "<td class=\"num\">" : "<td>") + inline_markup(c) + "</td>";
     t += "</tr>\n";
   }
   t += "</tbody>\n</table>\n";
@@ -125,10 +165,10 @@ HtmlReport& HtmlReport::image(const std::string& relative_path, const std::strin
            "\" is not a relative path (the report refers to files beside it, so its folder can move)");
   FF_CHECK(width >= 0, "HtmlReport::image: width ", width, " is negative");
   std::string alt = caption.empty() ? relative_path : caption;
-  body_ += "<figure><img src=\"" + html_escape(url_path(relative_path)) + "\" alt=\"" + html_escape(alt) + "\"";
+  body_ += "<figure><img src=\"" + html_escape(url_path(relative_path)) + "\" alt=\"" + plain(alt) + "\"";
   if (width > 0) body_ += " width=\"" + std::to_string(width) + "\"";
   body_ += ">";
-  if (!caption.empty()) body_ += "<figcaption>" + html_escape(caption) + "</figcaption>";
+  if (!caption.empty()) body_ += "<figcaption>" + inline_markup(caption) + "</figcaption>";
   body_ += "</figure>\n";
   return *this;
 }
@@ -136,8 +176,8 @@ HtmlReport& HtmlReport::image(const std::string& relative_path, const std::strin
 std::string HtmlReport::html() const {
   std::string doc = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
   doc += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-  doc += "<title>" + html_escape(title_) + "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n";
-  doc += "<h1>" + html_escape(title_) + "</h1>\n" + body_;
+  doc += "<title>" + plain(title_) + "</title>\n<style>\n" + kStyle + "</style>\n</head>\n<body>\n";
+  doc += "<h1>" + inline_markup(title_) + "</h1>\n" + body_;
   if (in_section_) doc += "</section>\n";
   doc += "</body>\n</html>\n";
   return doc;

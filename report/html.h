@@ -1,9 +1,12 @@
 // report/html.h — a small HTML report: a title, sections of paragraphs, tables, preformatted text
-// and images (PNG files beside the report, by relative path), in one self-contained file with an
-// inline style sheet. Training and evaluation commands write RUN/report/index.html with it.
+// and images (the SVG charts of report/chart.h and PNG figures, files beside the report, by
+// relative path), in one self-contained file with an inline style sheet. Training and evaluation
+// commands write RUN/report/index.html with it.
 //
-// All text is escaped (& < > " '), so names and messages from data never turn into markup. The
-// file is written atomically (temporary file, fsync, rename), so a reader never sees half a report.
+// All text is escaped (& < > " '), so names and messages from data never turn into markup; the one
+// markup text may carry is `a code span` between backticks (a command, a file name), shown in
+// <code>. No backtick is left in the document: an unpaired one is written as an entity. The file is
+// written atomically (temporary file, fsync, rename), so a reader never sees half a report.
 #pragma once
 #include <string>
 #include <vector>
@@ -20,9 +23,11 @@ class HtmlReport {
   // Starts a section with a heading; what follows belongs to it. Content added before the first
   // section goes under the title.
   HtmlReport& section(const std::string& heading);
-  // A paragraph; a '\n' in the text becomes a line break.
+  // A paragraph; a '\n' in the text becomes a line break. Headings, paragraphs, table cells and
+  // captions show `code spans`.
   HtmlReport& paragraph(const std::string& text);
-  // A block of monospaced text kept as it is (a command line, a configuration, a log excerpt).
+  // A block of monospaced text kept as it is (a command line, a configuration, a log excerpt;
+  // backticks too).
   HtmlReport& preformatted(const std::string& text);
   // A table: `header` may be empty; every row must have header.size() cells (or, without a header,
   // as many as the first row). Cells that read as numbers are right-aligned.

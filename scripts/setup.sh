@@ -9,7 +9,8 @@
 # backend is built too.
 set -euo pipefail
 WHAT=${1:-test}
-DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev libcli11-dev)
+DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libstb-dev nlohmann-json3-dev libcli11-dev
+      libcairo2-dev fonts-dejavu-core)
 TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy)
 BENCH=(python3-opencv)
 case "$WHAT" in

@@ -320,8 +320,8 @@ TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
     EXPECT_EQ(r.epochs[i].metric, a.flip) << "the flip-TTA accuracy picks the best checkpoint";
   }
   for (const char* f : {"log.csv", "epochs.csv", "last.safetensors", "last.state.safetensors", "best.safetensors",
-                        "best.state.safetensors", "report/aligned_faces.png", "report/loss.png",
-                        "report/accuracy.png"})
+                        "best.state.safetensors", "report/aligned_faces.png", "report/loss.svg",
+                        "report/accuracy.svg", "report/index.html"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "run" / f)) << f;
   {
     std::ifstream log(run.str("run/log.csv"));
@@ -360,7 +360,7 @@ TEST(EmbedTrain, TinyEndToEndTrainAndEval) {
   for (const ClosedSetAccuracy& a : r.val_acc) best = std::max(best, a.flip);
   EXPECT_EQ(r.best_metric, best);
   EXPECT_NEAR(e.closed_acc_flip, best, 1e-9);
-  for (const char* f : {"metrics.csv", "roc.csv", "roc.png"})
+  for (const char* f : {"metrics.csv", "roc.csv", "roc.svg"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "eval" / f)) << f;
 }
 

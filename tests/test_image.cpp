@@ -1,6 +1,6 @@
 // tests/test_image.cpp — Image: decoding files written by an independent encoder (OpenCV, see
 // tests/data/images/make_images.py), PNG/JPEG round trips, errors for missing, empty, garbage and
-// truncated files, tensor conversions, contact sheets.
+// truncated files, tensor conversions.
 // Run: ./build-cpu/ff_tests --gtest_filter='Image*'
 #include <gtest/gtest.h>
 
@@ -269,23 +269,4 @@ TEST(Image, TensorConversions) {
   expect_error([&] { image_from_tensor_chw(hwc); }, {"image_from_tensor_chw", hwc.str()});
   expect_error([&] { image_from_tensor_chw(Tensor::zeros({4, 2, 2})); }, {"[4, 2, 2]"});
   expect_error([&] { image_from_tensor_chw(Tensor()); }, {"undefined"});
-}
-
-TEST(Image, ContactSheetAndCross) {
-  Image a(4, 3, 3, 200), b(2, 5, 1, 100), c(3, 3, 3, 50);
-  Image sheet = contact_sheet({a, b, c}, 2, 1, 7);
-  EXPECT_EQ(sheet.width, 1 + 2 * (4 + 1));
-  EXPECT_EQ(sheet.height, 1 + 2 * (5 + 1));
-  EXPECT_EQ(sheet.at(0, 0, 0), 7);         // padding
-  EXPECT_EQ(sheet.at(1, 1, 1), 200);       // a at cell (0, 0)
-  EXPECT_EQ(sheet.at(6, 5, 2), 100);       // b (gray, made RGB) at cell (1, 0)
-  EXPECT_EQ(sheet.at(8, 1, 0), 7);         // right of b, inside the cell: background
-  EXPECT_EQ(sheet.at(1, 7, 0), 50);        // c at cell (0, 1)
-  draw_cross(sheet, 3, 3, 1, 255, 0, 0);
-  EXPECT_EQ(sheet.at(3, 3, 0), 255);
-  EXPECT_EQ(sheet.at(4, 3, 0), 255);
-  EXPECT_EQ(sheet.at(4, 3, 1), 0);
-  EXPECT_EQ(sheet.at(2, 2, 0), 200);  // diagonal untouched
-  draw_cross(sheet, -5, 100, 2, 0, 0, 0);  // off the image: nothing, no crash
-  expect_error([&] { contact_sheet({}, 2); }, {"no images"});
 }

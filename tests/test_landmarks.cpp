@@ -318,7 +318,7 @@ TEST_F(LandmarkRun, TinyRunLearnsAndWritesItsFiles) {
   double last = (r.losses[8] + r.losses[9] + r.losses[10] + r.losses[11]) / 4;
   EXPECT_LT(last, 0.8 * first) << "losses " << ::testing::PrintToString(r.losses);
   for (const char* f : {"log.csv", "val.csv", "last.safetensors", "last.state.safetensors", "best.safetensors",
-                        "best.state.safetensors", "report/loss.png", "report/val_nme.png", "report/samples.png",
+                        "best.state.safetensors", "report/loss.svg", "report/val_nme.svg", "report/samples.png",
                         "report/index.html"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "run" / f) && fs::file_size(run.path / "run" / f) > 0) << f;
   // log.csv: one row per step with the losses returned; val.csv: one row per epoch.
@@ -459,7 +459,7 @@ TEST_F(LandmarkRun, EvalMatchesADirectComputation) {
   // The run's own last validation NME (the same checkpoint, the same decoder) agrees.
   EXPECT_NEAR(csv_column(run.str("r/val.csv"), "val_nme")[0], sum, 1e-6);
   // Files: the summary holds the NME; one row per image; the CED curve.
-  for (const char* f : {"summary.csv", "points.csv", "images.csv", "ced.png"})
+  for (const char* f : {"summary.csv", "points.csv", "images.csv", "ced.svg"})
     EXPECT_TRUE(fs::is_regular_file(run.path / "eval" / f)) << f;
   EXPECT_EQ(csv_column(run.str("eval/images.csv"), "nme").size(), 8u);
   EXPECT_NEAR(csv_column(run.str("eval/points.csv"), "nme")[0], point0, 1e-6);

@@ -139,16 +139,31 @@ TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
   std::ifstream in(r.report);
   std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(html.find("<html"), std::string::npos);
-  // Every image the report shows exists beside it and decodes.
-  size_t pos = 0, images = 0;
+  // Every image the report shows exists beside it and decodes; the charts are SVG documents.
+  size_t pos = 0, images = 0, charts = 0;
   while ((pos = html.find("src=\"", pos)) != std::string::npos) {
     pos += 5;
     std::string rel = html.substr(pos, html.find('"', pos) - pos);
-    Image im = load_image(out + "/report/" + rel);
-    EXPECT_GT(im.width, 0) << rel;
+    if (rel.size() > 4 && rel.substr(rel.size() - 4) == ".svg") {
+      std::ifstream f(out + "/report/" + rel);
+      std::string svg((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      EXPECT_EQ(svg.rfind("<?xml", 0), 0u) << rel;
+      EXPECT_NE(svg.find("<svg"), std::string::npos) << rel;
+      EXPECT_NE(svg.find("</svg>"), std::string::npos) << rel;
+      ++charts;
+    } else {
+      Image im = load_image(out + "/report/" + rel);
+      EXPECT_GT(im.width, 0) << rel;
+    }
     ++images;
   }
-  EXPECT_GE(images, 7u);
+  EXPECT_GE(images, 8u);
+  EXPECT_GE(charts, 4u);  // both losses, CED, ROC
+  // No literal backtick (code spans became <code>), and each metric explained where it is shown.
+  EXPECT_EQ(html.find('`'), std::string::npos);
+  for (const char* term : {"NME (normalised mean error)", "Failure rate:", "CED AUC:", "ROC AUC:", "TAR at FAR:",
+                           "10-fold accuracy:"})
+    EXPECT_NE(html.find(term), std::string::npos) << term;
   for (const char* f : {"verify/same.png", "verify/different.png", "faceforge_demo.txt"})
     EXPECT_TRUE(fs::is_regular_file(out + "/" + f)) << f;
   EXPECT_EQ(load_model(r.landmark_model).kind, "hourglass");

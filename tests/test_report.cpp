@@ -4,7 +4,8 @@
 // headings, paragraphs, cells, captions, paths); the document's structure (doctype, one h1, the
 // sections closed in order, table header/rows/cells, numeric cells right-aligned, images with
 // percent-encoded relative paths and captions, line breaks in paragraphs); absolute paths, URLs and
-// ragged tables raise; write() puts exactly html() on disk and leaves no temporary file behind;
+// ragged tables raise; `code spans` become <code> and no backtick is left in the document;
+// write() puts exactly html() on disk and leaves no temporary file behind;
 // writing into a missing folder raises naming the path.
 #include <gtest/gtest.h>
 
@@ -75,6 +76,26 @@ TEST(Report, Structure) {
   EXPECT_NE(h.find("<td>n/a</td>"), std::string::npos);
   EXPECT_EQ(count(h, "<tr>"), 4u);
   EXPECT_EQ(h.substr(h.size() - 16), "</body>\n</html>\n");
+}
+
+TEST(Report, CodeSpansAndNoBackticks) {
+  HtmlReport r("`faceforge demo` report");
+  r.section("Verification (`faceforge verify`)")
+      .paragraph("run `faceforge verify a<b.jpg` now; a lone ` stays text")
+      .table({"`cmd`"}, {{"`ls`"}})
+      .image("roc.svg", "ROC from `eval-embed`")
+      .preformatted("echo `date`");
+  const std::string h = r.html();
+  EXPECT_EQ(h.find('`'), std::string::npos) << h;
+  EXPECT_NE(h.find("<title>faceforge demo report</title>"), std::string::npos);
+  EXPECT_NE(h.find("<h1><code>faceforge demo</code> report</h1>"), std::string::npos);
+  EXPECT_NE(h.find("<h2>Verification (<code>faceforge verify</code>)</h2>"), std::string::npos);
+  EXPECT_NE(h.find("<p>run <code>faceforge verify a&lt;b.jpg</code> now; a lone &#96; stays text</p>"), std::string::npos);
+  EXPECT_NE(h.find("<th><code>cmd</code></th>"), std::string::npos);
+  EXPECT_NE(h.find("<td><code>ls</code></td>"), std::string::npos);
+  EXPECT_NE(h.find("<img src=\"roc.svg\" alt=\"ROC from eval-embed\">"), std::string::npos);
+  EXPECT_NE(h.find("<figcaption>ROC from <code>eval-embed</code></figcaption>"), std::string::npos);
+  EXPECT_NE(h.find("<pre>echo &#96;date&#96;</pre>"), std::string::npos);
 }
 
 TEST(Report, BadInputRaises) {
