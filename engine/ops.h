@@ -61,6 +61,22 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 // x / max(||x||_2, eps) along dim 1 of a 2-D tensor (PyTorch F.normalize(x, dim=1)).
 Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
 
+// ---------------------------------------------------------------- optimizer updates (engine/ops_optim.cpp)
+// One in-place update of parameter p from its gradient (same shape, dtype and device: float32, or
+// float64 on the CPU) with torch.optim's arithmetic, never recorded; one kernel, no host
+// synchronisation. A buffer passed undefined is made by the first update (on p's device) and
+// handed back. The hyperparameters are validated by the optimizers (train/optim.h), not here.
+// SGD: d = grad + weight_decay p; with momentum != 0, buf = d on the first update, then
+// buf = momentum buf + (1 - dampening) d, and d = buf (nesterov: d + momentum buf); p -= lr d.
+// With momentum 0, momentum_buf is neither used nor changed.
+void sgd_step_(Tensor& p, const Tensor& grad, Tensor& momentum_buf, double lr, double momentum,
+               double dampening, double weight_decay, bool nesterov);
+// Adam (no amsgrad) at step t >= 1, this update included: d = grad + weight_decay p;
+// m = beta1 m + (1 - beta1) d; v = beta2 v + (1 - beta2) d²;
+// p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps). m, v start at zero.
+void adam_step_(Tensor& p, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, int64_t step, double lr,
+                double beta1, double beta2, double eps, double weight_decay);
+
 }  // namespace ff
 
 namespace ff {

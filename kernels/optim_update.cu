@@ -1,11 +1,11 @@
-// kernels/optim.cu — CUDA twin of kernels/optim_cpu.cpp (float32): one grid-stride kernel per
-// parameter tensor and step, no host synchronisation.
+// kernels/optim_update.cu — CUDA twin of kernels/optim_update_cpu.cpp (float32): one grid-stride
+// kernel per parameter tensor and step, no host synchronisation.
 //
 // The __f*_rn intrinsics stop nvcc from contracting a * b + c into one FMA, so each operation
 // rounds as in the CPU reference (built for baseline x86-64, which has no FMA instructions) and
 // the two backends agree to the last bit or nearly so.
 #include "kernels/cuda_common.cuh"
-#include "kernels/optim.h"
+#include "kernels/optim_update.h"
 
 namespace ff::cuda {
 
