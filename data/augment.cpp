@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/dispatch.h"
+#include "engine/checks.h"
 
 namespace ff {
 

@@ -1,4 +1,6 @@
-// engine/cuda_runtime.cu — the caching device allocator, copies, the stream and library handles.
+// engine/cuda_runtime.cu — the caching device allocator and the copies. The stream they are
+// ordered on, the library handles and the workspace belong to kernels/cuda_context.cu; the
+// workspace draws its memory from this allocator (installed below).
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -67,28 +69,17 @@ struct Allocator {
   }
 };
 Allocator& allocator() {
-  static Allocator* a = new Allocator();  // leaked on purpose: outlives static tensors
+  // Leaked on purpose: outlives static tensors. Made before the first device block is handed
+  // out, hence before any kernel can ask for a workspace, which then comes from here too.
+  static Allocator* a = [] {
+    Allocator* made = new Allocator();
+    cuda::set_device_memory({[](size_t n) { return allocator().alloc(n); }, [](void* p) { allocator().free(p); }});
+    return made;
+  }();
   return *a;
 }
 
-struct Handles {
-  cudaStream_t stream = nullptr;
-  cublasHandle_t cublas = nullptr;
-  cudnnHandle_t cudnn = nullptr;
-  void* ws = nullptr;
-  size_t ws_size = 0;
-  Handles() {
-    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    CUBLAS_CHECK(cublasCreate(&cublas));
-    CUBLAS_CHECK(cublasSetStream(cublas, stream));
-    CUDNN_CHECK(cudnnCreate(&cudnn));
-    CUDNN_CHECK(cudnnSetStream(cudnn, stream));
-  }
-};
-Handles& handles() {
-  static Handles* h = new Handles();
-  return *h;
-}
+cudaStream_t stream() { return cuda::stream(); }
 }  // namespace
 
 int device_count() {
@@ -138,22 +129,6 @@ void reset_peak_in_use() {
 void empty_cache() {
   std::lock_guard<std::mutex> lock(allocator().mu);
   allocator().release_cache_locked();
-}
-
-cudaStream_t stream() { return handles().stream; }
-cublasHandle_t cublas() { return handles().cublas; }
-cudnnHandle_t cudnn() { return handles().cudnn; }
-void* workspace(size_t nbytes) {
-  Handles& h = handles();
-  if (nbytes > h.ws_size) {
-    if (h.ws) {
-      CUDA_CHECK(cudaStreamSynchronize(h.stream));
-      allocator().free(h.ws);
-    }
-    h.ws = allocator().alloc(nbytes);
-    h.ws_size = nbytes;
-  }
-  return h.ws;
 }
 
 }  // namespace ff::cudart

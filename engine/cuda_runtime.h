@@ -1,4 +1,5 @@
-// engine/cuda_runtime.h — the host-side face of the CUDA backend: memory, copies, the stream.
+// engine/cuda_runtime.h — the host-side face of the CUDA backend: memory, copies, synchronisation
+// (all on the one stream of kernels/cuda_context.cuh).
 //
 // Compiled only with the CUDA backend (engine/cuda_runtime.cu). Code outside kernels/ and engine/
 // never calls these directly; Storage and Tensor::to/copy_from do.

@@ -3,7 +3,9 @@
 // Each op's public function (engine/ops_*.cpp) checks its arguments, then calls the cpu:: or
 // cuda:: twin from kernels/ with raw pointers. FF_CUDA_CALL(expr) is the only place where a build
 // without CUDA differs: there it throws instead of calling the (absent) CUDA function.
+// Internal to engine/: code above the engine calls ops, never kernels.
 #pragma once
+#include "engine/checks.h"  // the macro checks the tensor it dispatches on
 #include "engine/error.h"
 #include "engine/tensor.h"
 
@@ -16,18 +18,6 @@ namespace ff::detail {
 #else
 #define FF_CUDA_CALL(op, ...) ::ff::detail::no_cuda(op)
 #endif
-
-namespace ff {
-// Checks shared by op entry points; each throws ff::Error naming `op` and the tensors.
-void check_defined(const char* op, const Tensor& t, const char* what);
-void check_float(const char* op, const Tensor& t, const char* what);  // float32 or float64
-void check_same_device(const char* op, const Tensor& a, const Tensor& b);
-void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
-void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
-void check_dim(const char* op, const Tensor& t, int64_t dim, const char* what);
-// CUDA ops run in float32 only; float64 is the CPU gradient-check type.
-void check_cuda_f32(const char* op, const Tensor& t);
-}  // namespace ff
 
 // FF_DISPATCH_FLOAT(op, t, call): runs `call` with `T` the element type and `BK` the backend
 // namespace (ff::cpu or ff::cuda) chosen from tensor t: CUDA float32, CPU float32, CPU float64.

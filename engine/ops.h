@@ -35,7 +35,7 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad);
 // [N, C, H, W] -> [N, C, 1, 1], the mean over H and W.
 Tensor adaptive_avg_pool2d_1x1(const Tensor& x);
 
-// ---------------------------------------------------------------- normalisation, resampling, dropout (engine/ops_norm.cpp)
+// ---------------------------------------------------------------- normalisation and dropout (engine/ops_norm.cpp)
 // Batch norm over [N, C, H, W] with per-channel gamma, beta [C]. Training: normalise by the batch
 // statistics (biased variance) and update running_mean/var in place with momentum (PyTorch: new =
 // (1 - momentum) * old + momentum * batch, the running variance unbiased). Eval: running stats.
@@ -43,23 +43,43 @@ Tensor adaptive_avg_pool2d_1x1(const Tensor& x);
 // and must not require a gradient; gradients flow to x, gamma and beta in both modes.
 Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                     Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
-// Bilinear resize of [N, C, H, W] to [N, C, out_h, out_w], PyTorch's F.interpolate semantics.
-Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners);
 // Inverted dropout: in training, zero each element with probability p and scale the rest by
 // 1/(1-p); identity in eval or when p == 0. The mask comes from rng (same on CPU and CUDA).
 Tensor dropout(const Tensor& x, double p, bool training, Rng& rng);
 
-// ---------------------------------------------------------------- linear algebra and losses (engine/ops_linear.cpp)
+// ---------------------------------------------------------------- resampling (engine/ops_resample.cpp)
+// Bilinear resize of [N, C, H, W] to [N, C, out_h, out_w], PyTorch's F.interpolate semantics.
+Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners);
+
+// ---------------------------------------------------------------- linear algebra (engine/ops_linear.cpp)
 // x [N, in], w [out, in], b [out] or undefined -> [N, out] = x wᵀ + b.
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
+// x / max(||x||_2, eps) along dim 1 of a 2-D tensor (PyTorch F.normalize(x, dim=1)).
+Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
+
+// ---------------------------------------------------------------- losses (engine/ops_loss.cpp)
 // mean((x - target)^2) over all elements (same shapes) -> 0-dim; x and target both differentiable.
 Tensor mse_loss(const Tensor& x, const Tensor& target);
 // logits [N, K], labels int64 [N] in [0, K) -> mean over the batch of -log softmax(logits)[label].
 // A label outside [0, K) throws (naming the label and its index); on CUDA that check reads a
 // 24-byte count back from the device, the op's one host synchronisation.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
-// x / max(||x||_2, eps) along dim 1 of a 2-D tensor (PyTorch F.normalize(x, dim=1)).
-Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
+
+// ---------------------------------------------------------------- optimizer updates (engine/ops_optim.cpp)
+// One in-place update of parameter p from its gradient (same shape, dtype and device: float32, or
+// float64 on the CPU) with torch.optim's arithmetic, never recorded; one kernel, no host
+// synchronisation. A buffer passed undefined is made by the first update (on p's device) and
+// handed back. The hyperparameters are validated by the optimizers (train/optim.h), not here.
+// SGD: d = grad + weight_decay p; with momentum != 0, buf = d on the first update, then
+// buf = momentum buf + (1 - dampening) d, and d = buf (nesterov: d + momentum buf); p -= lr d.
+// With momentum 0, momentum_buf is neither used nor changed.
+void sgd_step_(Tensor& p, const Tensor& grad, Tensor& momentum_buf, double lr, double momentum,
+               double dampening, double weight_decay, bool nesterov);
+// Adam (no amsgrad) at step t >= 1, this update included: d = grad + weight_decay p;
+// m = beta1 m + (1 - beta1) d; v = beta2 v + (1 - beta2) d²;
+// p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps). m, v start at zero.
+void adam_step_(Tensor& p, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq, int64_t step, double lr,
+                double beta1, double beta2, double eps, double weight_decay);
 
 }  // namespace ff
 

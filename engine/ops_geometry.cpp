@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "engine/dispatch.h"
+#include "kernels/heatmap.h"
+#include "kernels/warp.h"
 
 namespace ff {
 

@@ -7,9 +7,8 @@
 // Coordinates are pixels with integer coordinates at pixel centres (OpenCV's convention, see
 // data/geometry.h); B batch, K landmarks, C channels, H/W height/width.
 #pragma once
+#include "engine/image_types.h"  // ImageLayout, BorderMode, HeatmapDecode
 #include "engine/tensor.h"
-#include "kernels/heatmap.h"  // HeatmapDecode
-#include "kernels/warp.h"     // ImageLayout, BorderMode
 
 namespace ff {
 
@@ -31,7 +30,7 @@ Tensor warp_affine(const Tensor& images, const Tensor& matrices, int64_t out_h, 
 Tensor render_heatmaps(const Tensor& points, int64_t height, int64_t width, double sigma);
 
 // Heatmaps [B, K, H, W] float -> points [B, K, 2] (x, y in heatmap pixels): argmax, then the
-// quarter-pixel step or the local soft-argmax (kernels/heatmap.h). radius is the soft-argmax
+// quarter-pixel step or the local soft-argmax (engine/image_types.h). radius is the soft-argmax
 // window's half-size; it must hold the bulk of the peak, about 2.5 sigma, or the window's edges
 // pull the estimate toward the argmax pixel (for sigma 2: worst bias 0.17 px at radius 3,
 // 0.07 px at 4, 0.03 px at 5).

@@ -1,13 +1,12 @@
-// engine/ops_linear.cpp — linear (x wᵀ + b), mse_loss, cross_entropy and l2_normalize, with their
-// gradients. Each op checks its arguments once, dispatches to kernels/linear.h or kernels/loss.h,
-// and records an autograd node capturing detached saved tensors.
+// engine/ops_linear.cpp — linear (x wᵀ + b) and l2_normalize, with their gradients. Each op checks
+// its arguments once, dispatches to kernels/linear.h, and records an autograd node capturing
+// detached saved tensors.
 #include <vector>
 
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/linear.h"
-#include "kernels/loss.h"
 
 namespace ff {
 
@@ -52,72 +51,6 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
       if (gb) BK::sum_rows(g.data<T>(), db.data<T>(), n, out);
     });
     return std::vector<Tensor>{dx, dw, db};
-  });
-}
-
-// ---------------------------------------------------------------- mse_loss
-Tensor mse_loss(const Tensor& x, const Tensor& target) {
-  const char* op = "mse_loss";
-  check_float(op, x, "x");
-  check_float(op, target, "target");
-  check_same_device(op, x, target);
-  check_same_dtype(op, x, target);
-  check_same_shape(op, x, target);
-  FF_CHECK(x.numel() > 0, op, ": empty input ", x.str());
-  const int64_t n = x.numel();
-  Tensor y = Tensor::empty({}, x.dtype(), x.device());
-  FF_DISPATCH_FLOAT(op, x, BK::mse_forward(x.data<T>(), target.data<T>(), y.data<T>(), n));
-  bool gx = x.requires_grad(), gt = target.requires_grad();
-  Tensor sx = x.detach(), st = target.detach();
-  return record(y, op, {x, target}, [sx, st, gx, gt, n](const Tensor& g) {
-    Tensor dx, dt;
-    if (gx) dx = Tensor::empty(sx.shape(), g.dtype(), g.device());
-    if (gt) dt = Tensor::empty(st.shape(), g.dtype(), g.device());
-    FF_DISPATCH_FLOAT("mse_loss_backward", g,
-                      BK::mse_backward(sx.data<T>(), st.data<T>(), g.data<T>(), gx ? dx.data<T>() : nullptr,
-                                       gt ? dt.data<T>() : nullptr, n));
-    return std::vector<Tensor>{dx, dt};
-  });
-}
-
-// ---------------------------------------------------------------- cross_entropy
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
-  const char* op = "cross_entropy";
-  check_float(op, logits, "logits");
-  check_dim(op, logits, 2, "logits [N, K]");
-  check_defined(op, labels, "labels");
-  FF_CHECK(labels.dtype() == DType::I64, op, ": labels must be int64, got ", labels.str());
-  check_dim(op, labels, 1, "labels [N]");
-  check_same_device(op, logits, labels);
-  FF_CHECK(labels.size(0) == logits.size(0), op, ": ", labels.size(0), " labels ", labels.str(), " for ",
-           logits.size(0), " rows of logits ", logits.str());
-  const int64_t n = logits.size(0), k = logits.size(1);
-  FF_CHECK(n > 0 && k > 0, op, ": empty logits ", logits.str());
-  // Label range check. On CUDA this is the op's one host synchronisation: a one-block kernel
-  // counts the bad labels and the 24-byte result is read back, because an out-of-range label
-  // must raise here rather than index out of bounds inside the kernels.
-  {
-    Tensor bad = Tensor::empty({3}, DType::I64, labels.device());
-    if (labels.device().is_cuda())
-      FF_CUDA_CALL(op, cuda::count_bad_labels(labels.data<int64_t>(), n, k, bad.data<int64_t>()));
-    else
-      cpu::count_bad_labels(labels.data<int64_t>(), n, k, bad.data<int64_t>());
-    std::vector<int64_t> v = bad.to_vector<int64_t>();
-    FF_CHECK(v[0] == 0, op, ": label ", v[2], " at index ", v[1], " is outside [0, ", k, ") for logits ",
-             logits.str(), " (", v[0], " bad label", v[0] == 1 ? "" : "s", ")");
-  }
-  Tensor stats = Tensor::empty({n, 2}, logits.dtype(), logits.device());  // row max, log-sum-exp rest
-  Tensor y = Tensor::empty({}, logits.dtype(), logits.device());
-  FF_DISPATCH_FLOAT(op, logits,
-                    BK::cross_entropy_forward(logits.data<T>(), labels.data<int64_t>(), stats.data<T>(),
-                                              y.data<T>(), n, k));
-  Tensor sl = logits.detach(), slab = labels.detach();
-  return record(y, op, {logits, labels}, [sl, slab, stats, n, k](const Tensor& g) {
-    Tensor dl = Tensor::empty({n, k}, g.dtype(), g.device());
-    FF_DISPATCH_FLOAT("cross_entropy_backward", g,
-                      BK::cross_entropy_backward(sl.data<T>(), slab.data<int64_t>(), stats.data<T>(),
-                                                 g.data<T>(), dl.data<T>(), n, k));
-    return std::vector<Tensor>{dl, Tensor()};
   });
 }
 

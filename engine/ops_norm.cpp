@@ -1,5 +1,6 @@
-// engine/ops_norm.cpp — batch normalisation, bilinear upsampling and dropout, with their gradients
-// (declared in engine/ops.h; kernels in kernels/batchnorm*, kernels/upsample*, kernels/dropout*).
+// engine/ops_norm.cpp — batch normalisation and dropout, the two ops that behave differently in
+// training and in eval, with their gradients (declared in engine/ops.h; kernels in
+// kernels/batchnorm* and kernels/dropout*).
 #include <cmath>
 #include <vector>
 
@@ -8,7 +9,6 @@
 #include "engine/ops.h"
 #include "kernels/batchnorm.h"
 #include "kernels/dropout.h"
-#include "kernels/upsample.h"
 
 namespace ff {
 
@@ -93,29 +93,6 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Te
                   return std::vector<Tensor>{gx_needed ? gx : Tensor(), gg_needed ? gg : Tensor(),
                                              gb_needed ? gb : Tensor()};
                 });
-}
-
-// ---------------------------------------------------------------- upsample_bilinear2d
-
-Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
-  const char* op = "upsample_bilinear2d";
-  check_float(op, x, "x");
-  check_dim(op, x, 4, "x");
-  FF_CHECK(out_h >= 1 && out_w >= 1, op, ": output size must be positive, got ", out_h, "x", out_w, " for x ",
-           x.str());
-  FF_CHECK(x.size(2) >= 1 && x.size(3) >= 1, op, ": input height and width must be positive, got x ", x.str());
-  const int64_t NC = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
-  Tensor y = Tensor::empty({x.size(0), x.size(1), out_h, out_w}, x.dtype(), x.device());
-  FF_DISPATCH_FLOAT(op, x,
-                    BK::upsample_bilinear_forward(x.data<T>(), y.data<T>(), NC, H, W, out_h, out_w, align_corners));
-  Shape xs = x.shape();
-  return record(y, op, {x}, [xs, NC, H, W, out_h, out_w, align_corners](const Tensor& g) {
-    Tensor gx = Tensor::empty(xs, g.dtype(), g.device());
-    FF_DISPATCH_FLOAT("upsample_bilinear2d_backward", g,
-                      BK::upsample_bilinear_backward(g.data<T>(), gx.data<T>(), NC, H, W, out_h, out_w,
-                                                     align_corners));
-    return std::vector<Tensor>{gx};
-  });
 }
 
 // ---------------------------------------------------------------- dropout

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/heatmap.h"  // HeatmapDecode
+#include "engine/image_types.h"  // HeatmapDecode
 #include "models/hourglass.h"
 #include "data/augment.h"
 #include "data/celeba.h"

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "engine/tensor.h"
-#include "kernels/heatmap.h"
+#include "engine/image_types.h"
 #include "models/factory.h"
 #include "data/image.h"
 #include "face/landmarks.h"

@@ -93,7 +93,7 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
 #define FF_LAUNCH(kernel, n, ...)                                                        \
   do {                                                                                   \
     if ((n) == 0) return;                                                                \
-    kernel<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(__VA_ARGS__);                 \
+    kernel<<<blocks_for(n), kBlock, 0, stream()>>>(__VA_ARGS__);                 \
     CUDA_CHECK_LAUNCH();                                                                 \
   } while (0)
 
@@ -117,7 +117,7 @@ void arcface_forward(const float* cos, const int64_t* labels, float* row_loss, f
   const double pi = 3.14159265358979323846;
   ArcMargin<float> am{float(std::cos(double(m))), float(std::sin(double(m))), float(std::cos(pi - double(m))),
                       float(std::sin(pi - double(m)) * double(m))};
-  arcface_k<<<static_cast<unsigned>(n), kArcThreads, 0, cudart::stream()>>>(cos, labels, row_loss, dcos, c, s, am,
+  arcface_k<<<static_cast<unsigned>(n), kArcThreads, 0, stream()>>>(cos, labels, row_loss, dcos, c, s, am,
                                                                            1.f / float(n));
   CUDA_CHECK_LAUNCH();
 }

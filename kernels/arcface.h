@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/hd.h"
+
 #define FF_ARCFACE_DECLS(T)                                                                        \
   /* y[i] = x[i*K + labels[i]]                                     x [N,K], labels [N], y [N] */   \
   void gather_label(const T* x, const int64_t* labels, T* y, int64_t n, int64_t k);              \
@@ -30,16 +32,11 @@ FF_ARCFACE_DECLS(float)
 
 namespace ff {
 // The margin function and its derivative, shared by both backends (host and device).
-#if defined(__CUDACC__)
-#define FF_ARC_HD __host__ __device__ __forceinline__
-#else
-#define FF_ARC_HD inline
-#endif
 template <typename T>
 struct ArcMargin {
   T cos_m, sin_m, th, mm;  // cos m, sin m, cos(pi - m), sin(pi - m) * m
   // phi(c) and d phi / d c for a target cosine c.
-  FF_ARC_HD void apply(T c_raw, T* phi, T* dphi) const {
+  FF_HD void apply(T c_raw, T* phi, T* dphi) const {
     T c = c_raw < T(-1) ? T(-1) : (c_raw > T(1) ? T(1) : c_raw);
     T dc = (c_raw > T(-1) && c_raw < T(1)) ? T(1) : T(0);  // clamp's gradient
     T one_minus = T(1) - c * c;
@@ -54,10 +51,10 @@ struct ArcMargin {
       *dphi = dc;
     }
   }
-  static FF_ARC_HD T sqrt_(T v);
+  static FF_HD T sqrt_(T v);
 };
 template <>
-FF_ARC_HD float ArcMargin<float>::sqrt_(float v) { return sqrtf(v); }
+FF_HD float ArcMargin<float>::sqrt_(float v) { return sqrtf(v); }
 template <>
-FF_ARC_HD double ArcMargin<double>::sqrt_(double v) { return ::sqrt(v); }
+FF_HD double ArcMargin<double>::sqrt_(double v) { return ::sqrt(v); }
 }  // namespace ff

@@ -87,7 +87,7 @@ void batch_norm_forward_train(const float* x, const float* gamma, const float* b
   BnDescs& d = descs(N, C, HW);
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
-      cudart::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, x, d.x, y, d.bn, gamma, beta, momentum,
+      cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, d.x, x, d.x, y, d.bn, gamma, beta, momentum,
       running_mean, running_var, eps, save_mean, save_invstd));
 }
 
@@ -96,7 +96,7 @@ void batch_norm_forward_eval(const float* x, const float* gamma, const float* be
                              int64_t C, int64_t HW, double eps) {
   BnDescs& d = descs(N, C, HW);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnBatchNormalizationForwardInference(cudart::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero,
+  CUDNN_CHECK(cudnnBatchNormalizationForwardInference(cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero,
                                                       d.x, x, d.x, y, d.bn, gamma, beta, running_mean,
                                                       running_var, eps));
 }
@@ -107,7 +107,7 @@ void batch_norm_backward_train(const float* gy, const float* x, const float* gam
   BnDescs& d = descs(N, C, HW);
   const float one = 1.f, zero = 0.f;
   // alpha/beta for data and parameter gradients: overwrite (beta 0), never accumulate.
-  CUDNN_CHECK(cudnnBatchNormalizationBackward(cudart::cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one,
+  CUDNN_CHECK(cudnnBatchNormalizationBackward(cudnn(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one,
                                               &zero, d.x, x, d.x, gy, d.x, gx, d.bn, gamma, ggamma, gbeta,
                                               eps, save_mean, save_invstd));
 }
@@ -116,12 +116,12 @@ void batch_norm_backward_eval(const float* gy, const float* x, const float* gamm
                               const float* running_var, float* gx, float* ggamma, float* gbeta, int64_t N,
                               int64_t C, int64_t HW, double eps) {
   if (C == 0) return;
-  bn_eval_param_grad_k<<<static_cast<unsigned>(C), kBlock, 0, cudart::stream()>>>(
+  bn_eval_param_grad_k<<<static_cast<unsigned>(C), kBlock, 0, stream()>>>(
       gy, x, running_mean, running_var, ggamma, gbeta, N, C, HW, eps);
   CUDA_CHECK_LAUNCH();
   int64_t total = N * C * HW;
   if (total == 0) return;
-  bn_eval_input_grad_k<<<blocks_for(total), kBlock, 0, cudart::stream()>>>(gy, gamma, running_var, gx, total,
+  bn_eval_input_grad_k<<<blocks_for(total), kBlock, 0, stream()>>>(gy, gamma, running_var, gx, total,
                                                                            C, HW, eps);
   CUDA_CHECK_LAUNCH();
 }

@@ -5,9 +5,9 @@
 // Algorithms are chosen once per geometry and math mode from cuDNN's heuristics
 // (cudnnGet*Algorithm_v7: no trial runs, no allocations) and cached with their workspace sizes.
 // The choice prefers deterministic algorithms (runs repeat exactly), then speed, within a 1 GiB
-// workspace; the workspace itself comes from cudart::workspace().
+// workspace; the workspace itself comes from workspace() (kernels/cuda_context.cuh).
 //
-// Math mode: with ff::allow_tf32() off the descriptors ask for CUDNN_FMA_MATH, not
+// Math mode: with allow_tf32() off the descriptors ask for CUDNN_FMA_MATH, not
 // CUDNN_DEFAULT_MATH — on sm_80 and later DEFAULT already permits TF32 tensor-core kernels, which
 // would break the 1e-5 agreement with the CPU. With TF32 allowed: CUDNN_DEFAULT_MATH, accepting
 // the tensor-op variants cuDNN proposes except those that down-convert to half precision.
@@ -17,7 +17,6 @@
 #include <tuple>
 #include <vector>
 
-#include "engine/config.h"
 #include "kernels/conv.h"
 #include "kernels/cuda_common.cuh"
 
@@ -180,7 +179,7 @@ struct BackwardFilterApi {
 // The heuristics' best acceptable algorithm for one direction (pick), else the fallback.
 template <typename Api>
 Choice<typename Api::Algo> choose(const Descs& d, bool tf32) {
-  cudnnHandle_t h = cudart::cudnn();
+  cudnnHandle_t h = cudnn();
   CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, requested_math(tf32)));
   const int max_count = std::max(Api::max_count(h), 1);
   std::vector<typename Api::Perf> perf(max_count);
@@ -244,10 +243,10 @@ void conv2d_forward(const ConvShape& s, const float* x, const float* w, const fl
   check_size(s);
   Descs d(s);
   const Algos a = algos_for(s, d, true, false, false);
-  cudnnHandle_t h = cudart::cudnn();
+  cudnnHandle_t h = cudnn();
   const float one = 1.f, zero = 0.f;
   CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.fwd.math));
-  void* ws = a.fwd.workspace ? cudart::workspace(a.fwd.workspace) : nullptr;
+  void* ws = a.fwd.workspace ? workspace(a.fwd.workspace) : nullptr;
   CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, a.fwd.algo, ws, a.fwd.workspace, &zero, d.y, y));
   if (b) CUDNN_CHECK(cudnnAddTensor(h, &one, d.b, b, &one, d.y, y));  // y += b broadcast over N, H, W
 }
@@ -256,20 +255,20 @@ void conv2d_backward(const ConvShape& s, const float* x, const float* w, const f
                      float* gb) {
   check_size(s);
   Descs d(s);
-  cudnnHandle_t h = cudart::cudnn();
+  cudnnHandle_t h = cudnn();
   const float one = 1.f, zero = 0.f;
   if (gb) CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, d.y, gy, &zero, d.b, gb));
   if (!gx && !gw) return;
   const Algos a = algos_for(s, d, false, gx != nullptr, gw != nullptr);
   if (gw) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.bwd_filter.math));
-    void* ws = a.bwd_filter.workspace ? cudart::workspace(a.bwd_filter.workspace) : nullptr;
+    void* ws = a.bwd_filter.workspace ? workspace(a.bwd_filter.workspace) : nullptr;
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, gy, d.conv, a.bwd_filter.algo, ws,
                                                a.bwd_filter.workspace, &zero, d.w, gw));
   }
   if (gx) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, a.bwd_data.math));
-    void* ws = a.bwd_data.workspace ? cudart::workspace(a.bwd_data.workspace) : nullptr;
+    void* ws = a.bwd_data.workspace ? workspace(a.bwd_data.workspace) : nullptr;
     CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, gy, d.conv, a.bwd_data.algo, ws,
                                              a.bwd_data.workspace, &zero, d.x, gx));
   }

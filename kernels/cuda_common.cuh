@@ -1,5 +1,6 @@
-// kernels/cuda_common.cuh — what every CUDA file of faceforge shares: checked calls, the stream,
-// the cuBLAS and cuDNN handles, launch helpers. Included only by .cu files.
+// kernels/cuda_common.cuh — what every CUDA file of faceforge shares: checked calls, the context
+// (stream, cuBLAS and cuDNN handles, workspace: kernels/cuda_context.cuh), launch helpers.
+// Included only by .cu files.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 
 #include "engine/error.h"
+#include "kernels/cuda_context.cuh"
 
 // Every CUDA, cuBLAS and cuDNN call goes through one of these: a failure throws ff::Error naming
 // the file, the line, the call and the library's own message.
@@ -31,14 +33,6 @@
   } while (0)
 // After a kernel launch: catches bad launch configurations at once (no device synchronisation).
 #define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
-
-namespace ff::cudart {
-cudaStream_t stream();          // the one stream faceforge issues work on
-cublasHandle_t cublas();        // bound to stream()
-cudnnHandle_t cudnn();          // bound to stream()
-// Scratch memory for library workspaces, grown on demand and reused (never freed in a step).
-void* workspace(size_t nbytes);
-}  // namespace ff::cudart
 
 namespace ff::cuda {
 constexpr int kBlock = 256;

@@ -50,47 +50,47 @@ __global__ void mul_by_scalar_k(const float* x, const float* s, float* y, int64_
 
 void mul_by_scalar(const float* x, const float* s, float* y, int64_t n) {
   if (n == 0) return;
-  mul_by_scalar_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(x, s, y, n);
+  mul_by_scalar_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, s, y, n);
   CUDA_CHECK_LAUNCH();
 }
 
 void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t n) {
   if (n == 0) return;
-  binary_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(static_cast<int>(op), a, b, y, n);
+  binary_k<<<blocks_for(n), kBlock, 0, stream()>>>(static_cast<int>(op), a, b, y, n);
   CUDA_CHECK_LAUNCH();
 }
 void affine(const float* x, float* y, int64_t n, float alpha, float beta) {
   if (n == 0) return;
-  affine_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(x, y, n, alpha, beta);
+  affine_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, alpha, beta);
   CUDA_CHECK_LAUNCH();
 }
 void fill(float* y, int64_t n, float value) {
   if (n == 0) return;
-  fill_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(y, n, value);
+  fill_k<<<blocks_for(n), kBlock, 0, stream()>>>(y, n, value);
   CUDA_CHECK_LAUNCH();
 }
 void axpy(float* y, float alpha, const float* x, int64_t n) {
   if (n == 0) return;
-  axpy_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(y, alpha, x, n);
+  axpy_k<<<blocks_for(n), kBlock, 0, stream()>>>(y, alpha, x, n);
   CUDA_CHECK_LAUNCH();
 }
 void relu_forward(const float* x, float* y, int64_t n) {
   if (n == 0) return;
-  relu_fwd_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(x, y, n);
+  relu_fwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n);
   CUDA_CHECK_LAUNCH();
 }
 void relu_backward(const float* gy, const float* y, float* gx, int64_t n) {
   if (n == 0) return;
-  relu_bwd_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(gy, y, gx, n);
+  relu_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(gy, y, gx, n);
   CUDA_CHECK_LAUNCH();
 }
 void sum_all(const float* x, float* out, int64_t n) {
-  sum_k<<<1, 1024, 0, cudart::stream()>>>(x, out, n);
+  sum_k<<<1, 1024, 0, stream()>>>(x, out, n);
   CUDA_CHECK_LAUNCH();
 }
 void fill_from_scalar(const float* s, float factor, float* y, int64_t n) {
   if (n == 0) return;
-  fill_from_scalar_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(s, factor, y, n);
+  fill_from_scalar_k<<<blocks_for(n), kBlock, 0, stream()>>>(s, factor, y, n);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -51,7 +51,7 @@ __global__ void decode_k(const float* heatmaps, float* points, int64_t n, int64_
 
 void render_gaussian_heatmaps(const float* points, float* heatmaps, int64_t n, int64_t h, int64_t w, float sigma) {
   if (n * h * w == 0) return;
-  render_k<<<blocks_for(n * h * w), kBlock, 0, cudart::stream()>>>(points, heatmaps, n, h, w,
+  render_k<<<blocks_for(n * h * w), kBlock, 0, stream()>>>(points, heatmaps, n, h, w,
                                                                     1.f / (2.f * sigma * sigma));
   CUDA_CHECK_LAUNCH();
 }
@@ -60,7 +60,7 @@ void decode_heatmaps(const float* heatmaps, float* points, int64_t n, int64_t h,
                      int64_t radius) {
   if (n == 0) return;
   const int grid = static_cast<int>(n < 65535 ? n : 65535);
-  decode_k<<<grid, kDecodeBlock, 0, cudart::stream()>>>(heatmaps, points, n, h, w, method, radius);
+  decode_k<<<grid, kDecodeBlock, 0, stream()>>>(heatmaps, points, n, h, w, method, radius);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -9,18 +9,10 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/philox.h"  // FF_HD: host+device inline
+#include "engine/image_types.h"  // HeatmapDecode
+#include "kernels/hd.h"
 
 namespace ff {
-
-enum class HeatmapDecode : int {
-  // argmax, then a quarter-pixel step along each axis toward the larger of the two neighbours
-  // (Newell et al., "Stacked Hourglass Networks", 2016, and its code). Error up to 0.25 px per axis.
-  QuarterPixel,
-  // the weighted mean of pixel positions in a (2 radius + 1)^2 window around the argmax (clipped
-  // to the map), weights = heatmap values clipped at 0.
-  SoftArgmax,
-};
 
 // Value at pixel (x, y) of a Gaussian centred on (cx, cy): exp(-((x-cx)^2 + (y-cy)^2) / (2 sigma^2)),
 // with inv_two_sigma2 = 1 / (2 sigma^2). Peak value 1; no truncation.

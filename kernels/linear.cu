@@ -1,6 +1,5 @@
 // kernels/linear.cu — CUDA twin of kernels/linear_cpu.cpp (float32): cuBLAS for the products, our
 // kernels for the bias and the row-wise L2 normalisation.
-#include "engine/config.h"
 #include "kernels/cuda_common.cuh"
 #include "kernels/linear.h"
 
@@ -85,13 +84,13 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty sum: c = beta * c, without reading c when beta == 0
     if (beta == 0.f)
-      CUDA_CHECK(cudaMemsetAsync(c, 0, static_cast<size_t>(m * n) * sizeof(float), cudart::stream()));
+      CUDA_CHECK(cudaMemsetAsync(c, 0, static_cast<size_t>(m * n) * sizeof(float), stream()));
     else
-      scale_k<<<blocks_for(m * n), kBlock, 0, cudart::stream()>>>(c, m * n, beta);
+      scale_k<<<blocks_for(m * n), kBlock, 0, stream()>>>(c, m * n, beta);
     CUDA_CHECK_LAUNCH();
     return;
   }
-  cublasHandle_t h = cudart::cublas();
+  cublasHandle_t h = cublas();
   CUBLAS_CHECK(cublasSetMathMode(h, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
   int M = static_cast<int>(m), N = static_cast<int>(n), K = static_cast<int>(k);
   int lda = trans_a ? M : K, ldb = trans_b ? K : N;
@@ -101,7 +100,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 
 void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
   if (rows * cols == 0) return;
-  add_bias_k<<<blocks_for(rows * cols), kBlock, 0, cudart::stream()>>>(y, bias, rows, cols);
+  add_bias_k<<<blocks_for(rows * cols), kBlock, 0, stream()>>>(y, bias, rows, cols);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -109,20 +108,20 @@ void sum_rows(const float* g, float* out, int64_t rows, int64_t cols) {
   if (cols == 0) return;
   dim3 block(kColTile, kRowLanes);
   unsigned grid = static_cast<unsigned>((cols + kColTile - 1) / kColTile);
-  sum_rows_k<<<grid, block, 0, cudart::stream()>>>(g, out, rows, cols);
+  sum_rows_k<<<grid, block, 0, stream()>>>(g, out, rows, cols);
   CUDA_CHECK_LAUNCH();
 }
 
 void l2_normalize_forward(const float* x, float* y, float* norm, int64_t rows, int64_t cols, float eps) {
   if (rows == 0) return;
-  l2_fwd_k<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, cudart::stream()>>>(x, y, norm, rows, cols, eps);
+  l2_fwd_k<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, stream()>>>(x, y, norm, rows, cols, eps);
   CUDA_CHECK_LAUNCH();
 }
 
 void l2_normalize_backward(const float* gy, const float* y, const float* norm, float* gx, int64_t rows,
                            int64_t cols, float eps) {
   if (rows == 0) return;
-  l2_bwd_k<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, cudart::stream()>>>(gy, y, norm, gx, rows, cols, eps);
+  l2_bwd_k<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, stream()>>>(gy, y, norm, gx, rows, cols, eps);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -9,7 +9,7 @@
   /* c [m, n] = alpha * op(a) op(b) + beta * c, row-major; op(a) [m, k] is a [m, k] or, with      \
      trans_a, aᵀ of a [k, m]; op(b) [k, n] is b [k, n] or, with trans_b, bᵀ of b [n, k].          \
      beta == 0 overwrites c (its old contents may be NaN). On CUDA, TF32 tensor-core math is      \
-     used when ff::allow_tf32() is on. */                                                         \
+     used when ff::allow_tf32() is on (kernels/cuda_context.cuh). */                              \
   void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,     \
             const T* b, T beta, T* c);                                                             \
   /* y [rows, cols] += bias [cols] on every row */                                                 \

@@ -119,32 +119,32 @@ __global__ void bad_labels_k(const int64_t* labels, int64_t n, int64_t k, int64_
 }  // namespace
 
 void mse_forward(const float* x, const float* t, float* out, int64_t n) {
-  mse_fwd_k<<<1, kReduceThreads, 0, cudart::stream()>>>(x, t, out, n);
+  mse_fwd_k<<<1, kReduceThreads, 0, stream()>>>(x, t, out, n);
   CUDA_CHECK_LAUNCH();
 }
 void mse_backward(const float* x, const float* t, const float* g, float* gx, float* gt, int64_t n) {
   if (n == 0) return;
-  mse_bwd_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(x, t, g, gx, gt, n);
+  mse_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, t, g, gx, gt, n);
   CUDA_CHECK_LAUNCH();
 }
 
 void cross_entropy_forward(const float* logits, const int64_t* labels, float* stats, float* out,
                            int64_t rows, int64_t k) {
   int grid = static_cast<int>(rows < 65535 ? (rows < 1 ? 1 : rows) : 65535);
-  ce_stats_k<<<grid, kBlock, 0, cudart::stream()>>>(logits, stats, rows, k);
+  ce_stats_k<<<grid, kBlock, 0, stream()>>>(logits, stats, rows, k);
   CUDA_CHECK_LAUNCH();
-  ce_mean_k<<<1, kReduceThreads, 0, cudart::stream()>>>(logits, labels, stats, out, rows, k);
+  ce_mean_k<<<1, kReduceThreads, 0, stream()>>>(logits, labels, stats, out, rows, k);
   CUDA_CHECK_LAUNCH();
 }
 void cross_entropy_backward(const float* logits, const int64_t* labels, const float* stats, const float* g,
                             float* glogits, int64_t rows, int64_t k) {
   if (rows * k == 0) return;
-  ce_bwd_k<<<blocks_for(rows * k), kBlock, 0, cudart::stream()>>>(logits, labels, stats, g, glogits, rows, k);
+  ce_bwd_k<<<blocks_for(rows * k), kBlock, 0, stream()>>>(logits, labels, stats, g, glogits, rows, k);
   CUDA_CHECK_LAUNCH();
 }
 
 void count_bad_labels(const int64_t* labels, int64_t n, int64_t k, int64_t* out) {
-  bad_labels_k<<<1, kReduceThreads, 0, cudart::stream()>>>(labels, n, k, out);
+  bad_labels_k<<<1, kReduceThreads, 0, stream()>>>(labels, n, k, out);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -4,11 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define FF_HD __host__ __device__ __forceinline__
-#else
-#define FF_HD inline
-#endif
+#include "kernels/hd.h"
 
 namespace ff {
 

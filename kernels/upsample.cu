@@ -44,7 +44,7 @@ void upsample_bilinear_forward(const float* x, float* y, int64_t NC, int64_t H, 
   int64_t total = NC * OH * OW;
   if (total == 0) return;
   float sh = upsample_scale<float>(H, OH, align_corners), sw = upsample_scale<float>(W, OW, align_corners);
-  upsample_fwd_k<<<blocks_for(total), kBlock, 0, cudart::stream()>>>(x, y, total, H, W, OH, OW, sh, sw,
+  upsample_fwd_k<<<blocks_for(total), kBlock, 0, stream()>>>(x, y, total, H, W, OH, OW, sh, sw,
                                                                      align_corners);
   CUDA_CHECK_LAUNCH();
 }
@@ -52,11 +52,11 @@ void upsample_bilinear_forward(const float* x, float* y, int64_t NC, int64_t H, 
 void upsample_bilinear_backward(const float* gy, float* gx, int64_t NC, int64_t H, int64_t W, int64_t OH,
                                 int64_t OW, bool align_corners) {
   if (NC * H * W == 0) return;
-  CUDA_CHECK(cudaMemsetAsync(gx, 0, static_cast<size_t>(NC * H * W) * sizeof(float), cudart::stream()));
+  CUDA_CHECK(cudaMemsetAsync(gx, 0, static_cast<size_t>(NC * H * W) * sizeof(float), stream()));
   int64_t total = NC * OH * OW;
   if (total == 0) return;
   float sh = upsample_scale<float>(H, OH, align_corners), sw = upsample_scale<float>(W, OW, align_corners);
-  upsample_bwd_k<<<blocks_for(total), kBlock, 0, cudart::stream()>>>(gy, gx, total, H, W, OH, OW, sh, sw,
+  upsample_bwd_k<<<blocks_for(total), kBlock, 0, stream()>>>(gy, gx, total, H, W, OH, OW, sh, sw,
                                                                      align_corners);
   CUDA_CHECK_LAUNCH();
 }

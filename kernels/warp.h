@@ -19,18 +19,10 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/philox.h"  // FF_HD: host+device inline
+#include "engine/image_types.h"  // ImageLayout, BorderMode
+#include "kernels/hd.h"
 
 namespace ff {
-
-enum class ImageLayout : int {
-  HWC,  // images [B, H, W, C]: channels interleaved (OpenCV, decoded photos)
-  CHW,  // images [B, C, H, W]: channel planes (network inputs)
-};
-enum class BorderMode : int {
-  Replicate,  // taps outside the image take the nearest edge pixel (cv2.BORDER_REPLICATE)
-  Constant,   // taps outside the image take border_value (cv2.BORDER_CONSTANT)
-};
 
 // The sizes of one warp call: `batch` images of in_h x in_w pixels with `channels` channels, each
 // warped to out_h x out_w pixels (same layout and channel count).

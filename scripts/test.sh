@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # images/s training the small embedding net on 2 cores); passive waiting avoids it.
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 bash scripts/setup.sh test
+python3 scripts/check_layers.py  # includes point down the layers (the table is in CMakeLists.txt)
 bash scripts/build.sh build
 echo "== CUDA sources compiled into this build:"
 if grep -q '\.cu\.o' build/build.ninja; then
-  grep -o 'faceforge\.dir/[A-Za-z0-9_/]*\.cu\.o' build/build.ninja | sort -u | sed 's|^faceforge\.dir/|   |; s|\.o$||'
+  grep -o 'ff_[a-z]*\.dir/[A-Za-z0-9_/]*\.cu\.o' build/build.ninja | sort -u | sed 's|^ff_[a-z]*\.dir/|   |; s|\.o$||'
 else
   echo "   none (CPU-only build)"
 fi

@@ -409,5 +409,30 @@ TEST(Optim, BadStateRaisesAndLeavesOptimizerUntouched) {
   expect_error([&] { sched.load_state({{"last_epoch", Tensor::scalar(1.0, DType::F64)}}); }, "must be int64");
 }
 
+// The engine ops the optimizers call (engine/ops.h): their own tensor checks, buffers made on the
+// first update and handed back, nothing changed by an update that throws.
+TEST(Optim, EngineStepOpsCheckTensorsAndMakeBuffers) {
+  Tensor p = Tensor::ones({3}), g = Tensor::ones({3}), short_g = Tensor::ones({2}), buf;
+  expect_error([&] { sgd_step_(p, short_g, buf, 0.5, 0.9, 0, 0, false); }, "sgd_step_: shapes differ");
+  EXPECT_FALSE(buf.defined());
+  EXPECT_EQ(p.to_vector<float>(), std::vector<float>(3, 1.f));
+  Tensor unused;
+  sgd_step_(p, g, unused, 0.5, 0.0, 0, 0, false);  // momentum 0: p -= lr g, no buffer
+  EXPECT_FALSE(unused.defined());
+  EXPECT_EQ(p.to_vector<float>(), std::vector<float>(3, 0.5f));
+  sgd_step_(p, g, buf, 0.5, 0.9, 0, 0, false);  // first momentum update: buf = g, p -= lr buf
+  EXPECT_EQ(buf.to_vector<float>(), std::vector<float>(3, 1.f));
+  EXPECT_EQ(p.to_vector<float>(), std::vector<float>(3, 0.f));
+  Tensor g64 = Tensor::ones({3}, DType::F64);
+  expect_error([&] { sgd_step_(p, g64, buf, 0.5, 0.9, 0, 0, false); }, "sgd_step_: dtypes differ");
+  Tensor m, v, short_m = Tensor::zeros({2});
+  expect_error([&] { adam_step_(p, g, m, v, 0, 1e-3, 0.9, 0.999, 1e-8, 0); }, "step must count this update");
+  expect_error([&] { adam_step_(p, g, short_m, v, 1, 1e-3, 0.9, 0.999, 1e-8, 0); }, "adam_step_: shapes differ");
+  EXPECT_FALSE(v.defined());
+  adam_step_(p, g, m, v, 1, 1e-3, 0.9, 0.999, 1e-8, 0);  // first Adam update: p moves by lr
+  EXPECT_TRUE(m.defined() && v.defined());
+  EXPECT_NEAR(p.to_vector<float>()[0], -1e-3, 1e-7);
+}
+
 }  // namespace
 }  // namespace ff::test

@@ -1,12 +1,12 @@
 // tests/test_train_tiny.cpp — the engine trains end to end: a small conv-bn-relu-pool-linear net
-// (models/tiny_cnn.h) on generated data for 200 SGD steps on the CPU drives the loss below a fixed
+// (tests/support/tiny_cnn.h) on generated data for 200 SGD steps on the CPU drives the loss below a fixed
 // bound, and two runs with the same seed give bit-identical losses.
 #include <gtest/gtest.h>
 
 #include <numeric>
 
 #include "engine/autograd.h"
-#include "models/tiny_cnn.h"
+#include "tests/support/tiny_cnn.h"
 
 namespace ff::test {
 namespace {

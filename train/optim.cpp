@@ -1,12 +1,10 @@
 // train/optim.cpp — Optimizer bookkeeping (groups, state, save/restore), SGD and Adam.
 #include "train/optim.h"
 
-#include <cmath>
 #include <map>
 #include <set>
 
-#include "engine/dispatch.h"
-#include "kernels/optim.h"
+#include "engine/ops.h"
 
 namespace ff {
 
@@ -215,17 +213,8 @@ void SGD::validate(const ParamGroup& g, size_t i) const {
 }
 
 void SGD::update(const ParamGroup& g, Tensor& p, const Tensor& grad, ParamState& s) {
-  const bool use_buf = g.momentum != 0.0;
-  Tensor buf = s.buffers[0];
-  const bool first = use_buf && !buf.defined();
-  // A new buffer's contents are set by its first step (buf = d), so it needs no zero fill.
-  if (first) buf = Tensor::empty(p.shape(), p.dtype(), p.device());
-  const int64_t n = p.numel();
-  FF_DISPATCH_FLOAT("SGD", p,
-                    BK::sgd_step(p.data<T>(), grad.data<T>(), use_buf ? buf.data<T>() : nullptr, n, T(g.lr),
-                                 T(g.momentum), T(1.0 - g.dampening), T(g.weight_decay), g.nesterov, first));
-  // State changes only once the update was issued, so a throwing dispatch leaves it intact.
-  if (use_buf) s.buffers[0] = buf;
+  // The step count changes only once the update was issued, so a throwing one leaves the state intact.
+  sgd_step_(p, grad, s.buffers[0], g.lr, g.momentum, g.dampening, g.weight_decay, g.nesterov);
   ++s.step;
 }
 
@@ -252,22 +241,8 @@ void Adam::validate(const ParamGroup& g, size_t i) const {
 }
 
 void Adam::update(const ParamGroup& g, Tensor& p, const Tensor& grad, ParamState& s) {
-  Tensor m = s.buffers[0], v = s.buffers[1];
-  if (!m.defined()) m = Tensor::zeros(p.shape(), p.dtype(), p.device());
-  if (!v.defined()) v = Tensor::zeros(p.shape(), p.dtype(), p.device());
   const int64_t t = s.step + 1;
-  // As torch computes them: in double, from the step count.
-  const double bc1 = 1.0 - std::pow(g.beta1, static_cast<double>(t));
-  const double bc2 = 1.0 - std::pow(g.beta2, static_cast<double>(t));
-  const double step_size = g.lr / bc1;
-  const double bc2_sqrt = std::sqrt(bc2);
-  const int64_t n = p.numel();
-  FF_DISPATCH_FLOAT("Adam", p,
-                    BK::adam_step(p.data<T>(), grad.data<T>(), m.data<T>(), v.data<T>(), n, T(g.beta1),
-                                  T(1.0 - g.beta1), T(g.beta2), T(1.0 - g.beta2), T(g.eps), T(g.weight_decay),
-                                  T(step_size), T(bc2_sqrt)));
-  s.buffers[0] = m;
-  s.buffers[1] = v;
+  adam_step_(p, grad, s.buffers[0], s.buffers[1], t, g.lr, g.beta1, g.beta2, g.eps, g.weight_decay);
   s.step = t;
 }
 

@@ -8,8 +8,9 @@
 //   loss.backward(); opt.step(); opt.zero_grad();
 //
 // Parameters are held as Tensor* (a Module's parameters stay put, and Module::to swaps the tensor
-// behind the pointer). Each step runs one element-wise kernel per parameter (kernels/optim.h) on
-// the parameter's device, CPU float32/float64 or CUDA float32, with no host synchronisation.
+// behind the pointer). Each step runs one engine op per parameter (sgd_step_ or adam_step_,
+// engine/ops.h) on the parameter's device, CPU float32/float64 or CUDA float32, with no host
+// synchronisation.
 // Parameters without a gradient are skipped: their state (step count, buffers) does not advance,
 // exactly as in PyTorch. zero_grad() drops the gradients (PyTorch's set_to_none).
 //

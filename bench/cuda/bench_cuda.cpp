@@ -40,7 +40,7 @@
 #include "engine/cuda_runtime.h"
 #include "engine/ops.h"
 #include "engine/ops_geometry.h"
-#include "kernels/cuda_common.cuh"
+#include "kernels/cuda_context.cuh"
 
 namespace {
 
@@ -133,7 +133,7 @@ class Runner {
         ff::cudart::memset_zero(flush_, kFlushBytes);
         sync();
       }
-      cudaStream_t stream = ff::cudart::stream();  // every op of ours runs on this one stream
+      cudaStream_t stream = ff::cuda::stream();  // every op of ours runs on this one stream
       BENCH_CUDA(cudaEventRecord(e0_, stream));
       fn();
       BENCH_CUDA(cudaEventRecord(e1_, stream));

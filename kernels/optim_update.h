@@ -1,7 +1,8 @@
-// kernels/optim.h — optimizer updates: one element-wise kernel per parameter tensor. The cpu::
-// reference and its cuda:: twin have the same signatures over raw pointers (CPU float and double,
-// CUDA float). Hyperparameters arrive by value, computed on the host (bias corrections included),
-// so a step never reads anything back from the device.
+// kernels/optim_update.h — optimizer updates: one element-wise kernel per parameter tensor, called
+// by engine/ops_optim.cpp (sgd_step_, adam_step_). The cpu:: reference and its cuda:: twin have
+// the same signatures over raw pointers (CPU float and double, CUDA float). Hyperparameters arrive
+// by value, computed on the host (bias corrections included), so a step never reads anything back
+// from the device.
 #pragma once
 #include <cstdint>
 

@@ -1,8 +1,8 @@
-// kernels/optim_cpu.cpp — CPU reference for kernels/optim.h (OpenMP). The arithmetic follows
-// torch.optim's single-tensor code operation by operation, in the parameter's own precision.
+// kernels/optim_update_cpu.cpp — CPU reference for kernels/optim_update.h (OpenMP). The arithmetic
+// follows torch.optim's single-tensor code operation by operation, in the parameter's own precision.
 #include <cmath>
 
-#include "kernels/optim.h"
+#include "kernels/optim_update.h"
 
 namespace ff::cpu {
 

@@ -1,11 +1,11 @@
-// kernels/optim.cu — CUDA twin of kernels/optim_cpu.cpp (float32): one grid-stride kernel per
-// parameter tensor and step, no host synchronisation.
+// kernels/optim_update.cu — CUDA twin of kernels/optim_update_cpu.cpp (float32): one grid-stride
+// kernel per parameter tensor and step, no host synchronisation.
 //
 // The __f*_rn intrinsics stop nvcc from contracting a * b + c into one FMA, so each operation
 // rounds as in the CPU reference (built for baseline x86-64, which has no FMA instructions) and
 // the two backends agree to the last bit or nearly so.
 #include "kernels/cuda_common.cuh"
-#include "kernels/optim.h"
+#include "kernels/optim_update.h"
 
 namespace ff::cuda {
 
@@ -41,7 +41,7 @@ __global__ void adam_k(float* p, const float* g, float* m, float* v, int64_t n, 
 void sgd_step(float* p, const float* g, float* momentum_buf, int64_t n, float lr, float momentum,
               float one_minus_dampening, float weight_decay, bool nesterov, bool first) {
   if (n == 0) return;
-  sgd_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(p, g, momentum_buf, n, lr, momentum,
+  sgd_k<<<blocks_for(n), kBlock, 0, stream()>>>(p, g, momentum_buf, n, lr, momentum,
                                                          one_minus_dampening, weight_decay, nesterov, first);
   CUDA_CHECK_LAUNCH();
 }
@@ -49,7 +49,7 @@ void adam_step(float* p, const float* g, float* m, float* v, int64_t n, float be
                float beta2, float one_minus_beta2, float eps, float weight_decay, float step_size,
                float bias_correction2_sqrt) {
   if (n == 0) return;
-  adam_k<<<blocks_for(n), kBlock, 0, cudart::stream()>>>(p, g, m, v, n, beta1, one_minus_beta1, beta2,
+  adam_k<<<blocks_for(n), kBlock, 0, stream()>>>(p, g, m, v, n, beta1, one_minus_beta1, beta2,
                                                           one_minus_beta2, eps, weight_decay, step_size,
                                                           bias_correction2_sqrt);
   CUDA_CHECK_LAUNCH();

@@ -1,6 +1,7 @@
-// models/tiny_cnn.h — a small conv-bn-relu-pool-linear classifier and the generated data it
-// learns from. It proves the engine trains end to end (tests/test_train_tiny.cpp) and is the
-// demo until the face pipeline's own demo lands.
+// tests/support/tiny_cnn.h — a small conv-bn-relu-pool-linear classifier, the generated data it
+// learns from and its SGD training loop: test support for tests/test_train_tiny.cpp (the engine
+// trains end to end). Not a model of the product, hence not in models/ (which may not include
+// train/).
 //
 //   x [N, 3, 16, 16] -> conv3x3 3->8 -> BN -> ReLU -> maxpool 2x2 -> conv3x3 8->16 -> BN -> ReLU
 //     -> global average pool -> flatten [N, 16] -> linear 16 -> classes
@@ -9,7 +10,7 @@
 
 #include "layers/basic.h"
 
-namespace ff {
+namespace ff::test {
 
 class TinyCnn : public Sequential {
  public:
@@ -30,4 +31,4 @@ struct TinyTrainResult {
 TinyTrainResult train_tiny_cnn(int steps, int64_t batch, uint64_t seed, Device device,
                                const std::function<void(int, double)>& on_step = nullptr);
 
-}  // namespace ff
+}  // namespace ff::test

@@ -1,12 +1,12 @@
-// models/tiny_cnn.cpp — see tiny_cnn.h.
-#include "models/tiny_cnn.h"
+// tests/support/tiny_cnn.cpp — see tiny_cnn.h.
+#include "tests/support/tiny_cnn.h"
 
 #include <cmath>
 
 #include "engine/autograd.h"
 #include "train/optim.h"
 
-namespace ff {
+namespace ff::test {
 
 namespace {
 class GlobalAvgPool : public Module {
@@ -94,4 +94,4 @@ TinyTrainResult train_tiny_cnn(int steps, int64_t batch, uint64_t seed, Device d
   return r;
 }
 
-}  // namespace ff
+}  // namespace ff::test
