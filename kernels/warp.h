@@ -53,9 +53,12 @@ template <> struct WarpAcc<double> { using type = double; };
 template <typename T, typename A>
 FF_HD T warp_store(A v) { return static_cast<T>(v); }
 template <>
-FF_HD uint8_t warp_store<uint8_t, float>(float v) {  // round to nearest, saturate
-  v = floorf(v + 0.5f);
-  return static_cast<uint8_t>(v < 0.f ? 0.f : (v > 255.f ? 255.f : v));
+FF_HD uint8_t warp_store<uint8_t, float>(float v) {  // round to nearest, saturate; NaN -> 0
+  // Saturate first, then truncate v + 0.5 >= 0.5: the same as floor(v + 0.5) on [0, 255], without
+  // a floorf (a software routine on x86-64 without SSE4.1: ~20% of a uint8 warp).
+  v = v > 0.f ? v : 0.f;
+  v = v < 255.f ? v : 255.f;
+  return static_cast<uint8_t>(v + 0.5f);
 }
 }  // namespace detail
 

@@ -27,6 +27,8 @@
 namespace ff {
 namespace {
 
+int kernels_detail_store(float v) { return detail::warp_store<uint8_t, float>(v); }
+
 SafeTensors warp_goldens() {
   static SafeTensors g = read_safetensors(std::string(FF_SOURCE_DIR) + "/tests/data/geometry/warp.safetensors");
   return g;
@@ -213,6 +215,32 @@ void expect_fast_path_equals_warp_pixel(ImageLayout layout, BorderMode border, i
     for (int64_t y = 0; y < s.out_h; ++y)
       for (int64_t x = 0; x < s.out_w; ++x) warp_pixel(src.data(), ref.data(), inverse.data() + 6 * b, s, b, y, x, 0.25f);
   for (size_t i = 0; i < fast.size(); ++i) ASSERT_EQ(fast[i], ref[i]) << "element " << i;
+}
+
+// The uint8 store (round to nearest, saturate) equals floor(v + 0.5) clamped to [0, 255] on every
+// float of [-2, 258) in steps of 1/4096 and on both neighbours of every half-integer (the rounding
+// edges); NaN stores 0, infinities saturate.
+TEST(Warp, Uint8StoreRoundsToNearestAndSaturates) {
+  auto reference = [](float v) {
+    float r = std::floor(v + 0.5f);
+    return static_cast<int>(r < 0.f ? 0.f : (r > 255.f ? 255.f : r));
+  };
+  int64_t bad = 0;
+  auto check = [&](float v) {
+    int got = kernels_detail_store(v);
+    if (got != reference(v) && bad++ < 5) ADD_FAILURE() << "v = " << v << ": " << got << ", expected " << reference(v);
+  };
+  for (int i = 0; i < 260 * 4096; ++i) check(-2.f + static_cast<float>(i) / 4096.f);
+  for (int k = -2; k < 258; ++k) {
+    const float h = k + 0.5f;
+    check(std::nextafter(h, -1e9f));
+    check(h);
+    check(std::nextafter(h, 1e9f));
+  }
+  EXPECT_EQ(bad, 0);
+  EXPECT_EQ(kernels_detail_store(std::nanf("")), 0);
+  EXPECT_EQ(kernels_detail_store(INFINITY), 255);
+  EXPECT_EQ(kernels_detail_store(-INFINITY), 0);
 }
 
 TEST(Warp, CpuInteriorFastPathEqualsWarpPixel) {
