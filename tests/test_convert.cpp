@@ -33,9 +33,8 @@ struct Convert {
 
   // Runs tools/make_convert_cases.py into a fresh folder; true when it succeeded.
   static bool make() {
-    dir_ = (fs::temp_directory_path() / "ff_convert_cases").string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    static TempDir dir("ff_convert_cases");  // per process: concurrent runs never collide
+    dir_ = dir.str();
     std::string cmd = "/usr/bin/python3 " + std::string(FF_SOURCE_DIR) + "/tools/make_convert_cases.py " + dir_ + " > " +
                       dir_ + "/make.log 2>&1";
     return std::system(cmd.c_str()) == 0;
