@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/safetensors.h"  // write_file_atomic
 #include "face/embed.h"
 #include "face/embed_report.h"
 #include "face/pipeline.h"
@@ -87,6 +88,28 @@ Image landmark_sheet(const LandmarkEvalResult& ev, const std::string& image_dir,
 
 }  // namespace
 
+namespace {
+// out/summary.json: the demo's figures, for tools/demo_seeds.py (one flat object).
+void write_demo_summary(const std::string& path, const DemoOptions& o, const DemoResult& r) {
+  std::string j = "{\n  \"seed\": " + std::to_string(o.seed) + ",\n  \"quick\": " + (o.quick ? "true" : "false");
+  auto num = [&](const char* key, double v) { j += ",\n  \"" + std::string(key) + "\": " + fmt("%.6g", v); };
+  num("nme", r.nme);
+  num("failure_rate", r.failure_rate);
+  num("closed_acc_flip", r.closed_acc);
+  num("auc", r.auc);
+  num("tar_at_far_1e2", r.tar_at_far_1e2);
+  num("tar_at_far_1e3", r.tar_at_far_1e3);
+  num("acc10_mean", r.acc10);
+  num("acc10_std", r.acc10_std);
+  num("acc_at_06", r.acc_at_06);
+  num("same_cosine", r.same_cosine);
+  num("different_cosine", r.different_cosine);
+  num("seconds", r.seconds);
+  for (const auto& [name, s] : r.stage_seconds) num(("seconds " + name).c_str(), s);
+  write_file_atomic(path, j + "\n}\n", "demo summary");
+}
+}  // namespace
+
 DemoResult run_demo(const DemoOptions& o) {
   const auto t_all = clock_type::now();
   const DemoPlan p = plan_for(o.quick);
@@ -154,6 +177,7 @@ DemoResult run_demo(const DemoOptions& o) {
   LandmarkEvalResult lev;
   timed("eval landmarks", [&] { lev = eval_landmarks(le); });
   res.nme = lev.metrics.mean_nme;
+  res.failure_rate = lev.metrics.failure_rate;
   std::printf("      NME %.4f (inter-ocular), failure rate @0.1 %.3f, %lld images\n", res.nme,
               lev.metrics.failure_rate, static_cast<long long>(lev.metrics.n_images));
   save_png(landmark_sheet(lev, data + "/img_celeba", 8), report_dir + "/landmarks_val.png");
@@ -188,6 +212,9 @@ DemoResult run_demo(const DemoOptions& o) {
   res.auc = eev.auc;
   res.tar_at_far_1e2 = eev.tar_at_far_1e2;
   res.acc10 = eev.acc10_mean;
+  res.acc10_std = eev.acc10_std;
+  res.tar_at_far_1e3 = eev.tar_at_far_1e3;
+  res.acc_at_06 = eev.acc_at_06;
   std::printf("      closed-set top-1 %.3f (flip TTA); held-out: ROC AUC %.3f, TAR@FAR=1e-2 %.3f, 10-fold acc %.3f\n",
               res.closed_acc, res.auc, res.tar_at_far_1e2, res.acc10);
 
@@ -313,6 +340,7 @@ DemoResult run_demo(const DemoOptions& o) {
                  res.landmark_model + " --report pair.png");
   res.report = report_dir + "/index.html";
   h.write(res.report);
+  write_demo_summary(o.out + "/summary.json", o, res);
   return res;
 }
 

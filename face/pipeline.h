@@ -156,7 +156,8 @@ struct DemoResult {
   std::string report;      // out/report/index.html
   std::string landmark_model, embedding_model;
   double nme = 0;          // validation NME of the landmark model
-  double closed_acc = 0, auc = 0, tar_at_far_1e2 = 0, acc10 = 0;
+  double failure_rate = 0; // fraction of validation images with NME > 0.1
+  double closed_acc = 0, auc = 0, tar_at_far_1e2 = 0, tar_at_far_1e3 = 0, acc10 = 0, acc10_std = 0, acc_at_06 = 0;
   double same_cosine = 0, different_cosine = 0;
   bool same_decision = false, different_decision = false;
   double seconds = 0;
@@ -164,7 +165,7 @@ struct DemoResult {
 };
 // Generates the synthetic set into out/data, trains the small landmark and embedding networks on
 // the CPU, evaluates both, verifies a same-identity and a different-identity pair of held-out
-// identities and writes out/report/index.html. `out` must be absent, empty or an earlier demo's
+// identities and writes out/report/index.html and the figures as JSON in out/summary.json. `out` must be absent, empty or an earlier demo's
 // folder (marked by out/faceforge_demo.txt): its stage folders are replaced.
 DemoResult run_demo(const DemoOptions& options);
 

@@ -3,6 +3,8 @@
 // align_faces / embed_photos / verify_faces.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -164,8 +166,23 @@ TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
   for (const char* term : {"NME (normalised mean error)", "Failure rate:", "CED AUC:", "ROC AUC:", "TAR at FAR:",
                            "10-fold accuracy:"})
     EXPECT_NE(html.find(term), std::string::npos) << term;
-  for (const char* f : {"verify/same.png", "verify/different.png", "faceforge_demo.txt"})
+  for (const char* f : {"verify/same.png", "verify/different.png", "faceforge_demo.txt", "summary.json"})
     EXPECT_TRUE(fs::is_regular_file(out + "/" + f)) << f;
+  // summary.json holds the printed figures (tools/demo_seeds.py reads it).
+  {
+    std::ifstream f(out + "/summary.json");
+    nlohmann::json j = nlohmann::json::parse(f);
+    auto g6 = [](double v) {  // the value as written, with 6 significant digits
+      char b[64];
+      std::snprintf(b, sizeof b, "%.6g", v);
+      return std::stod(b);
+    };
+    EXPECT_TRUE(j["quick"].get<bool>());
+    EXPECT_DOUBLE_EQ(j["nme"].get<double>(), g6(r.nme));
+    EXPECT_DOUBLE_EQ(j["auc"].get<double>(), g6(r.auc));
+    EXPECT_DOUBLE_EQ(j["different_cosine"].get<double>(), g6(r.different_cosine));
+    EXPECT_TRUE(j.contains("seconds train landmarks"));
+  }
   EXPECT_EQ(load_model(r.landmark_model).kind, "hourglass");
   EXPECT_EQ(load_model(r.embedding_model).kind, "embedding");
   for (double v : {r.nme, r.closed_acc, r.auc, r.tar_at_far_1e2, r.acc10, r.same_cosine, r.different_cosine})
