@@ -23,6 +23,38 @@ import torch_models as tm  # noqa: E402
 from make_goldens import write_safetensors  # noqa: E402
 
 
+def hourglass_loss(model, x, target):
+    """The hourglass's training loss: MSE of every stack's heatmaps against the target."""
+    return sum(F.mse_loss(o, target) for o in model(x))
+
+
+def resnet_loss(model, x, labels, fc_w, fc_b, arc_w):
+    """The embedding net's training loss: a softmax head and an ArcFace head on two forward passes."""
+    return F.cross_entropy(F.linear(model(x), fc_w, fc_b), labels) + tm.arcface_loss(model(x), arc_w, labels)
+
+
+def parse_config(s):
+    return dict(kv.split("=") for kv in s.split(","))
+
+
+def twin(meta):
+    """The PyTorch twin of a golden file's network, from its "config" metadata (random weights)."""
+    c = parse_config(meta["config"])
+    if "stem" in c:
+        return tm.StackedHourglass(*(int(c[k]) for k in ("stem", "mid", "channels", "stacks", "landmarks")))
+    return tm.EmbeddingNet(float(c["width"]), tuple(int(b) for b in c["blocks"].split(":")), int(c["embedding"]),
+                           dropout=float(c["dropout"]), bn=c.get("bn") == "1")
+
+
+def golden_loss(model, g, prefix=""):
+    """loss(dtype) of a golden file's training batch `prefix`x (tensors g: name -> torch tensor)."""
+    x = g[prefix + "x"]
+    if isinstance(model, tm.StackedHourglass):
+        t = g[prefix + "target"]
+        return lambda dt: hourglass_loss(model, x.to(dt), t.to(dt))
+    labels = g[prefix + "labels"]
+    return lambda dt: resnet_loss(model, x.to(dt), labels, g["fc/weight"].to(dt), g["fc/bias"].to(dt),
+                                  g["arc/weight"].to(dt))
 
 
 def dump(path, model, x, outs, extra, meta, train_fn=None, lr=0.01, grad64=False):
@@ -94,7 +126,7 @@ def hourglass(out, full):
     target = torch.rand(outs[0].shape, generator=gen)
     conf = f"stem={cfg['stem']},mid={cfg['mid']},channels={cfg['channels']},stacks={cfg['stacks']},landmarks={cfg['landmarks']},input={size}"
     dt = lambda: next(model.parameters()).dtype  # noqa: E731  (float32, or float64 for the SGD run)
-    train = None if full else (lambda: sum(F.mse_loss(o, target.to(dt())) for o in model(x.to(dt()))))
+    train = None if full else (lambda: hourglass_loss(model, x.to(dt()), target.to(dt())))
     dump(os.path.join(out, f"hourglass_{'full' if full else 'small'}.safetensors"), model, x, outs,
          [("target", target)], {"config": conf}, train, lr=1e-6)  # the outputs start large: a small step
 
@@ -132,11 +164,8 @@ def resnet(out, variant):
     dt = lambda: next(model.parameters()).dtype  # noqa: E731
 
     def train_loss():
-        xx = x.to(dt())
-        e1 = model(xx)
-        e2 = model(xx)
-        return (F.cross_entropy(F.linear(e1, fc.weight.to(dt()), fc.bias.to(dt())), labels)
-                + tm.arcface_loss(e2, arc_w.to(dt()), labels))
+        return resnet_loss(model, x.to(dt()), labels, fc.weight.detach().to(dt()), fc.bias.detach().to(dt()),
+                           arc_w.to(dt()))
     train = None if variant == "full" else train_loss
     dump(os.path.join(out, f"resnet_{variant}.safetensors"), model, x, outs, extra, {"config": conf}, train,
          grad64=variant == "deep")
