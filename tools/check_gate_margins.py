@@ -39,31 +39,6 @@ def load(path):
     return g, meta, model, state
 
 
-def forward_runner(model, state, loss):
-    def run(dt):
-        model.load_state_dict(state)
-        model.to(dt).train()
-        with torch.no_grad():
-            loss(dt)
-        model.float()
-    return run
-
-
-def sgd_records(model, state, loss, lr):
-    """Gate records of every forward of the float64 SGD trajectory (momentum 0.9, as the goldens)."""
-    model.load_state_dict(state)
-    model.double().train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    with gm.Gates() as g:
-        for _ in range(SGD_STEPS):
-            opt.zero_grad()
-            loss(torch.float64).backward()
-            opt.step()
-    model.float()
-    model.load_state_dict(state)
-    return g.records
-
-
 def check(path):
     """Prints the report of one file; returns False when a requirement fails."""
     g, meta, model, state = load(path)
@@ -75,7 +50,7 @@ def check(path):
         sets.append(("f32/x", "f32/", "float32"))
     errs_main = None
     for label, prefix, dtype in sets:
-        m, errs = gm.measure(forward_runner(model, state, mmg.golden_loss(model, g, prefix)))
+        m, errs = gm.measure(gm.forward_runner(model, state, mmg.golden_loss(model, g, prefix)))
         if prefix == "":
             errs_main = errs
         need, have = ((gm.REQUIRED_F32_SAFETY, m["f32_safety"]) if dtype == "float32"
@@ -84,7 +59,7 @@ def check(path):
         ok &= have >= need
         print(f"{name} {label} {list(g[prefix + 'x'].shape)}, gradients in {dtype}: {gm.describe(m)} -> {verdict}")
     if "sgd_lr" in meta:
-        r = sgd_records(model, state, mmg.golden_loss(model, g), float(meta["sgd_lr"]))
+        _, r = gm.sgd_trajectory(model, state, mmg.golden_loss(model, g), float(meta["sgd_lr"]), SGD_STEPS)
         m = gm.summarise(r, errs_main)
         verdict = "ok" if m["f64_safety"] >= gm.REQUIRED_F64_SAFETY else \
             f"FAIL: float64 comparison needs safety >= {gm.REQUIRED_F64_SAFETY:g}"

@@ -129,6 +129,37 @@ def measure(run):
     return summarise(r64, errs, r32), errs
 
 
+def forward_runner(model, state, loss):
+    """run(dtype) for measure(): the training-mode forward of loss(dtype) from weights `state`."""
+    def run(dt):
+        model.load_state_dict(state)
+        model.to(dt).train()
+        with torch.no_grad():
+            loss(dt)
+        model.float()
+        model.load_state_dict(state)
+    return run
+
+
+def sgd_trajectory(model, state, loss, lr, steps=10):
+    """SGD (momentum 0.9) in float64 from weights `state` on loss(torch.float64) for `steps` steps:
+    (the loss before each step, the gate records of every step's forward)."""
+    model.load_state_dict(state)
+    model.double().train()
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    losses = []
+    with Gates() as g:
+        for _ in range(steps):
+            opt.zero_grad()
+            l = loss(torch.float64)
+            l.backward()
+            opt.step()
+            losses.append(l.item())
+    model.float()
+    model.load_state_dict(state)
+    return losses, g.records
+
+
 def describe(m):
     kinds = ", ".join(f"{v} {k}" for k, v in m["kinds"].items())
     return (f"{m['decisions']} decisions in {m['calls']} gate calls ({kinds}); smallest |distance| {m['margin']:.3g} "
