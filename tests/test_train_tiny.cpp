@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "models/tiny_cnn.h"
+#include "tests/test_util.h"
 
 namespace ff::test {
 namespace {
@@ -46,7 +47,7 @@ TEST(TrainTiny, HostMemorySteadyAcrossTrainingSteps) {
 }
 
 TEST(TrainTiny, CudaTrainsToo) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: tiny CNN CUDA training skipped";
+  FF_SKIP_WITHOUT_CUDA("tiny CNN CUDA training");
   TinyTrainResult r = train_tiny_cnn(200, 32, 5, Device::cuda());
   double last = std::accumulate(r.losses.end() - 20, r.losses.end(), 0.0) / 20;
   EXPECT_LT(last, 0.35);
