@@ -33,9 +33,9 @@ struct Convert {
 
   // Runs tools/make_convert_cases.py into a fresh folder; true when it succeeded.
   static bool make() {
-    dir_ = (fs::temp_directory_path() / "ff_convert_cases").string();
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    // Per process (two suites running at once on one machine must not share it), removed at exit.
+    static TempDir tmp("ff_convert_cases");
+    dir_ = tmp.str();
     std::string cmd = "/usr/bin/python3 " + std::string(FF_SOURCE_DIR) + "/tools/make_convert_cases.py " + dir_ + " > " +
                       dir_ + "/make.log 2>&1";
     return std::system(cmd.c_str()) == 0;

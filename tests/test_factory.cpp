@@ -16,7 +16,12 @@
 namespace ff::test {
 namespace {
 
-std::string tmp(const std::string& name) { return (std::filesystem::temp_directory_path() / name).string(); }
+// A path in a per-process folder (two suites running at once on one machine must not share
+// files), removed at exit.
+std::string tmp(const std::string& name) {
+  static TempDir dir("ff_factory");
+  return dir.file(name);
+}
 
 // Every tensor of b equals a's, name for name, bit for bit.
 void expect_same_state(Module& a, Module& b, const std::string& what) {

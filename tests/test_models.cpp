@@ -14,6 +14,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "engine/autograd.h"
 #include "layers/checkpoint.h"
@@ -255,10 +257,14 @@ TEST(ModelParity, ParameterCountsEqualTorchvision) {
 
 // Reference sizes, generated now by the PyTorch script: eval-mode outputs to 1e-4.
 TEST(ModelParity, ReferenceSizesEvalMode) {
-  std::string dir = (std::filesystem::temp_directory_path() / "ff_model_goldens_full").string();
-  std::string cmd = "/usr/bin/python3 " + std::string(FF_SOURCE_DIR) + "/tools/make_model_goldens.py --full --out " + dir + " > " + dir + ".log 2>&1";
-  std::filesystem::create_directories(dir);
-  ASSERT_EQ(std::system(cmd.c_str()), 0) << "PyTorch reference generation failed (python3-torch installed?): see " << dir << ".log";
+  TempDir tmp("ff_model_goldens_full");
+  std::string dir = tmp.str(), log = tmp.file("make.log");
+  std::string cmd = "/usr/bin/python3 " + std::string(FF_SOURCE_DIR) + "/tools/make_model_goldens.py --full --out " + dir + " > " + log + " 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    std::ifstream f(log);
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    FAIL() << "PyTorch reference generation failed (python3-torch installed?):\n" << text;
+  }
   Rng rng(0);
   {
     SafeTensors g = read_safetensors(dir + "/hourglass_full.safetensors");
@@ -283,7 +289,8 @@ TEST(ModelParity, ReferenceSizesEvalMode) {
 TEST(ModelCheckpoint, StrictLoadNamesWhatIsMissingOrUnexpected) {
   Rng rng(0);
   StackedHourglass net(HourglassConfig::small(), rng);
-  std::string path = (std::filesystem::temp_directory_path() / "ff_hg_ckpt.safetensors").string();
+  TempDir tmp("ff_hg_ckpt");
+  std::string path = tmp.file("hg.safetensors");
   save_module(path, net, {{"config", net.config().str()}});
   StackedHourglass other(HourglassConfig::small(), rng);
   EXPECT_EQ(load_module(other, path), static_cast<int>(net.state_dict().size()));
