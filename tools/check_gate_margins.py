@@ -10,7 +10,8 @@ golden's weights and runs the training-mode forward of each batch the C++ test d
   x       the main batch; its gradients are compared in the dtype of the file's "grad_dtype"
           metadata (float64 when absent)
   f32/x   the float32 batch, when present: float32 gradients
-  sgd     the 10-step float64 SGD trajectory from the main batch (every step's forward)
+  sgd     the float64 SGD trajectory (every step's forward): 10 steps on the main batch, or the
+          tiny CNN's 5 steps on its own batches
 A batch compared in float32 needs float32 safety >= REQUIRED_F32_SAFETY, one compared in float64
 float64 safety >= REQUIRED_F64_SAFETY. Exit status 1 when any falls short.
 """
@@ -59,12 +60,14 @@ def check(path):
         ok &= have >= need
         print(f"{name} {label} {list(g[prefix + 'x'].shape)}, gradients in {dtype}: {gm.describe(m)} -> {verdict}")
     if "sgd_lr" in meta:
-        _, r = gm.sgd_trajectory(model, state, mmg.golden_loss(model, g), float(meta["sgd_lr"]), SGD_STEPS)
+        steps = int(meta.get("sgd_steps", SGD_STEPS))
+        _, r, _ = gm.sgd_trajectory(model, state, mmg.trajectory_loss(model, g), float(meta["sgd_lr"]), steps,
+                                    float(meta.get("sgd_weight_decay", 0.0)))
         m = gm.summarise(r, errs_main)
         verdict = "ok" if m["f64_safety"] >= gm.REQUIRED_F64_SAFETY else \
             f"FAIL: float64 comparison needs safety >= {gm.REQUIRED_F64_SAFETY:g}"
         ok &= m["f64_safety"] >= gm.REQUIRED_F64_SAFETY
-        print(f"{name} sgd ({SGD_STEPS} float64 steps, lr {meta['sgd_lr']}): {gm.describe(m)} -> {verdict}")
+        print(f"{name} sgd ({steps} float64 steps, lr {meta['sgd_lr']}): {gm.describe(m)} -> {verdict}")
     return ok
 
 

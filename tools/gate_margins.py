@@ -141,23 +141,25 @@ def forward_runner(model, state, loss):
     return run
 
 
-def sgd_trajectory(model, state, loss, lr, steps=10):
-    """SGD (momentum 0.9) in float64 from weights `state` on loss(torch.float64) for `steps` steps:
-    (the loss before each step, the gate records of every step's forward)."""
+def sgd_trajectory(model, state, loss, lr, steps=10, weight_decay=0.0):
+    """SGD (momentum 0.9) in float64 from weights `state` on loss(torch.float64, step) for `steps`
+    steps: (the loss before each step, the gate records of every step's forward, the float64 state
+    after the last step)."""
     model.load_state_dict(state)
     model.double().train()
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     losses = []
     with Gates() as g:
-        for _ in range(steps):
+        for step in range(steps):
             opt.zero_grad()
-            l = loss(torch.float64)
+            l = loss(torch.float64, step)
             l.backward()
             opt.step()
             losses.append(l.item())
+    final = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.float()
     model.load_state_dict(state)
-    return losses, g.records
+    return losses, g.records, final
 
 
 def describe(m):

@@ -27,6 +27,7 @@ import argparse
 import os
 import sys
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -53,6 +54,8 @@ def parse_config(s):
 def twin(meta):
     """The PyTorch twin of a golden file's network, from its "config" metadata (random weights)."""
     c = parse_config(meta["config"])
+    if "tiny_cnn" in c:
+        return tm.tiny_cnn(int(c["classes"]))
     if "stem" in c:
         return tm.StackedHourglass(*(int(c[k]) for k in ("stem", "mid", "channels", "stacks", "landmarks")))
     return tm.EmbeddingNet(float(c["width"]), tuple(int(b) for b in c["blocks"].split(":")), int(c["embedding"]),
@@ -66,8 +69,19 @@ def golden_loss(model, g, prefix=""):
         t = g[prefix + "target"]
         return lambda dt: hourglass_loss(model, x.to(dt), t.to(dt))
     labels = g[prefix + "labels"]
+    if isinstance(model, torch.nn.Sequential):  # the tiny CNN
+        return lambda dt: F.cross_entropy(model(x.to(dt)), labels)
     return lambda dt: resnet_loss(model, x.to(dt), labels, g["fc/weight"].to(dt), g["fc/bias"].to(dt),
                                   g["arc/weight"].to(dt))
+
+
+def trajectory_loss(model, g):
+    """loss(dtype, step) of a golden's SGD trajectory: the main batch at every step, or for the tiny
+    CNN the step's own batch ("sgd/x", "sgd/labels")."""
+    if "sgd/x" in g:
+        return lambda dt, step: F.cross_entropy(model(g["sgd/x"][step].to(dt)), g["sgd/labels"][step])
+    loss = golden_loss(model, g)
+    return lambda dt, step: loss(dt)
 
 
 SGD_STEPS = 10
@@ -127,7 +141,7 @@ def dump(path, model, g, outs, meta, draw_main, draw_f32=None, lr=0.01):
         loss, grads = gradients(model, state, golden_loss(model, g))
         tensors.append(("train/loss", loss))
         tensors += [(f"g/{k}", v) for k, v in grads]
-        losses, records = gm.sgd_trajectory(model, state, golden_loss(model, g), lr, SGD_STEPS)
+        losses, records, _ = gm.sgd_trajectory(model, state, trajectory_loss(model, g), lr, SGD_STEPS)
         t = gm.summarise(records, errs)
         if t["f64_safety"] < gm.REQUIRED_F64_SAFETY:
             sys.exit(f"{path}: the SGD trajectory's gates are too close to their edges: {gm.describe(t)}")
@@ -233,6 +247,52 @@ def resnet(out, variant):
          None if variant == "full" else draw_main, draw_f32 if variant in ("small", "small_bn") else None)
 
 
+TINY_STEPS, TINY_BATCH = 5, 20
+TINY_SGD = dict(lr=0.05, weight_decay=5e-4)  # momentum 0.9: models/tiny_cnn.cpp train_tiny_cnn
+
+
+def tiny(out):
+    """The tiny CNN's training trajectory (tests/test_train_tiny.cpp): torch's default init, 5 SGD
+    steps (lr 0.05, momentum 0.9, weight decay 5e-4, as train_tiny_cnn) on 5 toy-shape batches of
+    20 (tm.toy_shapes). Batch 20 at 1 thread runs the CPU convolution as chunks of 16 and 4
+    images. Holds "sgd/x" [5, 20, 3, 16, 16], "sgd/labels", "sgd/losses", and "sgd/final/<name>"
+    the float64 parameters and running statistics after the 5 steps; the main batch (step 0's)
+    with its float64 gradients and a gate-safe float32 batch as the other goldens."""
+    torch.manual_seed(3)
+    rng = np.random.default_rng(3)
+    model = tm.tiny_cnn(4)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = [tm.toy_shapes(TINY_BATCH, rng) for _ in range(TINY_STEPS)]
+    g = {"sgd/x": torch.stack([b[0] for b in batches]), "sgd/labels": torch.stack([b[1] for b in batches])}
+    first = [{"x": batches[0][0], "labels": batches[0][1]}]
+    m, errs, _ = draw_batch(model, state, g, "", lambda: first.pop() if first else sys.exit("tiny: main batch"),
+                            "float64")
+    meta = {"config": "tiny_cnn=1,classes=4", "f64_safety": f"{m['f64_safety']:.3g}", "sgd_lr": repr(TINY_SGD["lr"]),
+            "sgd_momentum": "0.9", "sgd_weight_decay": repr(TINY_SGD["weight_decay"]), "sgd_steps": str(TINY_STEPS)}
+    tensors = [(f"w/{k}", v) for k, v in state.items()] + list(g.items())
+    loss, grads = gradients(model, state, golden_loss(model, g))
+    tensors += [("train/loss", loss)] + [(f"g/{k}", v) for k, v in grads]
+    losses, records, final = gm.sgd_trajectory(model, state, trajectory_loss(model, g), TINY_SGD["lr"], TINY_STEPS,
+                                               TINY_SGD["weight_decay"])
+    t = gm.summarise(records, errs)
+    if t["f64_safety"] < gm.REQUIRED_F64_SAFETY:
+        sys.exit(f"tiny: the SGD trajectory's gates are too close to their edges: {gm.describe(t)}")
+    meta["sgd_f64_safety"] = f"{t['f64_safety']:.3g}"
+    tensors.append(("sgd/losses", torch.tensor(losses, dtype=torch.float64)))
+    tensors += [(f"sgd/final/{k}", v) for k, v in final.items() if v.is_floating_point()]
+    both = dict(g)
+    m, _, draws = draw_batch(model, state, both, "f32/", lambda: dict(zip(("x", "labels"), tm.toy_shapes(TINY_BATCH, rng))),
+                             "float32")
+    loss, grads = gradients(model, state, golden_loss(model, both, "f32/"))
+    tensors += [(k, v) for k, v in both.items() if k.startswith("f32/")]
+    tensors += [("f32/loss", loss)] + [(f"f32/g/{k}", v.float()) for k, v in grads]
+    meta.update(f32_safety=f"{m['f32_safety']:.3g}", f32_draws=str(draws),
+                params=str(sum(p.numel() for p in model.parameters())))
+    path = os.path.join(out, "tiny_cnn.safetensors")
+    write_safetensors(path, tensors, meta)
+    print("wrote", path, f"({os.path.getsize(path) / 1e3:.0f} kB)")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true")
@@ -243,6 +303,8 @@ def main():
     hourglass(a.out, a.full)
     for v in (["full"] if a.full else ["small", "deep", "small_bn"]):
         resnet(a.out, v)
+    if not a.full:
+        tiny(a.out)
     if a.full:
         print("torchvision resnet50 parameters:", sum(p.numel() for p in tm.resnet(1.0, (3, 4, 6, 3), 1000).parameters()))
 
