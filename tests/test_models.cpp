@@ -6,8 +6,9 @@
 //     backward, and the losses of 10 SGD steps, against PyTorch's float64;
 //   - on the float32 batch (every gate well clear of float32 rounding: tools/check_gate_margins.py),
 //     in float32: the training loss and every parameter gradient against PyTorch's float64.
-// Each check prints its worst error; the tolerances are those measured (bash scripts/test.sh runs
-// these tests under two OpenBLAS kernels, at 1 and 2 threads) with a margin, noted at each.
+// Each check prints its worst error; the tolerances are those measured with a margin, noted below
+// (bash scripts/test.sh runs these tests with the machine's OpenBLAS kernel and threads, then
+// under another kernel at 1 thread).
 // The reference sizes are generated at test time by the same script (Debian's python3-torch is
 // required: without it these tests fail, they do not skip).
 #include <gtest/gtest.h>
