@@ -90,7 +90,7 @@ Tensor gather_label(const Tensor& x, const Tensor& labels);
 // x [N, K], labels [N], v [N] -> [N, K], y = x with y[i, labels[i]] += v[i]. Differentiable in x, v.
 Tensor scatter_label_add(const Tensor& x, const Tensor& labels, const Tensor& v);
 Tensor sqrt(const Tensor& x);                          // element-wise; x >= 0
-Tensor clamp(const Tensor& x, double lo, double hi);   // gradient passes where lo < x < hi
+Tensor clamp(const Tensor& x, double lo, double hi);   // gradient passes where lo <= x <= hi (torch.clamp)
 // 1 where x > threshold, else 0; float, never requires a gradient.
 Tensor greater_mask(const Tensor& x, double threshold);
 
@@ -98,8 +98,9 @@ Tensor greater_mask(const Tensor& x, double threshold);
 // cos [N, C] (normalised embeddings times normalised class weights), labels [N] ->
 // mean over rows of cross_entropy(s * cos', labels), where cos' = cos except on the target
 // class: phi = c cos m - sin(c) sin m if c > cos(pi - m), else c - sin(pi - m) m, with
-// c = clamp(cos, -1, 1) and sin(c) = sqrt(clamp(1 - c^2, 1e-12)) (its gradient is 0 where the
-// clamp binds, so cos = +-1 stays finite). One pass per row computes the margin, the
+// c = clamp(cos, -1, 1) and sin(c) = sqrt(clamp(1 - c^2, 1e-12)); as torch.clamp, each clamp passes
+// the gradient inside its bounds and at them, none outside (so at cos = +-1, where 1 - c^2 = 0 <
+// 1e-12, nothing flows through the sine and the gradient stays finite). One pass per row computes the margin, the
 // log-sum-exp, the loss and d loss / d cos, without a one-hot matrix or a second logits copy.
 // arcface_loss_unfused() is the same function composed of ordinary ops: the reference.
 Tensor arcface_loss(const Tensor& cos, const Tensor& labels, double s, double m);

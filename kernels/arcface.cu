@@ -26,7 +26,7 @@ __global__ void clamp_fwd_k(const float* x, float* y, int64_t n, float lo, float
   FF_KERNEL_LOOP(i, n) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
 }
 __global__ void clamp_bwd_k(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
-  FF_KERNEL_LOOP(i, n) gx[i] = (x[i] > lo && x[i] < hi) ? gy[i] : 0.f;
+  FF_KERNEL_LOOP(i, n) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : 0.f;  // torch.clamp: bounds included
 }
 __global__ void greater_mask_k(const float* x, float* y, int64_t n, float t) {
   FF_KERNEL_LOOP(i, n) y[i] = x[i] > t ? 1.f : 0.f;
@@ -53,10 +53,13 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
   const int64_t y = labels[i];
   float phi, dphi;
   am.apply(row[y], &phi, &dphi);
+  // __fmul_rn: no FMA contraction, so the target's scaled logit is the same float in both passes and
+  // tgt - M below is exact (0 when the target is the max).
+  const float tgt = __fmul_rn(s, phi);
   // Pass 1: per-thread online max / sum of exp.
   float m = -FLT_MAX, d = 0.f;
   for (int64_t j = threadIdx.x; j < c; j += blockDim.x) {
-    float v = s * (j == y ? phi : row[j]);
+    float v = j == y ? tgt : __fmul_rn(s, row[j]);
     lse_merge(m, d, v, 1.f);
   }
   // Warp then block merge.
@@ -65,7 +68,7 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
     lse_merge(m, d, m2, d2);
   }
   __shared__ float sm[kArcThreads / 32], sd[kArcThreads / 32];
-  __shared__ float lse_sh;
+  __shared__ float max_sh, logsum_sh;
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) {
     sm[warp] = m;
@@ -75,17 +78,19 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
   if (threadIdx.x == 0) {
     float M = sm[0], D = sd[0];
     for (int w = 1; w < blockDim.x / 32; ++w) lse_merge(M, D, sm[w], sd[w]);
-    lse_sh = M + logf(D);
-    row_loss[i] = lse_sh - s * phi;
+    // The max and log(sum) stay apart, as in kernels/arcface_cpu.cpp (why: there).
+    max_sh = M;
+    logsum_sh = logf(D);
+    row_loss[i] = -((tgt - M) - logsum_sh);
   }
   __syncthreads();
-  const float lse = lse_sh;
-  // Pass 2: gradient of the mean loss with respect to cos.
+  const float M = max_sh, logsum = logsum_sh;
+  // Pass 2: gradient of the mean loss with respect to cos; p - 1 as expm1(log p).
   for (int64_t j = threadIdx.x; j < c; j += blockDim.x) {
     if (j == y)
-      g[j] = s * (expf(s * phi - lse) - 1.f) * dphi * inv_n;
+      g[j] = s * expm1f((tgt - M) - logsum) * dphi * inv_n;
     else
-      g[j] = s * expf(s * row[j] - lse) * inv_n;
+      g[j] = s * expf((__fmul_rn(s, row[j]) - M) - logsum) * inv_n;
   }
 }
 }  // namespace

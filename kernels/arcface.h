@@ -14,7 +14,7 @@
   /* gx = gy / (2 y) where y > 0, else 0                                                        */ \
   void sqrt_backward(const T* gy, const T* y, T* gx, int64_t n);                                 \
   void clamp_forward(const T* x, T* y, int64_t n, T lo, T hi);                                   \
-  /* gx = gy where lo < x < hi, else 0                                                          */ \
+  /* gx = gy where lo <= x <= hi, else 0 (torch.clamp: the bounds pass the gradient; NaN: 0)   */ \
   void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi);                    \
   void greater_mask(const T* x, T* y, int64_t n, T threshold);                                   \
   /* Fused ArcFace. cos [N,C], labels [N] -> row_loss [N] and dcos [N,C] = d(mean loss)/d cos. */ \
@@ -38,9 +38,9 @@ struct ArcMargin {
   // phi(c) and d phi / d c for a target cosine c.
   FF_HD void apply(T c_raw, T* phi, T* dphi) const {
     T c = c_raw < T(-1) ? T(-1) : (c_raw > T(1) ? T(1) : c_raw);
-    T dc = (c_raw > T(-1) && c_raw < T(1)) ? T(1) : T(0);  // clamp's gradient
+    T dc = (c_raw >= T(-1) && c_raw <= T(1)) ? T(1) : T(0);  // clamp's gradient, bounds included (torch.clamp)
     T one_minus = T(1) - c * c;
-    bool bound = !(one_minus > T(1e-12));
+    bool bound = !(one_minus >= T(1e-12));  // clamp(min = 1e-12) binds: no gradient through the sine
     T sin = bound ? T(1e-6) : sqrt_(one_minus);             // sqrt(1e-12) where the clamp binds
     T dsin = bound ? T(0) : -c / sin;
     if (c > th) {

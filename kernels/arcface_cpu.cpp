@@ -20,17 +20,24 @@ void arcface_impl(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int
     const int64_t y = labels[i];
     T phi, dphi;
     am.apply(row[y], &phi, &dphi);
-    // Pass 1: max and sum of exp of the scaled logits, the target's replaced by s * phi.
-    T mx = s * phi;
+    // Pass 1: max and sum of exp of the scaled logits, the target's replaced by s * phi. The max
+    // and log(sum) stay apart: log p_target = (s phi - max) - log(sum), where s phi - max is exact
+    // (0 when the target is the max). Folding them into lse = max + log(sum) in T first rounds
+    // lse to T's precision at |s phi| (~4e-6 at s = 64 in float32), which swamped 1 - p_target
+    // for confident rows (tests/test_arcface.cpp ConfidentRowsKeepTheirGradient).
+    const T tgt = s * phi;
+    T mx = tgt;
     for (int64_t j = 0; j < c; ++j)
       if (j != y && s * row[j] > mx) mx = s * row[j];
     double sum = 0;
-    for (int64_t j = 0; j < c; ++j) sum += std::exp(double((j == y ? s * phi : s * row[j]) - mx));
-    const T lse = mx + T(std::log(sum));
-    row_loss[i] = lse - s * phi;
-    // Pass 2: d mean-loss / d cos = s * (softmax - onehot) / N, times d phi / d c on the target.
-    for (int64_t j = 0; j < c; ++j) g[j] = s * T(std::exp(double(s * row[j] - lse))) * inv_n;
-    g[y] = s * (T(std::exp(double(s * phi - lse))) - T(1)) * dphi * inv_n;
+    for (int64_t j = 0; j < c; ++j) sum += std::exp(double((j == y ? tgt : s * row[j]) - mx));
+    const double logsum = std::log(sum);
+    const double log_p = double(tgt - mx) - logsum;
+    row_loss[i] = T(-log_p);
+    // Pass 2: d mean-loss / d cos = s * (softmax - onehot) / N, times d phi / d c on the target;
+    // p - 1 as expm1(log p), exact to T's rounding however close p is to 1.
+    for (int64_t j = 0; j < c; ++j) g[j] = s * T(std::exp(double(s * row[j] - mx) - logsum)) * inv_n;
+    g[y] = s * T(std::expm1(log_p)) * dphi * inv_n;
   }
 }
 }  // namespace
@@ -52,7 +59,7 @@ void arcface_impl(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);             \
   }                                                                                               \
   void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi) {                   \
-    for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] > lo && x[i] < hi) ? gy[i] : T(0);             \
+    for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0);           \
   }                                                                                               \
   void greater_mask(const T* x, T* y, int64_t n, T threshold) {                                  \
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] > threshold ? T(1) : T(0);                       \

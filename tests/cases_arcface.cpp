@@ -1,4 +1,5 @@
-// tests/cases_arcface.cpp — op cases for the label-indexed ops, sqrt/clamp and the ArcFace loss.
+// tests/cases_arcface.cpp — op cases for the label-indexed ops, sqrt/clamp/greater_mask and the
+// ArcFace loss (fused and unfused, on random cosines and at the edges +-1).
 // PyTorch side: tools/goldens/arcface.py.
 #include "tests/op_cases.h"
 
@@ -56,14 +57,49 @@ FF_OP_CASE(clamp) {
   return c;
 }
 
-// ArcFace, fused. s and m as in the notebooks (45, 0.1) and a large margin where theta + m > pi
-// happens for negative target cosines.
-OpCase arcface_case(const std::string& name, double s, double m) {
+// Values exactly at the bounds, where torch.clamp passes the gradient (x = lo or hi: gradient 1),
+// between values inside and outside.
+FF_OP_CASE(clamp_at_bounds) {
+  OpCase c;
+  c.name = "clamp_at_bounds";
+  c.make = [](Rng& rng, DType dt, int) {
+    Tensor x = rand_tensor(rng, {3, 4}, DType::F64, -2, 2);
+    double* p = x.data<double>();
+    for (int i : {0, 5, 10}) p[i] = -0.5;
+    for (int i : {3, 6, 11}) p[i] = 0.75;
+    return std::vector<Tensor>{x.to(dt)};
+  };
+  c.fn = [](const std::vector<Tensor>& in) { return clamp(in[0], -0.5, 0.75); };
+  c.grad_inputs = {0};
+  c.no_grad_check = "inputs sit on the clamp's kinks, where central differences average the two one-sided slopes";
+  return c;
+}
+
+// 1 where x > 0.25 (strictly: the values set exactly to 0.25 give 0, as torch's >), else 0.
+FF_OP_CASE(greater_mask) {
+  OpCase c;
+  c.name = "greater_mask";
+  c.shape_sets = 2;
+  c.make = [](Rng& rng, DType dt, int k) {
+    Tensor x = rand_tensor(rng, k ? Shape{4, 5} : Shape{7}, DType::F64);
+    double* p = x.data<double>();
+    p[1] = p[4] = 0.25;
+    return std::vector<Tensor>{x.to(dt)};
+  };
+  c.fn = [](const std::vector<Tensor>& in) { return greater_mask(in[0], 0.25); };
+  return c;
+}
+
+// ArcFace, fused or composed of ordinary ops. s and m as in the notebooks (45, 0.1) and a large
+// margin where theta + m > pi happens for negative target cosines.
+OpCase arcface_case(const std::string& name, double s, double m, bool fused = true) {
   OpCase c;
   c.name = name;
   c.shape_sets = 3;
   c.make = cos_and_labels;
-  c.fn = [s, m](const std::vector<Tensor>& in) { return arcface_loss(in[0], in[1], s, m); };
+  c.fn = [s, m, fused](const std::vector<Tensor>& in) {
+    return fused ? arcface_loss(in[0], in[1], s, m) : arcface_loss_unfused(in[0], in[1], s, m);
+  };
   c.grad_inputs = {0};
   c.rtol = 1e-4;  // float32 log-sum-exp over scaled logits (s up to 45): summation order differs
   c.atol = 1e-5;
@@ -75,6 +111,34 @@ OpCase arcface_case(const std::string& name, double s, double m) {
 }
 FF_OP_CASE(arcface_s45_m01) { return arcface_case("arcface_s45_m01", 45.0, 0.1); }
 FF_OP_CASE(arcface_s8_m05) { return arcface_case("arcface_s8_m05", 8.0, 0.5); }
+FF_OP_CASE(arcface_loss_unfused) { return arcface_case("arcface_loss_unfused", 45.0, 0.1, false); }
+
+// Target cosines exactly -1 (row 0), -0.999 (row 1: theta + m > pi for m = 0.5), exactly +1 (row
+// 2), 0.3 with a wrong class at exactly 1 (row 3), the rest uniform in [-0.9, 0.9): at +-1 the
+// clamp passes the gradient (torch.clamp), the sine's clamp binds and passes none.
+// tools/goldens/arcface.py builds the same rows.
+std::vector<Tensor> edge_cosines(Rng& rng, DType dt, int) {
+  const int64_t n = 4, c = 6;
+  Tensor cos = rand_tensor(rng, {n, c}, DType::F64, -0.9, 0.9);
+  Tensor labels = Tensor::from_vector<int64_t>({0, 2, 4, 5}, {n});
+  double* p = cos.data<double>();
+  p[0 * c + 0] = -1.0;
+  p[1 * c + 2] = -0.999;
+  p[2 * c + 4] = 1.0;
+  p[3 * c + 5] = 0.3;
+  p[3 * c + 1] = 1.0;
+  return {cos.to(dt), labels};
+}
+OpCase arcface_edge_case(const std::string& name, double m, bool fused) {
+  OpCase c = arcface_case(name, 64.0, m, fused);
+  c.shape_sets = 1;
+  c.make = edge_cosines;
+  c.no_grad_check = "target cosines sit on the clamp's kinks at +-1, where central differences average the two one-sided slopes";
+  return c;
+}
+FF_OP_CASE(arcface_edges_s64_m01) { return arcface_edge_case("arcface_edges_s64_m01", 0.1, true); }
+FF_OP_CASE(arcface_edges_s64_m05) { return arcface_edge_case("arcface_edges_s64_m05", 0.5, true); }
+FF_OP_CASE(arcface_unfused_edges_s64_m05) { return arcface_edge_case("arcface_unfused_edges_s64_m05", 0.5, false); }
 
 }  // namespace
 }  // namespace ff::test

@@ -1,7 +1,8 @@
 // tests/cases_conv.cpp — op cases for conv2d, max_pool2d and adaptive_avg_pool2d_1x1.
 // PyTorch side: tools/goldens/conv.py (same case names, same shape sets, same stride/pad).
 // Shape sets mix batch 1 and 2, odd and non-square inputs (7x7, 5x6, 9x11): with N=2 the CPU
-// convolution runs its multi-image chunk path, with N=1 its single-image path.
+// convolution runs its multi-image chunk path, with N=1 its single-image path; the *_direct,
+// *_chunks and *_gemm_split cases below reach the paths that need larger images or batches.
 #include "tests/op_cases.h"
 
 namespace ff::test {
@@ -58,6 +59,31 @@ FF_OP_CASE(conv2d_7x7_s2) {
 FF_OP_CASE(conv2d_3x3_p0) {
   return conv_case("conv2d_3x3_p0", 3, 1, 0, true, {{2, 3, 7, 7, 4}, {1, 2, 5, 6, 3}, {1, 2, 3, 3, 2}});
 }
+
+// The kernel paths of kernels/conv_cpu.cpp with several images per thread (MatchesPyTorch runs at 1
+// and 2 OpenMP threads, GradCheckF64 at 2; P = output pixels per image, chunk = images per gemm).
+// Their references are PyTorch's float64 results rounded to float32 (tools/goldens/conv.py): the
+// weight gradients sum 5,000 to 12,000 products, max |value| 36 to 153, and ours are within
+// 2.5e-5 of them (both OpenBLAS kernels, 1 and 2 threads): atol 1e-4.
+OpCase path_case(const std::string& name, int k, int pad, bool bias, std::vector<ConvSet> sets) {
+  OpCase c = conv_case(name, k, 1, pad, bias, std::move(sets));
+  c.atol = 1e-4;
+  return c;
+}
+//   direct: a 1x1 stride-1 unpadded convolution with P >= 1024 multiplies each image directly;
+//           4 and 5 images: 2 and 2/3 per thread, the weight gradient summed over them.
+FF_OP_CASE(conv2d_1x1_direct) {
+  return path_case("conv2d_1x1_direct", 1, 0, true, {{4, 2, 32, 32, 2}, {5, 1, 32, 40, 2}});
+}
+//   chunks: P = 1024 -> 4 images per chunk, 10 images -> chunks of 4, 4, 2 (the last partial);
+//           at 2 threads the second thread runs two chunks.
+FF_OP_CASE(conv2d_3x3_chunks) { return path_case("conv2d_3x3_chunks", 3, 1, true, {{10, 1, 32, 32, 1}}); }
+//   single-image chunks: P >= 4096 -> one image per chunk, gemms straight into y (no shuffle);
+//           3 images: the second thread runs two.
+FF_OP_CASE(conv2d_3x3_image_chunks) { return path_case("conv2d_3x3_image_chunks", 3, 1, false, {{3, 1, 64, 64, 1}}); }
+//   one image, products large enough (>= 2^18 multiply-adds) that kernels/blas_cpu.cpp splits the
+//           forward and input-gradient gemms by columns over the threads.
+FF_OP_CASE(conv2d_3x3_gemm_split) { return path_case("conv2d_3x3_gemm_split", 3, 1, true, {{1, 4, 32, 32, 8}}); }
 
 // Max pooling: uniform random inputs have no ties, so the argmax (and the gradient) is unique.
 OpCase pool_case(const std::string& name, int k, int stride, int pad, std::vector<Shape> shapes) {

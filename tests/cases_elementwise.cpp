@@ -1,4 +1,4 @@
-// tests/cases_elementwise.cpp — op cases for the element-wise ops and reductions.
+// tests/cases_elementwise.cpp — op cases for the element-wise ops, reductions and in-place ops.
 // PyTorch side: tools/goldens/elementwise.py (same case names, same shape sets).
 #include "tests/op_cases.h"
 
@@ -46,6 +46,49 @@ FF_OP_CASE(mean) {
   return c;
 }
 FF_OP_CASE(flatten) { return unary("flatten", [](const Tensor& x) { return mul(flatten(x, x.dim() > 1 ? 1 : 0), flatten(x, x.dim() > 1 ? 1 : 0)); }); }
+
+// The in-place ops (never recorded: no gradient), each on a copy of its first input. fill_ writes
+// a fresh, uninitialised tensor, so an element it skips stays NaN (the checks poison allocations).
+OpCase inplace(const std::string& name, int inputs, std::function<Tensor(const std::vector<Tensor>&)> f) {
+  OpCase c;
+  c.name = name;
+  c.shape_sets = 3;
+  c.make = [inputs](Rng& rng, DType dt, int k) {
+    std::vector<Tensor> in;
+    for (int i = 0; i < inputs; ++i) in.push_back(rand_tensor(rng, kShapes[k], dt));
+    return in;
+  };
+  c.fn = std::move(f);
+  return c;
+}
+FF_OP_CASE(scale_inplace) {
+  return inplace("scale_inplace", 1, [](const std::vector<Tensor>& in) {
+    Tensor a = in[0].detach().clone();
+    scale_(a, -2.5);
+    return a;
+  });
+}
+FF_OP_CASE(add_inplace) {
+  return inplace("add_inplace", 2, [](const std::vector<Tensor>& in) {
+    Tensor a = in[0].detach().clone();
+    add_(a, in[1]);
+    return a;
+  });
+}
+FF_OP_CASE(axpy_inplace) {
+  return inplace("axpy_inplace", 2, [](const std::vector<Tensor>& in) {
+    Tensor a = in[0].detach().clone();
+    axpy_(a, 0.625, in[1]);
+    return a;
+  });
+}
+FF_OP_CASE(fill_inplace) {
+  return inplace("fill_inplace", 1, [](const std::vector<Tensor>& in) {
+    Tensor a = Tensor::empty(in[0].shape(), in[0].dtype(), in[0].device());
+    fill_(a, 0.375);
+    return a;
+  });
+}
 
 }  // namespace
 }  // namespace ff::test

@@ -1,15 +1,20 @@
 // tests/op_cases.h — the one table of op test cases (DESIGN.md §5, after ggml's test-backend-ops).
 //
-// Every differentiable op registers one or more OpCase. tests/test_ops.cpp runs each case in
-// three modes:
-//   GradCheck     float64 on the CPU: analytic gradient of f = sum(op(inputs) * R) against central
-//                 differences, for every input listed in grad_inputs, on every shape set.
-//   CudaVsCpu     float32 on both backends from the same inputs, device memory poisoned with NaN
-//                 first so an unwritten element fails; skipped with a message when no GPU.
-//   PyTorch       inputs, output and input gradients written by tools/make_goldens.py with
-//                 Debian's python3-torch into tests/data/ops/<name>.safetensors. A case without a
-//                 golden file fails: a new op is incomplete until its PyTorch reference exists.
-// A new op without a case here is incomplete too.
+// Every op registers one or more OpCase (the in-place ops and the non-differentiable ones too,
+// with an empty grad_inputs). tests/test_ops.cpp runs each case in three modes:
+//   GradCheckF64  float64 on the CPU at 2 OpenMP threads: analytic gradient of f = sum(op(inputs)
+//                 * R) against central differences, for every input listed in grad_inputs, on
+//                 every shape set (at most 512 evenly spaced elements of a larger input). Skipped,
+//                 "not applicable", for a case without differentiable inputs or with no_grad_check.
+//   CudaVsCpu     float32 on both backends from the same inputs; skipped without a GPU.
+//   MatchesPyTorch inputs, output and input gradients written by tools/make_goldens.py with
+//                 Debian's python3-torch into tests/data/ops/<name>.safetensors, compared in
+//                 float32 at 1 and at 2 OpenMP threads. A case without a golden file fails: a new
+//                 op is incomplete until its PyTorch reference exists.
+// Every allocation is poisoned (NaN) in all three modes, so an output element a kernel leaves
+// unwritten fails. The CPU kernels split work by thread count (tests/test_kernel_paths.cpp lists
+// their paths); shape sets are chosen so that each path runs, with several images per thread
+// where the kernel splits a batch. A new op without a case here is incomplete too.
 #pragma once
 #include <functional>
 #include <string>
@@ -33,6 +38,8 @@ struct OpCase {
   double cuda_rtol = 1e-5, cuda_atol = 1e-5;
   // float64 gradient check: step and tolerance.
   double grad_eps = 1e-6, grad_rtol = 1e-5, grad_atol = 1e-7;
+  // Non-empty: why central differences do not apply (inputs on a kink); GradCheckF64 skips.
+  std::string no_grad_check;
 };
 
 std::vector<OpCase>& op_cases();

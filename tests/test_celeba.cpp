@@ -55,7 +55,7 @@ void write_small_dataset(const TempDir& d) {
 
 // ---------------------------------------------------------------- the real subset
 TEST(CelebA, RealSubsetParses) {
-  if (!fs::is_directory(kSubset)) GTEST_SKIP() << "no CelebA subset at " << kSubset << " (see shared/data/README.md)";
+  if (!fs::is_directory(kSubset)) GTEST_SKIP() << "needs ../shared/data/celeba_subset: no CelebA subset at " << kSubset << " (see ../shared/data/README.md)";
   FaceSet ds = load_faces(kSubset);
   EXPECT_EQ(ds.size(), 3980u);
   EXPECT_EQ(ds.num_identities(), 187);

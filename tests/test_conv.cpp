@@ -152,7 +152,7 @@ TEST(MaxPool2d, NoGradPathGivesSameOutput) {
 
 // A larger convolution on the GPU than the op cases use, in both math modes.
 TEST(Conv2dCuda, LargerShapesMatchCpu) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: conv2d CUDA-vs-CPU on larger shapes skipped";
+  FF_SKIP_WITHOUT_CUDA("conv2d CUDA-vs-CPU on larger shapes");
   struct Cfg {
     Shape x;
     int64_t cout;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "tests/test_util.h"
 
 namespace ff::test {
 namespace {
@@ -62,7 +63,7 @@ TEST(ConvErrors, DtypesAndDefinedness) {
   expect_error([] { conv2d(f32({0, 3, 5, 5}), f32({4, 3, 3, 3}), Tensor(), 1, 1); }, {"conv2d", "[0, 3, 5, 5]"});
 }
 TEST(ConvErrors, MixedDevices) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: mixed-device check skipped";
+  FF_SKIP_WITHOUT_CUDA("mixed-device check");
   expect_error([] { conv2d(f32({1, 3, 5, 5}), f32({4, 3, 3, 3}).to(Device::cuda()), Tensor(), 1, 1); },
                {"conv2d", "[1, 3, 5, 5]", "[4, 3, 3, 3]"});
   expect_error([] { conv2d(f32({1, 3, 5, 5}).to(Device::cuda()), f32({4, 3, 3, 3}).to(Device::cuda()), f32({4}), 1, 1); },

@@ -33,8 +33,9 @@ struct Convert {
 
   // Runs tools/make_convert_cases.py into a fresh folder; true when it succeeded.
   static bool make() {
-    static TempDir dir("ff_convert_cases");  // per process: concurrent runs never collide
-    dir_ = dir.str();
+    // Per process (two suites running at once on one machine must not share it), removed at exit.
+    static TempDir tmp("ff_convert_cases");
+    dir_ = tmp.str();
     std::string cmd = "/usr/bin/python3 " + std::string(FF_SOURCE_DIR) + "/tools/make_convert_cases.py " + dir_ + " > " +
                       dir_ + "/make.log 2>&1";
     return std::system(cmd.c_str()) == 0;

@@ -16,7 +16,8 @@
 namespace ff::test {
 namespace {
 
-// A path in this process's own temporary folder (two test runs at once never share a file).
+// A path in a per-process folder (two suites running at once on one machine must not share
+// files), removed at exit.
 std::string tmp(const std::string& name) {
   static TempDir dir("ff_factory");
   return dir.file(name);

@@ -236,7 +236,7 @@ TEST(Heads, BadArgumentsAreNamed) {
 }
 
 TEST(Heads, CudaMatchesCpu) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: heads CUDA-vs-CPU check skipped";
+  FF_SKIP_WITHOUT_CUDA("heads CUDA-vs-CPU check");
   PoisonGuard poison;
   Rng rng(29);
   int64_t n = 32, dim = 64, classes = 1000;

@@ -148,7 +148,7 @@ TEST(Heatmap, RejectsBadArguments) {
 }
 
 TEST(Heatmap, CudaMatchesCpu) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: heatmap CUDA-vs-CPU check skipped";
+  FF_SKIP_WITHOUT_CUDA("heatmap CUDA-vs-CPU check");
   test::PoisonGuard poison;  // outputs start as NaN: an unwritten element fails
   Rng rng(23);
   struct Size { int64_t b, k, h, w; };

@@ -136,7 +136,7 @@ TEST(LinearOps, L2NormalizeZeroRowIsFinite) {
 // ---- CUDA-only paths (skip without a GPU)
 
 TEST(LinearCuda, MixedDevicesRaise) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: mixed-device checks skipped";
+  FF_SKIP_WITHOUT_CUDA("mixed-device checks");
   Device d = Device::cuda();
   Tensor x = Tensor::zeros({3, 5}), w = Tensor::zeros({7, 5}), b = Tensor::zeros({7});
   expect_error([&] { linear(x, w.to(d), b); }, {"linear", "different devices"});
@@ -148,7 +148,7 @@ TEST(LinearCuda, MixedDevicesRaise) {
 }
 
 TEST(LinearCuda, DeviceLabelCheck) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: device label check skipped";
+  FF_SKIP_WITHOUT_CUDA("device label check");
   Device d = Device::cuda();
   // 3000 labels: more than one thread's stride in the one-block kernel; bad ones at 1500 and 2999.
   std::vector<int64_t> lab(3000, 1);
@@ -163,7 +163,7 @@ TEST(LinearCuda, DeviceLabelCheck) {
 }
 
 TEST(LinearCuda, Tf32MatchesCpuLoosely) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: TF32 check skipped";
+  FF_SKIP_WITHOUT_CUDA("TF32 check");
   Rng rng(3);
   Tensor x = Tensor::empty({64, 256}), w = Tensor::empty({96, 256});
   uniform_(x, -1, 1, rng);

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "engine/ops.h"
+#include "tests/test_util.h"
 
 namespace ff::test {
 namespace {
@@ -30,7 +31,7 @@ void check_relu_nan(Device dev) {
 TEST(NanPropagation, ReluPassesNaNCpu) { check_relu_nan(Device::cpu()); }
 
 TEST(NanPropagation, ReluPassesNaNCuda) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: relu NaN propagation on CUDA skipped";
+  FF_SKIP_WITHOUT_CUDA("relu NaN propagation on CUDA");
   check_relu_nan(Device::cuda());
 }
 

@@ -68,7 +68,7 @@ void check_running_stats(Device dev) {
 TEST(NormBatchNorm, RunningStatsMatchPyTorchAndEvalUsesThem) { check_running_stats(Device::cpu()); }
 
 TEST(NormBatchNorm, RunningStatsMatchPyTorchCuda) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: cuDNN running statistics not checked";
+  FF_SKIP_WITHOUT_CUDA("cuDNN running statistics");
   check_running_stats(Device::cuda());
 }
 
@@ -237,7 +237,7 @@ TEST(NormDropout, IdentityWhenEvalOrPZero) {
 }
 
 TEST(NormDropout, CudaMaskEqualsCpuMask) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: CUDA-vs-CPU dropout mask not checked";
+  FF_SKIP_WITHOUT_CUDA("CUDA-vs-CPU dropout mask");
   PoisonGuard poison;
   Rng data_rng(5);
   Tensor x = rand_tensor(data_rng, {3, 7, 1001}, DType::F32, -1.0, 1.0);

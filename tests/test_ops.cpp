@@ -1,4 +1,5 @@
 // tests/test_ops.cpp — runs every registered OpCase (tests/op_cases.h) in its three modes.
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -46,9 +47,25 @@ std::vector<Tensor> leaves(const std::vector<Tensor>& in, const std::vector<int>
 
 class OpCaseTest : public ::testing::TestWithParam<OpCase> {};
 
+// Elements of an input of n elements the gradient check probes: all, or kMaxProbes evenly spaced
+// (first and last included).
+constexpr int64_t kMaxProbes = 512;
+std::vector<int64_t> probes(int64_t n) {
+  std::vector<int64_t> e;
+  if (n <= kMaxProbes) {
+    for (int64_t i = 0; i < n; ++i) e.push_back(i);
+  } else {
+    for (int64_t j = 0; j < kMaxProbes; ++j) e.push_back(j * (n - 1) / (kMaxProbes - 1));
+  }
+  return e;
+}
+
 TEST_P(OpCaseTest, GradCheckF64) {
   const OpCase& c = GetParam();
-  if (c.grad_inputs.empty()) GTEST_SKIP() << c.name << " has no differentiable input";
+  if (c.grad_inputs.empty()) GTEST_SKIP() << "not applicable: " << c.name << " has no differentiable input";
+  if (!c.no_grad_check.empty()) GTEST_SKIP() << "not applicable: " << c.name << ": " << c.no_grad_check;
+  PoisonGuard poison;
+  OmpThreads threads(2);
   for (int k = 0; k < c.shape_sets; ++k) {
     Rng rng(1000 + k);
     std::vector<Tensor> base = c.make(rng, DType::F64, k);
@@ -65,7 +82,7 @@ TEST_P(OpCaseTest, GradCheckF64) {
       std::vector<Tensor> in = base;
       in[i] = probe;
       int failures = 0;
-      for (int64_t e = 0; e < probe.numel(); ++e) {
+      for (int64_t e : probes(probe.numel())) {
         double keep = p[e];
         p[e] = keep + c.grad_eps;
         double fp = weighted_sum(c.fn(in), r);
@@ -85,7 +102,7 @@ TEST_P(OpCaseTest, GradCheckF64) {
 
 TEST_P(OpCaseTest, CudaVsCpu) {
   const OpCase& c = GetParam();
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: " << c.name << " CUDA-vs-CPU check skipped";
+  FF_SKIP_WITHOUT_CUDA(c.name << " CUDA-vs-CPU check");
   PoisonGuard poison;
   for (int k = 0; k < c.shape_sets; ++k) {
     Rng rng(2000 + k);
@@ -116,25 +133,67 @@ TEST_P(OpCaseTest, MatchesPyTorch) {
   SafeTensors g = read_safetensors(path);
   int sets = std::stoi(g.metadata.at("sets"));
   ASSERT_GE(sets, 1);
-  for (int k = 0; k < sets; ++k) {
-    std::string pre = std::to_string(k) + "/";
-    std::vector<Tensor> base;
-    for (int i = 0; g.has(pre + "in" + std::to_string(i)); ++i) base.push_back(g.at(pre + "in" + std::to_string(i)));
-    std::vector<Tensor> x = leaves(base, c.grad_inputs);
-    Tensor out = c.fn(x);
-    expect_close(out, g.at(pre + "out"), c.rtol, c.atol, c.name + " set " + std::to_string(k) + " output vs PyTorch");
-    if (c.grad_inputs.empty()) continue;
-    out.backward(g.at(pre + "gout"));
-    for (int i : c.grad_inputs) {
-      std::string gname = pre + "grad" + std::to_string(i);
-      ASSERT_TRUE(g.has(gname)) << path << " lacks " << gname;
-      expect_close(x[i].grad(), g.at(gname), c.rtol, c.atol,
-                   c.name + " set " + std::to_string(k) + " grad of input " + std::to_string(i) + " vs PyTorch");
+  ASSERT_EQ(sets, c.shape_sets) << path << " and the C++ case " << c.name << " have different shape sets";
+  PoisonGuard poison;
+  for (int nt : {1, 2}) {
+    OmpThreads threads(nt);
+    for (int k = 0; k < sets; ++k) {
+      std::string pre = std::to_string(k) + "/";
+      std::string what = c.name + " set " + std::to_string(k) + " at " + std::to_string(nt) + " thread(s)";
+      std::vector<Tensor> base;
+      for (int i = 0; g.has(pre + "in" + std::to_string(i)); ++i) base.push_back(g.at(pre + "in" + std::to_string(i)));
+      std::vector<Tensor> x = leaves(base, c.grad_inputs);
+      Tensor out = c.fn(x);
+      expect_close(out, g.at(pre + "out"), c.rtol, c.atol, what + ": output vs PyTorch");
+      if (c.grad_inputs.empty()) continue;
+      out.backward(g.at(pre + "gout"));
+      for (int i : c.grad_inputs) {
+        std::string gname = pre + "grad" + std::to_string(i);
+        ASSERT_TRUE(g.has(gname)) << path << " lacks " << gname;
+        expect_close(x[i].grad(), g.at(gname), c.rtol, c.atol, what + ": grad of input " + std::to_string(i) + " vs PyTorch");
+      }
     }
   }
 }
 
 std::string case_name(const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; }
+
+// The harness itself: under PoisonGuard an element no kernel writes reads NaN, in both float
+// dtypes, and expect_close fails on it; OmpThreads sets and restores the thread count.
+TEST(OpHarness, PoisonedElementLeftUnwrittenFails) {
+  PoisonGuard poison;
+  for (DType dt : {DType::F32, DType::F64}) {
+    Tensor t = Tensor::empty({4}, dt);
+    Tensor ref = Tensor::zeros({4}, dt);
+    for (int i = 0; i < 3; ++i) {
+      if (dt == DType::F32)
+        t.data<float>()[i] = 0.f;
+      else
+        t.data<double>()[i] = 0.0;
+    }
+    EXPECT_TRUE(std::isnan(t.to_vector<double>()[3]));
+    ::testing::TestPartResultArray failures;
+    {
+      ::testing::ScopedFakeTestPartResultReporter catcher(
+          ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+      expect_close(t, ref, 1e-5, 1e-6, "unwritten");
+    }
+    ASSERT_GE(failures.size(), 1);
+    EXPECT_NE(std::string(failures.GetTestPartResult(0).message()).find("unwritten: element 3 is"), std::string::npos)
+        << failures.GetTestPartResult(0).message();
+  }
+}
+
+TEST(OpHarness, OmpThreadsPinsAndRestores) {
+  int before = omp_get_max_threads();
+  {
+    OmpThreads one(1);
+    EXPECT_EQ(omp_get_max_threads(), 1);
+    OmpThreads two(2);
+    EXPECT_EQ(omp_get_max_threads(), 2);
+  }
+  EXPECT_EQ(omp_get_max_threads(), before);
+}
 
 INSTANTIATE_TEST_SUITE_P(Ops, OpCaseTest, ::testing::ValuesIn(op_cases()), case_name);
 

@@ -212,7 +212,7 @@ TEST_P(OptimGolden, SaveRestoreContinuesBitIdentically) {
 
 TEST_P(OptimGolden, CudaMatchesCpu) {
   const Config& c = GetParam();
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: " << c.name << " CUDA-vs-CPU optimizer check skipped";
+  FF_SKIP_WITHOUT_CUDA(c.name << " CUDA-vs-CPU optimizer check");
   SafeTensors g = read_safetensors(optim_path(c.name));
   std::vector<Tensor> pc = init_params(g, DType::F32, Device::cpu());
   std::vector<Tensor> pg = init_params(g, DType::F32, Device::cuda());

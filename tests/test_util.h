@@ -2,6 +2,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <omp.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -39,11 +40,32 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double rt
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements out of tolerance; worst |err| " << worst;
 }
 
-// Poisons every allocation for its scope (see set_poison_allocations).
+// Poisons every allocation for its scope (see set_poison_allocations): host and device memory
+// start as 0xFF bytes (NaN in float), so an output element a kernel leaves unwritten fails.
 struct PoisonGuard {
   PoisonGuard() { set_poison_allocations(true); }
   ~PoisonGuard() { set_poison_allocations(false); }
 };
+
+// Runs its scope with n OpenMP threads, whatever the machine has: the CPU kernels split work
+// (batch chunks, gemm blocks) by omp_get_max_threads(), so a check pinned to 1 and 2 threads
+// reaches the same kernel paths on every machine.
+struct OmpThreads {
+  int saved;
+  explicit OmpThreads(int n) : saved(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~OmpThreads() { omp_set_num_threads(saved); }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+};
+
+// Every skip starts with its reason in one of three forms, which scripts/test.sh counts:
+//   "needs a CUDA device: <what is not checked>"   (FF_SKIP_WITHOUT_CUDA)
+//   "needs <path>: <what is not checked>"          (data outside the repository)
+//   "not applicable: <why>"                        (a check that has nothing to check here)
+#define FF_SKIP_WITHOUT_CUDA(what)                                                   \
+  do {                                                                               \
+    if (!::ff::cuda_available()) GTEST_SKIP() << "needs a CUDA device: " << what;    \
+  } while (0)
 
 // A fresh folder under the system temp directory, removed with everything in it at scope exit.
 struct TempDir {

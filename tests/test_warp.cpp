@@ -320,7 +320,7 @@ TEST(Warp, RejectsBadArguments) {
 }
 
 TEST(Warp, CudaMatchesCpu) {
-  if (!cuda_available()) GTEST_SKIP() << "no CUDA device: warp CUDA-vs-CPU check skipped";
+  FF_SKIP_WITHOUT_CUDA("warp CUDA-vs-CPU check");
   test::PoisonGuard poison;  // every allocation (outputs included) starts as 0xFF: NaN / 255
   Rng rng(16);
   struct Size { int64_t b, h, w, c, oh, ow; };

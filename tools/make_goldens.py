@@ -9,11 +9,11 @@ Run with Debian's interpreter (python3-torch is a Debian package and loads only 
 Each case lives in a module tools/goldens/<group>.py as an entry of its CASES list:
 
     Case(name, sets=[shapes_0, shapes_1, ...], fn=lambda *inputs: torch_result,
-         grad_inputs=[0, 1], make=optional custom input maker)
+         grad_inputs=[0, 1], make=optional custom input maker, ref64=False)
 
 For every shape set k the script draws inputs (float32 uniform in [-1, 1) unless `make` says
 otherwise; make(gen, k) returns the input list), runs fn, draws an upstream gradient gout and runs
-backward. It writes tests/data/ops/<name>.safetensors with tensors "k/in0", "k/in1", ...,
+backward (in float64 on the same inputs, results rounded to float32, where ref64 is set). It writes tests/data/ops/<name>.safetensors with tensors "k/in0", "k/in1", ...,
 "k/out", "k/gout", "k/grad<i>" and metadata {"sets": "<count>"}. The C++ test feeds in<i> to our
 op, compares out, runs backward from gout and compares grad<i>.
 
@@ -50,19 +50,22 @@ def run_case(case: Case):
         leaves = []
         for i, x in enumerate(inputs):
             x = x.clone()
+            if case.ref64 and x.is_floating_point():
+                x = x.double()
             if i in case.grad_inputs:
                 x.requires_grad_(True)
             leaves.append(x)
         out = case.fn(*leaves)
+        stored = (lambda t: t.float()) if case.ref64 else (lambda t: t)  # noqa: E731
         for i, x in enumerate(inputs):
             tensors.append((f"{k}/in{i}", x))
-        tensors.append((f"{k}/out", out))
+        tensors.append((f"{k}/out", stored(out)))
         if case.grad_inputs:
             gout = torch.rand(out.shape, generator=gen) * 2 - 1
-            out.backward(gout)
+            out.backward(gout.to(out.dtype))
             tensors.append((f"{k}/gout", gout))
             for i in case.grad_inputs:
-                tensors.append((f"{k}/grad{i}", leaves[i].grad))
+                tensors.append((f"{k}/grad{i}", stored(leaves[i].grad)))
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, case.name + ".safetensors")
     write_safetensors(path, tensors, {"sets": str(len(case.sets)), "torch": torch.__version__})

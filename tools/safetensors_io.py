@@ -1,6 +1,6 @@
-"""A minimal safetensors writer for the reference-data scripts (numpy arrays in, the format
-engine/safetensors.h reads: 8-byte little-endian header length, JSON header padded to 8 bytes,
-raw little-endian data), written to a temporary file and renamed."""
+"""A minimal safetensors writer and reader for the reference-data scripts (numpy arrays in and out,
+the format engine/safetensors.h reads: 8-byte little-endian header length, JSON header padded to 8
+bytes, raw little-endian data); files are written to a temporary file and renamed."""
 import json
 import os
 import struct
@@ -32,3 +32,19 @@ def write_safetensors(path, tensors, metadata):
         for b in blobs:
             f.write(b)
     os.replace(tmp, path)
+
+
+def read_safetensors(path):
+    """Returns ({name: numpy array}, metadata dict) of a file written by write_safetensors."""
+    names = {v: k for k, v in DTYPES.items()}
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, h in header.items():
+        a, b = h["data_offsets"]
+        dt = names[h["dtype"]].newbyteorder("<")
+        out[name] = np.frombuffer(data[a:b], dtype=dt).reshape(h["shape"]).astype(dt.newbyteorder("="))
+    return out, meta

@@ -83,6 +83,38 @@ class StackedHourglass(nn.Module):
         return outs
 
 
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+
+def tiny_cnn(classes=4):
+    """tests/support/tiny_cnn.h's TinyCnn: conv3x3 3->8, BN, ReLU, maxpool 2, conv3x3 8->16, BN, ReLU,
+    global average pool, linear 16 -> classes; children named 0..8 as ours."""
+    return nn.Sequential(nn.Conv2d(3, 8, 3, 1, 1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2),
+                         nn.Conv2d(8, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU(), GlobalAvgPool(),
+                         nn.Linear(16, classes))
+
+
+def toy_shapes(n, rng):
+    """A batch like tests/support/tiny_cnn.cpp toy_shapes_batch (its recipe, numpy's random numbers):
+    16x16 RGB images of a horizontal bar, vertical bar, diagonal bar or square ring at a random
+    position and colour on noise. Returns (float32 images [n, 3, 16, 16], int64 labels [n])."""
+    import numpy as np
+    s = 16
+    img = np.zeros((n, 3, s, s), np.float32)
+    lab = rng.integers(0, 4, n)
+    yy, xx = np.mgrid[0:s, 0:s]
+    for i in range(n):
+        col = rng.uniform(0.5, 1.0, 3)
+        cx, cy = 4 + rng.integers(0, 8), 4 + rng.integers(0, 8)
+        dx, dy = xx - cx, yy - cy
+        on = [(abs(dy) <= 1) & (abs(dx) <= 4), (abs(dx) <= 1) & (abs(dy) <= 4),
+              (abs(dx - dy) <= 1) & (abs(dx) <= 4), np.maximum(abs(dx), abs(dy)) == 3][lab[i]]
+        img[i] = on[None] * col[:, None, None] + rng.uniform(-0.15, 0.15, (3, s, s))
+    return torch.from_numpy(img), torch.from_numpy(lab.astype(np.int64))
+
+
 def resnet(width=1.0, blocks=(3, 4, 6, 3), classes=0):
     """torchvision's ResNet50 (Bottleneck, v1.5) with a width multiplier; classes=0 drops fc."""
     base = int(64 * width + 0.5)

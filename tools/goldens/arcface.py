@@ -1,5 +1,7 @@
-"""Label-indexed ops, sqrt/clamp and the ArcFace loss (C++ side: tests/cases_arcface.cpp).
-The ArcFace reference is the notebooks' formula written in torch."""
+"""Label-indexed ops, sqrt/clamp/greater_mask and the ArcFace loss (C++ side: tests/cases_arcface.cpp).
+The ArcFace reference is the notebooks' formula written in torch, for the fused op and for our
+unfused composition alike; torch.clamp passes the gradient at its bounds (the *_edges cases put
+target cosines exactly at +-1)."""
 import math
 
 import torch
@@ -29,6 +31,28 @@ def arcface(cos, labels, s, m):
     return F.cross_entropy(logits, labels)
 
 
+def clamp_bounds(gen, k):
+    x = uniform(gen, (3, 4), -2, 2)
+    x.view(-1)[[0, 5, 10]] = -0.5  # exactly at the bounds: torch.clamp passes the gradient there
+    x.view(-1)[[3, 6, 11]] = 0.75
+    return [x]
+
+
+def mask_make(gen, k):
+    x = uniform(gen, [(7,), (4, 5)][k])
+    x.view(-1)[[1, 4]] = 0.25  # exactly at the threshold: not greater
+    return [x]
+
+
+def edge_cosines(gen, k):
+    """Target cosines exactly -1, -0.999 (theta + m > pi for m = 0.5), exactly +1, and 0.3 with a
+    wrong class at exactly 1 (tests/cases_arcface.cpp edge_cosines builds the same rows)."""
+    cos = uniform(gen, (4, 6), -0.9, 0.9)
+    labels = torch.tensor([0, 2, 4, 5])
+    cos[0, 0], cos[1, 2], cos[2, 4], cos[3, 5], cos[3, 1] = -1.0, -0.999, 1.0, 0.3, 1.0
+    return [cos, labels]
+
+
 def scatter_add(x, labels, v):
     return x + F.one_hot(labels, x.shape[1]).to(x.dtype) * v[:, None]
 
@@ -39,6 +63,12 @@ CASES = [
     Case("sqrt", [[(7,)], [(4, 5)]], torch.sqrt, [0], make=lambda g, k: [uniform(g, [(7,), (4, 5)][k], 0.05, 2.0)]),
     Case("clamp", [[(7,)], [(4, 5)]], lambda x: x.clamp(-0.5, 0.75), [0],
          make=lambda g, k: [uniform(g, [(7,), (4, 5)][k], -2, 2)]),
+    Case("clamp_at_bounds", [None], lambda x: x.clamp(-0.5, 0.75), [0], make=clamp_bounds),
+    Case("greater_mask", [None] * 2, lambda x: (x > 0.25).to(x.dtype), [], make=mask_make),
     Case("arcface_s45_m01", [None] * 3, lambda c, l: arcface(c, l, 45.0, 0.1), [0], make=cos_labels),
     Case("arcface_s8_m05", [None] * 3, lambda c, l: arcface(c, l, 8.0, 0.5), [0], make=cos_labels),
+    Case("arcface_loss_unfused", [None] * 3, lambda c, l: arcface(c, l, 45.0, 0.1), [0], make=cos_labels),
+    Case("arcface_edges_s64_m01", [None], lambda c, l: arcface(c, l, 64.0, 0.1), [0], make=edge_cosines),
+    Case("arcface_edges_s64_m05", [None], lambda c, l: arcface(c, l, 64.0, 0.5), [0], make=edge_cosines),
+    Case("arcface_unfused_edges_s64_m05", [None], lambda c, l: arcface(c, l, 64.0, 0.5), [0], make=edge_cosines),
 ]

@@ -1,4 +1,6 @@
-"""Element-wise ops and reductions (C++ side: tests/cases_elementwise.cpp)."""
+"""Element-wise ops, reductions and in-place ops (C++ side: tests/cases_elementwise.cpp)."""
+import torch
+
 from goldens.common import Case
 
 S = [[(7,)], [(3, 5)], [(2, 3, 4, 5)]]
@@ -14,4 +16,9 @@ CASES = [
     Case("sum", S, lambda x: x.sum(), [0]),
     Case("mean", S, lambda x: x.mean(), [0]),
     Case("flatten", S, lambda x: x.flatten(1 if x.dim() > 1 else 0) ** 2, [0]),
+    # in place, not differentiable: scale_, add_, axpy_ (alpha 0.625), fill_ (0.375)
+    Case("scale_inplace", S, lambda x: x * -2.5),
+    Case("add_inplace", S2, lambda a, b: a + b),
+    Case("axpy_inplace", S2, lambda a, b: a + 0.625 * b),
+    Case("fill_inplace", S, lambda x: torch.full_like(x, 0.375)),
 ]

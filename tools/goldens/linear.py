@@ -39,6 +39,8 @@ def l2_tiny_make(gen, k):
 CASES = [
     Case("linear", [[x, w, (w[0],)] for x, w in zip(LIN_X, LIN_W)], lambda x, w, b: F.linear(x, w, b), [0, 1, 2]),
     Case("linear_nobias", [[x, w] for x, w in zip(LIN_X, LIN_W)], lambda x, w: F.linear(x, w), [0, 1]),
+    Case("linear_gemm_split", [[(64, 128), (32, 128), (32,)], [(64, 32), (128, 32), (128,)]],
+         lambda x, w, b: F.linear(x, w, b), [0, 1, 2], ref64=True),
     Case("mse_loss", [[s, s] for s in MSE], lambda x, t: F.mse_loss(x, t), [0, 1]),
     Case("cross_entropy", [None] * 3, lambda l, y: F.cross_entropy(l, y), [0], make=ce_make),
     Case("cross_entropy_spiked", [None] * 3, lambda l, y: F.cross_entropy(l, y), [0], make=ce_spiked_make),
