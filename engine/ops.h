@@ -17,6 +17,10 @@ Tensor mul(const Tensor& a, const Tensor& b);  // same shapes, element-wise prod
 Tensor scale(const Tensor& x, double s);       // s * x
 Tensor add_scalar(const Tensor& x, double s);  // x + s
 Tensor relu(const Tensor& x);
+Tensor sqrt(const Tensor& x);                          // element-wise; x >= 0
+Tensor clamp(const Tensor& x, double lo, double hi);   // gradient passes where lo <= x <= hi (torch.clamp)
+// 1 where x > threshold, else 0; float, never requires a gradient.
+Tensor greater_mask(const Tensor& x, double threshold);
 Tensor sum(const Tensor& x);   // all elements -> 0-dim tensor
 Tensor mean(const Tensor& x);  // all elements -> 0-dim tensor
 Tensor flatten(const Tensor& x, int64_t start_dim = 1);  // view: [N, C, H, W] -> [N, C*H*W]
@@ -89,10 +93,6 @@ namespace ff {
 Tensor gather_label(const Tensor& x, const Tensor& labels);
 // x [N, K], labels [N], v [N] -> [N, K], y = x with y[i, labels[i]] += v[i]. Differentiable in x, v.
 Tensor scatter_label_add(const Tensor& x, const Tensor& labels, const Tensor& v);
-Tensor sqrt(const Tensor& x);                          // element-wise; x >= 0
-Tensor clamp(const Tensor& x, double lo, double hi);   // gradient passes where lo <= x <= hi (torch.clamp)
-// 1 where x > threshold, else 0; float, never requires a gradient.
-Tensor greater_mask(const Tensor& x, double threshold);
 
 // The ArcFace margin of the reference notebooks on a cosine matrix, as one fused op:
 // cos [N, C] (normalised embeddings times normalised class weights), labels [N] ->

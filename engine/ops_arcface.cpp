@@ -1,5 +1,5 @@
-// engine/ops_arcface.cpp — label-indexed ops, sqrt/clamp/mask, and the ArcFace loss (fused and
-// the unfused reference composition).
+// engine/ops_arcface.cpp — label-indexed ops and the ArcFace loss (fused, and the unfused
+// reference composed of element-wise ops).
 #include <cmath>
 #include <limits>
 
@@ -28,13 +28,6 @@ void check_rows_labels(const char* op, const Tensor& x, const Tensor& labels) {
              x.size(1), ") for x ", x.str());
 }
 
-template <typename F>
-Tensor unary_map(const char* op, const Tensor& x, F&& f) {
-  check_float(op, x, "x");
-  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  f(y);
-  return y;
-}
 }  // namespace
 
 Tensor gather_label(const Tensor& x, const Tensor& labels) {
@@ -66,38 +59,6 @@ Tensor scatter_label_add(const Tensor& x, const Tensor& labels, const Tensor& v)
     Tensor gv = Tensor::empty({n}, g.dtype(), g.device());
     FF_DISPATCH_FLOAT("scatter_label_add_backward", g, BK::gather_label(g.data<T>(), l.data<int64_t>(), gv.data<T>(), n, k));
     return std::vector<Tensor>{g, gv};
-  });
-}
-
-Tensor sqrt(const Tensor& x) {
-  Tensor y = unary_map("sqrt", x, [&](Tensor& out) {
-    FF_DISPATCH_FLOAT("sqrt", x, BK::sqrt_forward(x.data<T>(), out.data<T>(), x.numel()));
-  });
-  Tensor saved = y.detach();
-  return record(y, "sqrt", {x}, [saved](const Tensor& g) {
-    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-    FF_DISPATCH_FLOAT("sqrt_backward", g, BK::sqrt_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel()));
-    return std::vector<Tensor>{gx};
-  });
-}
-
-Tensor clamp(const Tensor& x, double lo, double hi) {
-  FF_CHECK(lo <= hi, "clamp: lo ", lo, " > hi ", hi);
-  Tensor y = unary_map("clamp", x, [&](Tensor& out) {
-    FF_DISPATCH_FLOAT("clamp", x, BK::clamp_forward(x.data<T>(), out.data<T>(), x.numel(), T(lo), T(hi)));
-  });
-  Tensor saved = x.detach();
-  return record(y, "clamp", {x}, [saved, lo, hi](const Tensor& g) {
-    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
-    FF_DISPATCH_FLOAT("clamp_backward", g,
-                      BK::clamp_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel(), T(lo), T(hi)));
-    return std::vector<Tensor>{gx};
-  });
-}
-
-Tensor greater_mask(const Tensor& x, double threshold) {
-  return unary_map("greater_mask", x, [&](Tensor& out) {
-    FF_DISPATCH_FLOAT("greater_mask", x, BK::greater_mask(x.data<T>(), out.data<T>(), x.numel(), T(threshold)));
   });
 }
 

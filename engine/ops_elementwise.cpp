@@ -80,6 +80,49 @@ Tensor relu(const Tensor& x) {
 }
 
 namespace {
+// A new tensor like x (float, same device) filled by f(out).
+template <typename F>
+Tensor unary_map(const char* op, const Tensor& x, F&& f) {
+  check_float(op, x, "x");
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  f(y);
+  return y;
+}
+}  // namespace
+
+Tensor sqrt(const Tensor& x) {
+  Tensor y = unary_map("sqrt", x, [&](Tensor& out) {
+    FF_DISPATCH_FLOAT("sqrt", x, BK::sqrt_forward(x.data<T>(), out.data<T>(), x.numel()));
+  });
+  Tensor saved = y.detach();
+  return record(y, "sqrt", {x}, [saved](const Tensor& g) {
+    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("sqrt_backward", g, BK::sqrt_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel()));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  FF_CHECK(lo <= hi, "clamp: lo ", lo, " > hi ", hi);
+  Tensor y = unary_map("clamp", x, [&](Tensor& out) {
+    FF_DISPATCH_FLOAT("clamp", x, BK::clamp_forward(x.data<T>(), out.data<T>(), x.numel(), T(lo), T(hi)));
+  });
+  Tensor saved = x.detach();
+  return record(y, "clamp", {x}, [saved, lo, hi](const Tensor& g) {
+    Tensor gx = Tensor::empty(g.shape(), g.dtype(), g.device());
+    FF_DISPATCH_FLOAT("clamp_backward", g,
+                      BK::clamp_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel(), T(lo), T(hi)));
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor greater_mask(const Tensor& x, double threshold) {
+  return unary_map("greater_mask", x, [&](Tensor& out) {
+    FF_DISPATCH_FLOAT("greater_mask", x, BK::greater_mask(x.data<T>(), out.data<T>(), x.numel(), T(threshold)));
+  });
+}
+
+namespace {
 // Reduction to a 0-dim tensor; backward broadcasts g * factor back to x's shape without reading
 // the value on the host.
 Tensor reduce_all(const char* op, const Tensor& x, double factor) {

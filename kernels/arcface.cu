@@ -18,20 +18,6 @@ __global__ void gather_label_k(const float* x, const int64_t* labels, float* y, 
 __global__ void scatter_label_add_k(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
   FF_KERNEL_LOOP(i, n) x[i * k + labels[i]] += v[i];  // one element per row: no races
 }
-__global__ void sqrt_fwd_k(const float* x, float* y, int64_t n) { FF_KERNEL_LOOP(i, n) y[i] = sqrtf(x[i]); }
-__global__ void sqrt_bwd_k(const float* gy, const float* y, float* gx, int64_t n) {
-  FF_KERNEL_LOOP(i, n) gx[i] = y[i] > 0.f ? gy[i] / (2.f * y[i]) : 0.f;
-}
-__global__ void clamp_fwd_k(const float* x, float* y, int64_t n, float lo, float hi) {
-  FF_KERNEL_LOOP(i, n) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
-}
-__global__ void clamp_bwd_k(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
-  FF_KERNEL_LOOP(i, n) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : 0.f;  // torch.clamp: bounds included
-}
-__global__ void greater_mask_k(const float* x, float* y, int64_t n, float t) {
-  FF_KERNEL_LOOP(i, n) y[i] = x[i] > t ? 1.f : 0.f;
-}
-
 // Merges online-softmax pairs: (m, d) represents sum_j exp(v_j - m) = d.
 __device__ __forceinline__ void lse_merge(float& m, float& d, float m2, float d2) {
   if (m2 > m) {
@@ -108,14 +94,6 @@ void gather_label(const float* x, const int64_t* labels, float* y, int64_t n, in
 void scatter_label_add(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
   FF_LAUNCH(scatter_label_add_k, n, x, labels, v, n, k);
 }
-void sqrt_forward(const float* x, float* y, int64_t n) { FF_LAUNCH(sqrt_fwd_k, n, x, y, n); }
-void sqrt_backward(const float* gy, const float* y, float* gx, int64_t n) { FF_LAUNCH(sqrt_bwd_k, n, gy, y, gx, n); }
-void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi) { FF_LAUNCH(clamp_fwd_k, n, x, y, n, lo, hi); }
-void clamp_backward(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
-  FF_LAUNCH(clamp_bwd_k, n, gy, x, gx, n, lo, hi);
-}
-void greater_mask(const float* x, float* y, int64_t n, float t) { FF_LAUNCH(greater_mask_k, n, x, y, n, t); }
-
 void arcface_forward(const float* cos, const int64_t* labels, float* row_loss, float* dcos, int64_t n, int64_t c,
                      float s, float m) {
   if (n == 0) return;

@@ -1,5 +1,5 @@
-// kernels/arcface.h — label-indexed gathers/scatters, sqrt/clamp/mask element-wise helpers, and
-// the fused ArcFace margin + softmax + cross-entropy kernel. cpu:: reference and cuda:: twin.
+// kernels/arcface.h — label-indexed gathers/scatters and the fused ArcFace margin + softmax +
+// cross-entropy kernel. cpu:: reference and cuda:: twin.
 #pragma once
 #include <cstdint>
 
@@ -10,13 +10,6 @@
   void gather_label(const T* x, const int64_t* labels, T* y, int64_t n, int64_t k);              \
   /* x[i*K + labels[i]] += v[i] (in place)                                                      */ \
   void scatter_label_add(T* x, const int64_t* labels, const T* v, int64_t n, int64_t k);         \
-  void sqrt_forward(const T* x, T* y, int64_t n);                                                \
-  /* gx = gy / (2 y) where y > 0, else 0                                                        */ \
-  void sqrt_backward(const T* gy, const T* y, T* gx, int64_t n);                                 \
-  void clamp_forward(const T* x, T* y, int64_t n, T lo, T hi);                                   \
-  /* gx = gy where lo <= x <= hi, else 0 (torch.clamp: the bounds pass the gradient; NaN: 0)   */ \
-  void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi);                    \
-  void greater_mask(const T* x, T* y, int64_t n, T threshold);                                   \
   /* Fused ArcFace. cos [N,C], labels [N] -> row_loss [N] and dcos [N,C] = d(mean loss)/d cos. */ \
   void arcface_forward(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int64_t n, int64_t c, \
                        T s, T m);

@@ -49,21 +49,6 @@ void arcface_impl(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int
   void scatter_label_add(T* x, const int64_t* labels, const T* v, int64_t n, int64_t k) {        \
     for (int64_t i = 0; i < n; ++i) x[i * k + labels[i]] += v[i];                                \
   }                                                                                               \
-  void sqrt_forward(const T* x, T* y, int64_t n) {                                               \
-    for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);                                      \
-  }                                                                                               \
-  void sqrt_backward(const T* gy, const T* y, T* gx, int64_t n) {                                \
-    for (int64_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] / (T(2) * y[i]) : T(0);          \
-  }                                                                                               \
-  void clamp_forward(const T* x, T* y, int64_t n, T lo, T hi) {                                  \
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);             \
-  }                                                                                               \
-  void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi) {                   \
-    for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0);           \
-  }                                                                                               \
-  void greater_mask(const T* x, T* y, int64_t n, T threshold) {                                  \
-    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > threshold ? T(1) : T(0);                       \
-  }                                                                                               \
   void arcface_forward(const T* cos, const int64_t* labels, T* row_loss, T* dcos, int64_t n, int64_t c, T s, \
                        T m) {                                                                     \
     arcface_impl(cos, labels, row_loss, dcos, n, c, s, m);                                       \

@@ -46,6 +46,19 @@ __global__ void mul_by_scalar_k(const float* x, const float* s, float* y, int64_
   float v = s[0];
   FF_KERNEL_LOOP(i, n) y[i] = x[i] * v;
 }
+__global__ void sqrt_fwd_k(const float* x, float* y, int64_t n) { FF_KERNEL_LOOP(i, n) y[i] = sqrtf(x[i]); }
+__global__ void sqrt_bwd_k(const float* gy, const float* y, float* gx, int64_t n) {
+  FF_KERNEL_LOOP(i, n) gx[i] = y[i] > 0.f ? gy[i] / (2.f * y[i]) : 0.f;
+}
+__global__ void clamp_fwd_k(const float* x, float* y, int64_t n, float lo, float hi) {
+  FF_KERNEL_LOOP(i, n) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);
+}
+__global__ void clamp_bwd_k(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
+  FF_KERNEL_LOOP(i, n) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : 0.f;  // torch.clamp: bounds included
+}
+__global__ void greater_mask_k(const float* x, float* y, int64_t n, float t) {
+  FF_KERNEL_LOOP(i, n) y[i] = x[i] > t ? 1.f : 0.f;
+}
 }  // namespace
 
 void mul_by_scalar(const float* x, const float* s, float* y, int64_t n) {
@@ -91,6 +104,32 @@ void sum_all(const float* x, float* out, int64_t n) {
 void fill_from_scalar(const float* s, float factor, float* y, int64_t n) {
   if (n == 0) return;
   fill_from_scalar_k<<<blocks_for(n), kBlock, 0, stream()>>>(s, factor, y, n);
+  CUDA_CHECK_LAUNCH();
+}
+
+void sqrt_forward(const float* x, float* y, int64_t n) {
+  if (n == 0) return;
+  sqrt_fwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n);
+  CUDA_CHECK_LAUNCH();
+}
+void sqrt_backward(const float* gy, const float* y, float* gx, int64_t n) {
+  if (n == 0) return;
+  sqrt_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(gy, y, gx, n);
+  CUDA_CHECK_LAUNCH();
+}
+void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi) {
+  if (n == 0) return;
+  clamp_fwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, lo, hi);
+  CUDA_CHECK_LAUNCH();
+}
+void clamp_backward(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
+  if (n == 0) return;
+  clamp_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(gy, x, gx, n, lo, hi);
+  CUDA_CHECK_LAUNCH();
+}
+void greater_mask(const float* x, float* y, int64_t n, float t) {
+  if (n == 0) return;
+  greater_mask_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, t);
   CUDA_CHECK_LAUNCH();
 }
 

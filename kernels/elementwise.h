@@ -21,6 +21,16 @@ enum class BinaryOp : int { Add, Sub, Mul };
   void relu_forward(const T* x, T* y, int64_t n);                                              \
   /* gx = gy where y > 0, else 0 (y is relu's output) */                                       \
   void relu_backward(const T* gy, const T* y, T* gx, int64_t n);                               \
+  /* y = sqrt(x) */                                                                            \
+  void sqrt_forward(const T* x, T* y, int64_t n);                                              \
+  /* gx = gy / (2 y) where y > 0, else 0 (y is sqrt's output) */                               \
+  void sqrt_backward(const T* gy, const T* y, T* gx, int64_t n);                               \
+  /* y = min(max(x, lo), hi) */                                                                \
+  void clamp_forward(const T* x, T* y, int64_t n, T lo, T hi);                                 \
+  /* gx = gy where lo <= x <= hi, else 0 (torch.clamp: the bounds pass the gradient; NaN: 0) */ \
+  void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi);                  \
+  /* y = 1 where x > threshold, else 0 */                                                      \
+  void greater_mask(const T* x, T* y, int64_t n, T threshold);                                 \
   /* out[0] = sum of x (accumulated in double on the CPU, float tree on the GPU) */            \
   void sum_all(const T* x, T* out, int64_t n);                                                 \
   /* y[i] = factor * s[0], s a one-element array on the same device (no host read) */          \

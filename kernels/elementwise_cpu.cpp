@@ -1,4 +1,6 @@
 // kernels/elementwise_cpu.cpp — CPU reference for kernels/elementwise.h (OpenMP).
+#include <cmath>
+
 #include "kernels/elementwise.h"
 
 namespace ff::cpu {
@@ -62,6 +64,21 @@ void sum_impl(const T* x, T* out, int64_t n) {
   void axpy(T* y, T alpha, const T* x, int64_t n) { axpy_impl(y, alpha, x, n); }               \
   void relu_forward(const T* x, T* y, int64_t n) { relu_fwd_impl(x, y, n); }                   \
   void relu_backward(const T* gy, const T* y, T* gx, int64_t n) { relu_bwd_impl(gy, y, gx, n); } \
+  void sqrt_forward(const T* x, T* y, int64_t n) {                                               \
+    for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]);                                      \
+  }                                                                                               \
+  void sqrt_backward(const T* gy, const T* y, T* gx, int64_t n) {                                \
+    for (int64_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] / (T(2) * y[i]) : T(0);          \
+  }                                                                                               \
+  void clamp_forward(const T* x, T* y, int64_t n, T lo, T hi) {                                  \
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);             \
+  }                                                                                               \
+  void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi) {                   \
+    for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0);           \
+  }                                                                                               \
+  void greater_mask(const T* x, T* y, int64_t n, T threshold) {                                  \
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] > threshold ? T(1) : T(0);                       \
+  }                                                                                               \
   void sum_all(const T* x, T* out, int64_t n) { sum_impl(x, out, n); }                          \
   void fill_from_scalar(const T* s, T factor, T* y, int64_t n) { fill_impl(y, n, s[0] * factor); } \
   void mul_by_scalar(const T* x, const T* s, T* y, int64_t n) { affine_impl(x, y, n, s[0], T(0)); }

@@ -90,5 +90,60 @@ FF_OP_CASE(fill_inplace) {
   });
 }
 
+// ---------------------------------------------------------------- sqrt, clamp, greater_mask
+
+FF_OP_CASE(sqrt) {
+  OpCase c;
+  c.name = "sqrt";
+  c.shape_sets = 2;
+  c.make = [](Rng& rng, DType dt, int k) { return std::vector<Tensor>{rand_tensor(rng, k ? Shape{4, 5} : Shape{7}, dt, 0.05, 2.0)}; };
+  c.fn = [](const std::vector<Tensor>& in) { return sqrt(in[0]); };
+  c.grad_inputs = {0};
+  return c;
+}
+
+FF_OP_CASE(clamp) {
+  OpCase c;
+  c.name = "clamp";
+  c.shape_sets = 2;
+  c.make = [](Rng& rng, DType dt, int k) { return std::vector<Tensor>{rand_tensor(rng, k ? Shape{4, 5} : Shape{7}, dt, -2, 2)}; };
+  c.fn = [](const std::vector<Tensor>& in) { return clamp(in[0], -0.5, 0.75); };
+  c.grad_inputs = {0};
+  return c;
+}
+
+// Values exactly at the bounds, where torch.clamp passes the gradient (x = lo or hi: gradient 1),
+// between values inside and outside.
+FF_OP_CASE(clamp_at_bounds) {
+  OpCase c;
+  c.name = "clamp_at_bounds";
+  c.make = [](Rng& rng, DType dt, int) {
+    Tensor x = rand_tensor(rng, {3, 4}, DType::F64, -2, 2);
+    double* p = x.data<double>();
+    for (int i : {0, 5, 10}) p[i] = -0.5;
+    for (int i : {3, 6, 11}) p[i] = 0.75;
+    return std::vector<Tensor>{x.to(dt)};
+  };
+  c.fn = [](const std::vector<Tensor>& in) { return clamp(in[0], -0.5, 0.75); };
+  c.grad_inputs = {0};
+  c.no_grad_check = "inputs sit on the clamp's kinks, where central differences average the two one-sided slopes";
+  return c;
+}
+
+// 1 where x > 0.25 (strictly: the values set exactly to 0.25 give 0, as torch's >), else 0.
+FF_OP_CASE(greater_mask) {
+  OpCase c;
+  c.name = "greater_mask";
+  c.shape_sets = 2;
+  c.make = [](Rng& rng, DType dt, int k) {
+    Tensor x = rand_tensor(rng, k ? Shape{4, 5} : Shape{7}, DType::F64);
+    double* p = x.data<double>();
+    p[1] = p[4] = 0.25;
+    return std::vector<Tensor>{x.to(dt)};
+  };
+  c.fn = [](const std::vector<Tensor>& in) { return greater_mask(in[0], 0.25); };
+  return c;
+}
+
 }  // namespace
 }  // namespace ff::test
