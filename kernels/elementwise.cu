@@ -15,9 +15,7 @@ __global__ void affine_k(const float* x, float* y, int64_t n, float alpha, float
   FF_KERNEL_LOOP(i, n) y[i] = alpha * x[i] + beta;
 }
 __global__ void fill_k(float* y, int64_t n, float v) { FF_KERNEL_LOOP(i, n) y[i] = v; }
-__global__ void axpy_k(float* y, float alpha, const float* x, int64_t n) {
-  FF_KERNEL_LOOP(i, n) y[i] += alpha * x[i];
-}
+__global__ void axpy_k(float* y, float alpha, const float* x, int64_t n) { FF_KERNEL_LOOP(i, n) y[i] += alpha * x[i]; }
 __global__ void relu_fwd_k(const float* x, float* y, int64_t n) {
   FF_KERNEL_LOOP(i, n) y[i] = (x[i] > 0.f || isnan(x[i])) ? x[i] : 0.f;  // NaN passes, as torch.relu
 }
@@ -59,78 +57,44 @@ __global__ void clamp_bwd_k(const float* gy, const float* x, float* gx, int64_t 
 __global__ void greater_mask_k(const float* x, float* y, int64_t n, float t) {
   FF_KERNEL_LOOP(i, n) y[i] = x[i] > t ? 1.f : 0.f;
 }
+
+// Launches a grid-stride kernel over n elements on the stream (nothing to do for n = 0).
+template <typename... P, typename... A>
+void launch_1d(void (*kernel)(P...), int64_t n, A... args) {
+  if (n == 0) return;
+  kernel<<<blocks_for(n), kBlock, 0, stream()>>>(args...);
+  CUDA_CHECK_LAUNCH();
+}
 }  // namespace
 
-void mul_by_scalar(const float* x, const float* s, float* y, int64_t n) {
-  if (n == 0) return;
-  mul_by_scalar_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, s, y, n);
-  CUDA_CHECK_LAUNCH();
-}
+void mul_by_scalar(const float* x, const float* s, float* y, int64_t n) { launch_1d(mul_by_scalar_k, n, x, s, y, n); }
 
 void binary(BinaryOp op, const float* a, const float* b, float* y, int64_t n) {
-  if (n == 0) return;
-  binary_k<<<blocks_for(n), kBlock, 0, stream()>>>(static_cast<int>(op), a, b, y, n);
-  CUDA_CHECK_LAUNCH();
+  launch_1d(binary_k, n, static_cast<int>(op), a, b, y, n);
 }
 void affine(const float* x, float* y, int64_t n, float alpha, float beta) {
-  if (n == 0) return;
-  affine_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, alpha, beta);
-  CUDA_CHECK_LAUNCH();
+  launch_1d(affine_k, n, x, y, n, alpha, beta);
 }
-void fill(float* y, int64_t n, float value) {
-  if (n == 0) return;
-  fill_k<<<blocks_for(n), kBlock, 0, stream()>>>(y, n, value);
-  CUDA_CHECK_LAUNCH();
-}
-void axpy(float* y, float alpha, const float* x, int64_t n) {
-  if (n == 0) return;
-  axpy_k<<<blocks_for(n), kBlock, 0, stream()>>>(y, alpha, x, n);
-  CUDA_CHECK_LAUNCH();
-}
-void relu_forward(const float* x, float* y, int64_t n) {
-  if (n == 0) return;
-  relu_fwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n);
-  CUDA_CHECK_LAUNCH();
-}
-void relu_backward(const float* gy, const float* y, float* gx, int64_t n) {
-  if (n == 0) return;
-  relu_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(gy, y, gx, n);
-  CUDA_CHECK_LAUNCH();
-}
+void fill(float* y, int64_t n, float value) { launch_1d(fill_k, n, y, n, value); }
+void axpy(float* y, float alpha, const float* x, int64_t n) { launch_1d(axpy_k, n, y, alpha, x, n); }
+void relu_forward(const float* x, float* y, int64_t n) { launch_1d(relu_fwd_k, n, x, y, n); }
+void relu_backward(const float* gy, const float* y, float* gx, int64_t n) { launch_1d(relu_bwd_k, n, gy, y, gx, n); }
 void sum_all(const float* x, float* out, int64_t n) {
   sum_k<<<1, 1024, 0, stream()>>>(x, out, n);
   CUDA_CHECK_LAUNCH();
 }
 void fill_from_scalar(const float* s, float factor, float* y, int64_t n) {
-  if (n == 0) return;
-  fill_from_scalar_k<<<blocks_for(n), kBlock, 0, stream()>>>(s, factor, y, n);
-  CUDA_CHECK_LAUNCH();
+  launch_1d(fill_from_scalar_k, n, s, factor, y, n);
 }
 
-void sqrt_forward(const float* x, float* y, int64_t n) {
-  if (n == 0) return;
-  sqrt_fwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n);
-  CUDA_CHECK_LAUNCH();
-}
-void sqrt_backward(const float* gy, const float* y, float* gx, int64_t n) {
-  if (n == 0) return;
-  sqrt_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(gy, y, gx, n);
-  CUDA_CHECK_LAUNCH();
-}
+void sqrt_forward(const float* x, float* y, int64_t n) { launch_1d(sqrt_fwd_k, n, x, y, n); }
+void sqrt_backward(const float* gy, const float* y, float* gx, int64_t n) { launch_1d(sqrt_bwd_k, n, gy, y, gx, n); }
 void clamp_forward(const float* x, float* y, int64_t n, float lo, float hi) {
-  if (n == 0) return;
-  clamp_fwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, lo, hi);
-  CUDA_CHECK_LAUNCH();
+  launch_1d(clamp_fwd_k, n, x, y, n, lo, hi);
 }
 void clamp_backward(const float* gy, const float* x, float* gx, int64_t n, float lo, float hi) {
-  if (n == 0) return;
-  clamp_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(gy, x, gx, n, lo, hi);
-  CUDA_CHECK_LAUNCH();
+  launch_1d(clamp_bwd_k, n, gy, x, gx, n, lo, hi);
 }
-void greater_mask(const float* x, float* y, int64_t n, float t) {
-  if (n == 0) return;
-  greater_mask_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, t);
-  CUDA_CHECK_LAUNCH();
-}
+void greater_mask(const float* x, float* y, int64_t n, float t) { launch_1d(greater_mask_k, n, x, y, n, t); }
 
 }  // namespace ff::cuda
