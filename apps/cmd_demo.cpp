@@ -31,6 +31,9 @@ ff::app::Command reg("demo", "The face pipeline end to end on generated faces, o
     std::printf("  verify: same pair %.3f -> %s; different pair %.3f -> %s\n", r.same_cosine,
                 r.same_decision ? "same" : "different", r.different_cosine, r.different_decision ? "same" : "different");
     std::printf("report: %s\n", r.report.c_str());
+    if (o->quick)
+      std::printf("(--quick checks that every stage runs: 1 landmark and 2 embedding epochs on 72 faces learn too\n"
+                  " little to tell faces apart. Without --quick: about 3 minutes, landmark NME ~0.05, held-out AUC ~0.97.)\n");
     return 0;
   };
 });

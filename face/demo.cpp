@@ -289,6 +289,9 @@ DemoResult run_demo(const DemoOptions& o) {
   HtmlReport h(std::string("faceforge demo") + (o.quick ? " (--quick)" : ""));
   h.paragraph("Everything here was computed on this machine by `faceforge demo` from procedurally drawn faces: "
               "no data or weights were downloaded. Total time " + fmt("%.0f", res.seconds) + " s.");
+  if (o.quick)
+    h.paragraph("This is a --quick run: every stage runs, on so little data and so few epochs that the networks "
+                "learn next to nothing. Run `faceforge demo` without --quick for figures that mean something.");
   h.section("1. Data");
   h.paragraph(std::to_string(p.identities) + " synthetic identities x " + std::to_string(p.per_identity) +
               " images (" + std::to_string(p.size) + " px), in CelebA's file formats (data/synth.h). "
