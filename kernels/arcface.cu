@@ -53,8 +53,8 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
     float m2 = __shfl_xor_sync(0xffffffffu, m, off), d2 = __shfl_xor_sync(0xffffffffu, d, off);
     lse_merge(m, d, m2, d2);
   }
-  __shared__ float sm[kArcThreads / 32], sd[kArcThreads / 32];
-  __shared__ float max_sh, logsum_sh;
+  __shared__ float sm[kArcThreads / 32], sd[kArcThreads / 32];  FF_EMU_SHARED(sm, sd);
+  __shared__ float max_sh, logsum_sh;  FF_EMU_SHARED(max_sh, logsum_sh);
   int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane == 0) {
     sm[warp] = m;
@@ -81,18 +81,18 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
 }
 }  // namespace
 
-#define FF_LAUNCH(kernel, n, ...)                                                        \
+#define FF_LAUNCH_1D(kernel, n, ...)                                                        \
   do {                                                                                   \
     if ((n) == 0) return;                                                                \
-    kernel<<<blocks_for(n), kBlock, 0, stream()>>>(__VA_ARGS__);                 \
+    FF_LAUNCH(kernel, blocks_for(n), kBlock, 0)(__VA_ARGS__);                 \
     CUDA_CHECK_LAUNCH();                                                                 \
   } while (0)
 
 void gather_label(const float* x, const int64_t* labels, float* y, int64_t n, int64_t k) {
-  FF_LAUNCH(gather_label_k, n, x, labels, y, n, k);
+  FF_LAUNCH_1D(gather_label_k, n, x, labels, y, n, k);
 }
 void scatter_label_add(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
-  FF_LAUNCH(scatter_label_add_k, n, x, labels, v, n, k);
+  FF_LAUNCH_1D(scatter_label_add_k, n, x, labels, v, n, k);
 }
 void arcface_forward(const float* cos, const int64_t* labels, float* row_loss, float* dcos, int64_t n, int64_t c,
                      float s, float m) {
@@ -100,7 +100,7 @@ void arcface_forward(const float* cos, const int64_t* labels, float* row_loss, f
   const double pi = 3.14159265358979323846;
   ArcMargin<float> am{float(std::cos(double(m))), float(std::sin(double(m))), float(std::cos(pi - double(m))),
                       float(std::sin(pi - double(m)) * double(m))};
-  arcface_k<<<static_cast<unsigned>(n), kArcThreads, 0, stream()>>>(cos, labels, row_loss, dcos, c, s, am,
+  FF_LAUNCH(arcface_k, static_cast<unsigned>(n), kArcThreads, 0)(cos, labels, row_loss, dcos, c, s, am,
                                                                            1.f / float(n));
   CUDA_CHECK_LAUNCH();
 }

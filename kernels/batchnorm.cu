@@ -42,7 +42,7 @@ BnDescs& descs(int64_t N, int64_t C, int64_t HW) {
 __global__ void bn_eval_param_grad_k(const float* gy, const float* x, const float* running_mean,
                                      const float* running_var, float* ggamma, float* gbeta, int64_t N,
                                      int64_t C, int64_t HW, double eps) {
-  __shared__ double sh_g[kBlock], sh_gx[kBlock];
+  __shared__ double sh_g[kBlock], sh_gx[kBlock];  FF_EMU_SHARED(sh_g, sh_gx);
   const int64_t c = blockIdx.x;
   const double mean = running_mean[c];
   double sg = 0.0, sgx = 0.0;
@@ -116,12 +116,12 @@ void batch_norm_backward_eval(const float* gy, const float* x, const float* gamm
                               const float* running_var, float* gx, float* ggamma, float* gbeta, int64_t N,
                               int64_t C, int64_t HW, double eps) {
   if (C == 0) return;
-  bn_eval_param_grad_k<<<static_cast<unsigned>(C), kBlock, 0, stream()>>>(
+  FF_LAUNCH(bn_eval_param_grad_k, static_cast<unsigned>(C), kBlock, 0)(
       gy, x, running_mean, running_var, ggamma, gbeta, N, C, HW, eps);
   CUDA_CHECK_LAUNCH();
   int64_t total = N * C * HW;
   if (total == 0) return;
-  bn_eval_input_grad_k<<<blocks_for(total), kBlock, 0, stream()>>>(gy, gamma, running_var, gx, total,
+  FF_LAUNCH(bn_eval_input_grad_k, blocks_for(total), kBlock, 0)(gy, gamma, running_var, gx, total,
                                                                            C, HW, eps);
   CUDA_CHECK_LAUNCH();
 }

@@ -42,6 +42,23 @@ inline int blocks_for(int64_t n, int block = kBlock) {
 }
 }  // namespace ff::cuda
 
+// One kernel launch on the engine's stream: FF_LAUNCH(kernel, grid, block, shared_bytes)(args...).
+// nvcc expands it to kernel<<<grid, block, shared_bytes, stream()>>>(args...). The CPU emulation of
+// the CUDA execution model (cudaemu/, -DFF_CUDA_EMU=ON) runs the same source: there it expands to
+// a call of cudaemu::launch, which runs every block's threads as fibers on the host and checks the
+// configuration and every pointer argument. Follow each launch with CUDA_CHECK_LAUNCH().
+#ifdef FF_CUDA_EMU
+#define FF_LAUNCH(kernel, grid, block, shared_bytes) \
+  ::cudaemu::launch(#kernel, __FILE__, __LINE__, kernel, grid, block, shared_bytes, ::ff::cuda::stream())
+// Under the emulation __shared__ is block-local storage of the host; naming each variable after
+// its declaration lets the emulator fill it with garbage (poison) at every block start, as a GPU's
+// shared memory holds garbage, so a read before the write fails a test.
+#define FF_EMU_SHARED(...) CUDAEMU_SHARED(__VA_ARGS__)
+#else
+#define FF_LAUNCH(kernel, grid, block, shared_bytes) kernel<<<grid, block, shared_bytes, ::ff::cuda::stream()>>>
+#define FF_EMU_SHARED(...)
+#endif
+
 // Grid-stride loop over [0, n).
 #define FF_KERNEL_LOOP(i, n) \
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); i += (int64_t)blockDim.x * gridDim.x)

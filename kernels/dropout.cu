@@ -17,7 +17,7 @@ __global__ void dropout_k(const float* x, float* y, int64_t n, float p, float sc
 
 void dropout_apply(const float* x, float* y, int64_t n, float p, float scale, uint64_t seed, uint64_t first) {
   if (n == 0) return;
-  dropout_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, y, n, p, scale, seed, first);
+  FF_LAUNCH(dropout_k, blocks_for(n), kBlock, 0)(x, y, n, p, scale, seed, first);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -25,7 +25,7 @@ __global__ void relu_bwd_k(const float* gy, const float* y, float* gx, int64_t n
 // One block of 1024 threads: each thread sums a strided slice in double, then a shared-memory
 // tree. One launch, deterministic order.
 __global__ void sum_k(const float* x, float* out, int64_t n) {
-  __shared__ double sh[1024];
+  __shared__ double sh[1024];  FF_EMU_SHARED(sh);
   double s = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
   sh[threadIdx.x] = s;
@@ -62,7 +62,7 @@ __global__ void greater_mask_k(const float* x, float* y, int64_t n, float t) {
 template <typename... P, typename... A>
 void launch_1d(void (*kernel)(P...), int64_t n, A... args) {
   if (n == 0) return;
-  kernel<<<blocks_for(n), kBlock, 0, stream()>>>(args...);
+  FF_LAUNCH(kernel, blocks_for(n), kBlock, 0)(args...);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
@@ -80,7 +80,7 @@ void axpy(float* y, float alpha, const float* x, int64_t n) { launch_1d(axpy_k, 
 void relu_forward(const float* x, float* y, int64_t n) { launch_1d(relu_fwd_k, n, x, y, n); }
 void relu_backward(const float* gy, const float* y, float* gx, int64_t n) { launch_1d(relu_bwd_k, n, gy, y, gx, n); }
 void sum_all(const float* x, float* out, int64_t n) {
-  sum_k<<<1, 1024, 0, stream()>>>(x, out, n);
+  FF_LAUNCH(sum_k, 1, 1024, 0)(x, out, n);
   CUDA_CHECK_LAUNCH();
 }
 void fill_from_scalar(const float* s, float factor, float* y, int64_t n) {

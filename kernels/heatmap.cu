@@ -22,8 +22,8 @@ constexpr int kDecodeBlock = 256;
 // larger value, then smaller index), then thread 0 refines the peak.
 __global__ void decode_k(const float* heatmaps, float* points, int64_t n, int64_t h, int64_t w, HeatmapDecode method,
                          int64_t radius) {
-  __shared__ float best_v[kDecodeBlock];
-  __shared__ int64_t best_i[kDecodeBlock];
+  __shared__ float best_v[kDecodeBlock];  FF_EMU_SHARED(best_v);
+  __shared__ int64_t best_i[kDecodeBlock];  FF_EMU_SHARED(best_i);
   for (int64_t m = blockIdx.x; m < n; m += gridDim.x) {
     const float* map = heatmaps + m * h * w;
     float bv = 0.f;
@@ -51,7 +51,7 @@ __global__ void decode_k(const float* heatmaps, float* points, int64_t n, int64_
 
 void render_gaussian_heatmaps(const float* points, float* heatmaps, int64_t n, int64_t h, int64_t w, float sigma) {
   if (n * h * w == 0) return;
-  render_k<<<blocks_for(n * h * w), kBlock, 0, stream()>>>(points, heatmaps, n, h, w,
+  FF_LAUNCH(render_k, blocks_for(n * h * w), kBlock, 0)(points, heatmaps, n, h, w,
                                                                     1.f / (2.f * sigma * sigma));
   CUDA_CHECK_LAUNCH();
 }
@@ -60,7 +60,7 @@ void decode_heatmaps(const float* heatmaps, float* points, int64_t n, int64_t h,
                      int64_t radius) {
   if (n == 0) return;
   const int grid = static_cast<int>(n < 65535 ? n : 65535);
-  decode_k<<<grid, kDecodeBlock, 0, stream()>>>(heatmaps, points, n, h, w, method, radius);
+  FF_LAUNCH(decode_k, grid, kDecodeBlock, 0)(heatmaps, points, n, h, w, method, radius);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -16,7 +16,7 @@ __global__ void add_bias_k(float* y, const float* bias, int64_t rows, int64_t co
 // memory in a fixed order, so the result is deterministic.
 constexpr int kColTile = 32, kRowLanes = 8;
 __global__ void sum_rows_k(const float* g, float* out, int64_t rows, int64_t cols) {
-  __shared__ float part[kRowLanes][kColTile];
+  __shared__ float part[kRowLanes][kColTile];  FF_EMU_SHARED(part);
   int64_t col = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
   float s = 0.f;
   if (col < cols)
@@ -86,7 +86,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
     if (beta == 0.f)
       CUDA_CHECK(cudaMemsetAsync(c, 0, static_cast<size_t>(m * n) * sizeof(float), stream()));
     else
-      scale_k<<<blocks_for(m * n), kBlock, 0, stream()>>>(c, m * n, beta);
+      FF_LAUNCH(scale_k, blocks_for(m * n), kBlock, 0)(c, m * n, beta);
     CUDA_CHECK_LAUNCH();
     return;
   }
@@ -100,7 +100,7 @@ void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alp
 
 void add_bias_rows(float* y, const float* bias, int64_t rows, int64_t cols) {
   if (rows * cols == 0) return;
-  add_bias_k<<<blocks_for(rows * cols), kBlock, 0, stream()>>>(y, bias, rows, cols);
+  FF_LAUNCH(add_bias_k, blocks_for(rows * cols), kBlock, 0)(y, bias, rows, cols);
   CUDA_CHECK_LAUNCH();
 }
 
@@ -108,20 +108,20 @@ void sum_rows(const float* g, float* out, int64_t rows, int64_t cols) {
   if (cols == 0) return;
   dim3 block(kColTile, kRowLanes);
   unsigned grid = static_cast<unsigned>((cols + kColTile - 1) / kColTile);
-  sum_rows_k<<<grid, block, 0, stream()>>>(g, out, rows, cols);
+  FF_LAUNCH(sum_rows_k, grid, block, 0)(g, out, rows, cols);
   CUDA_CHECK_LAUNCH();
 }
 
 void l2_normalize_forward(const float* x, float* y, float* norm, int64_t rows, int64_t cols, float eps) {
   if (rows == 0) return;
-  l2_fwd_k<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, stream()>>>(x, y, norm, rows, cols, eps);
+  FF_LAUNCH(l2_fwd_k, warp_blocks(rows), kWarpsPerBlock * 32, 0)(x, y, norm, rows, cols, eps);
   CUDA_CHECK_LAUNCH();
 }
 
 void l2_normalize_backward(const float* gy, const float* y, const float* norm, float* gx, int64_t rows,
                            int64_t cols, float eps) {
   if (rows == 0) return;
-  l2_bwd_k<<<warp_blocks(rows), kWarpsPerBlock * 32, 0, stream()>>>(gy, y, norm, gx, rows, cols, eps);
+  FF_LAUNCH(l2_bwd_k, warp_blocks(rows), kWarpsPerBlock * 32, 0)(gy, y, norm, gx, rows, cols, eps);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -13,7 +13,7 @@ constexpr int kReduceThreads = 1024;
 // Sum of v over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
 template <typename A>
 __device__ A block_sum(A v) {
-  __shared__ A sh[32];
+  __shared__ A sh[32];  FF_EMU_SHARED(sh);
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   __syncthreads();  // sh may still be read by a previous call
@@ -24,7 +24,7 @@ __device__ A block_sum(A v) {
   return t;
 }
 __device__ float block_max(float v) {
-  __shared__ float sh[32];
+  __shared__ float sh[32];  FF_EMU_SHARED(sh);
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nw = blockDim.x >> 5;
   __syncthreads();
@@ -91,7 +91,7 @@ __global__ void ce_bwd_k(const float* logits, const int64_t* labels, const float
 
 // One block: count of labels outside [0, k) and the first such index (block min), then its label.
 __global__ void bad_labels_k(const int64_t* labels, int64_t n, int64_t k, int64_t* out) {
-  __shared__ int64_t first[32];
+  __shared__ int64_t first[32];  FF_EMU_SHARED(first);
   int64_t count = 0, idx = INT64_MAX;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
     int64_t v = labels[i];
@@ -119,32 +119,32 @@ __global__ void bad_labels_k(const int64_t* labels, int64_t n, int64_t k, int64_
 }  // namespace
 
 void mse_forward(const float* x, const float* t, float* out, int64_t n) {
-  mse_fwd_k<<<1, kReduceThreads, 0, stream()>>>(x, t, out, n);
+  FF_LAUNCH(mse_fwd_k, 1, kReduceThreads, 0)(x, t, out, n);
   CUDA_CHECK_LAUNCH();
 }
 void mse_backward(const float* x, const float* t, const float* g, float* gx, float* gt, int64_t n) {
   if (n == 0) return;
-  mse_bwd_k<<<blocks_for(n), kBlock, 0, stream()>>>(x, t, g, gx, gt, n);
+  FF_LAUNCH(mse_bwd_k, blocks_for(n), kBlock, 0)(x, t, g, gx, gt, n);
   CUDA_CHECK_LAUNCH();
 }
 
 void cross_entropy_forward(const float* logits, const int64_t* labels, float* stats, float* out,
                            int64_t rows, int64_t k) {
   int grid = static_cast<int>(rows < 65535 ? (rows < 1 ? 1 : rows) : 65535);
-  ce_stats_k<<<grid, kBlock, 0, stream()>>>(logits, stats, rows, k);
+  FF_LAUNCH(ce_stats_k, grid, kBlock, 0)(logits, stats, rows, k);
   CUDA_CHECK_LAUNCH();
-  ce_mean_k<<<1, kReduceThreads, 0, stream()>>>(logits, labels, stats, out, rows, k);
+  FF_LAUNCH(ce_mean_k, 1, kReduceThreads, 0)(logits, labels, stats, out, rows, k);
   CUDA_CHECK_LAUNCH();
 }
 void cross_entropy_backward(const float* logits, const int64_t* labels, const float* stats, const float* g,
                             float* glogits, int64_t rows, int64_t k) {
   if (rows * k == 0) return;
-  ce_bwd_k<<<blocks_for(rows * k), kBlock, 0, stream()>>>(logits, labels, stats, g, glogits, rows, k);
+  FF_LAUNCH(ce_bwd_k, blocks_for(rows * k), kBlock, 0)(logits, labels, stats, g, glogits, rows, k);
   CUDA_CHECK_LAUNCH();
 }
 
 void count_bad_labels(const int64_t* labels, int64_t n, int64_t k, int64_t* out) {
-  bad_labels_k<<<1, kReduceThreads, 0, stream()>>>(labels, n, k, out);
+  FF_LAUNCH(bad_labels_k, 1, kReduceThreads, 0)(labels, n, k, out);
   CUDA_CHECK_LAUNCH();
 }
 

@@ -41,7 +41,7 @@ __global__ void adam_k(float* p, const float* g, float* m, float* v, int64_t n, 
 void sgd_step(float* p, const float* g, float* momentum_buf, int64_t n, float lr, float momentum,
               float one_minus_dampening, float weight_decay, bool nesterov, bool first) {
   if (n == 0) return;
-  sgd_k<<<blocks_for(n), kBlock, 0, stream()>>>(p, g, momentum_buf, n, lr, momentum,
+  FF_LAUNCH(sgd_k, blocks_for(n), kBlock, 0)(p, g, momentum_buf, n, lr, momentum,
                                                          one_minus_dampening, weight_decay, nesterov, first);
   CUDA_CHECK_LAUNCH();
 }
@@ -49,7 +49,7 @@ void adam_step(float* p, const float* g, float* m, float* v, int64_t n, float be
                float beta2, float one_minus_beta2, float eps, float weight_decay, float step_size,
                float bias_correction2_sqrt) {
   if (n == 0) return;
-  adam_k<<<blocks_for(n), kBlock, 0, stream()>>>(p, g, m, v, n, beta1, one_minus_beta1, beta2,
+  FF_LAUNCH(adam_k, blocks_for(n), kBlock, 0)(p, g, m, v, n, beta1, one_minus_beta1, beta2,
                                                           one_minus_beta2, eps, weight_decay, step_size,
                                                           bias_correction2_sqrt);
   CUDA_CHECK_LAUNCH();

@@ -78,26 +78,26 @@ __global__ void avg_bwd_k(int64_t planes, int64_t hw, const float* gy, float* gx
 void max_pool2d_forward(const PoolShape& s, const float* x, float* y, int32_t* idx) {
   const int64_t total = s.n * s.c * s.ho * s.wo;
   if (total == 0) return;
-  max_fwd_k<<<blocks_for(total), kBlock, 0, stream()>>>(s, x, y, idx, total);
+  FF_LAUNCH(max_fwd_k, blocks_for(total), kBlock, 0)(s, x, y, idx, total);
   CUDA_CHECK_LAUNCH();
 }
 
 void max_pool2d_backward(const PoolShape& s, const float* gy, const int32_t* idx, float* gx) {
   const int64_t total = s.n * s.c * s.h * s.w;
   if (total == 0) return;
-  max_bwd_k<<<blocks_for(total), kBlock, 0, stream()>>>(s, gy, idx, gx, total);
+  FF_LAUNCH(max_bwd_k, blocks_for(total), kBlock, 0)(s, gy, idx, gx, total);
   CUDA_CHECK_LAUNCH();
 }
 
 void global_avg_pool_forward(int64_t planes, int64_t hw, const float* x, float* y) {
   if (planes == 0) return;
-  avg_fwd_k<<<blocks_for(planes * 32), kBlock, 0, stream()>>>(planes, hw, x, y);
+  FF_LAUNCH(avg_fwd_k, blocks_for(planes * 32), kBlock, 0)(planes, hw, x, y);
   CUDA_CHECK_LAUNCH();
 }
 
 void global_avg_pool_backward(int64_t planes, int64_t hw, const float* gy, float* gx) {
   if (planes * hw == 0) return;
-  avg_bwd_k<<<blocks_for(planes * hw), kBlock, 0, stream()>>>(planes, hw, gy, gx);
+  FF_LAUNCH(avg_bwd_k, blocks_for(planes * hw), kBlock, 0)(planes, hw, gy, gx);
   CUDA_CHECK_LAUNCH();
 }
 

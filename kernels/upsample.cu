@@ -44,7 +44,7 @@ void upsample_bilinear_forward(const float* x, float* y, int64_t NC, int64_t H, 
   int64_t total = NC * OH * OW;
   if (total == 0) return;
   float sh = upsample_scale<float>(H, OH, align_corners), sw = upsample_scale<float>(W, OW, align_corners);
-  upsample_fwd_k<<<blocks_for(total), kBlock, 0, stream()>>>(x, y, total, H, W, OH, OW, sh, sw,
+  FF_LAUNCH(upsample_fwd_k, blocks_for(total), kBlock, 0)(x, y, total, H, W, OH, OW, sh, sw,
                                                                      align_corners);
   CUDA_CHECK_LAUNCH();
 }
@@ -56,7 +56,7 @@ void upsample_bilinear_backward(const float* gy, float* gx, int64_t NC, int64_t 
   int64_t total = NC * OH * OW;
   if (total == 0) return;
   float sh = upsample_scale<float>(H, OH, align_corners), sw = upsample_scale<float>(W, OW, align_corners);
-  upsample_bwd_k<<<blocks_for(total), kBlock, 0, stream()>>>(gy, gx, total, H, W, OH, OW, sh, sw,
+  FF_LAUNCH(upsample_bwd_k, blocks_for(total), kBlock, 0)(gy, gx, total, H, W, OH, OW, sh, sw,
                                                                      align_corners);
   CUDA_CHECK_LAUNCH();
 }

@@ -31,11 +31,11 @@ __global__ void warp_k(const T* src, const float* inverse, T* dst, WarpShape s, 
 template <typename T>
 void warp_launch(const T* src, const float* matrices, float* inverse, T* dst, const WarpShape& s, float border_value) {
   if (s.batch == 0) return;
-  invert_k<<<blocks_for(s.batch), kBlock, 0, stream()>>>(matrices, inverse, s.batch);
+  FF_LAUNCH(invert_k, blocks_for(s.batch), kBlock, 0)(matrices, inverse, s.batch);
   CUDA_CHECK_LAUNCH();
   const int64_t n = s.batch * s.out_h * s.out_w;
   if (n == 0) return;
-  warp_k<T><<<blocks_for(n), kBlock, 0, stream()>>>(src, inverse, dst, s, border_value);
+  FF_LAUNCH(warp_k<T>, blocks_for(n), kBlock, 0)(src, inverse, dst, s, border_value);
   CUDA_CHECK_LAUNCH();
 }
 }  // namespace
