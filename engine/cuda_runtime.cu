@@ -12,10 +12,20 @@
 namespace ff::cudart {
 
 namespace {
+// Blocks are never split; a cached block at most twice the (rounded) request is reused, and the
+// cache goes back to the driver only when cudaMalloc fails or on empty_cache() (docs/design.md,
+// "CUDA review: libraries, algorithms, allocator", says why and what would replace it).
+// Freeing a pointer this allocator did not hand out, or a block a second time, throws ff::Error
+// (from a Storage destructor that ends the process with the message: better than two tensors
+// sharing memory).
 struct Allocator {
+  struct Block {
+    size_t size = 0;
+    bool cached = false;  // in free_blocks (not handed out)
+  };
   std::mutex mu;
   std::multimap<size_t, void*> free_blocks;        // size -> block
-  std::unordered_map<void*, size_t> block_size;    // every live or cached block
+  std::unordered_map<void*, Block> blocks;         // every live or cached block
   AllocatorStats stats;
 
   static size_t round(size_t n) {
@@ -33,6 +43,7 @@ struct Allocator {
       stats.bytes_cached -= it->first;
       stats.bytes_in_use += it->first;
       free_blocks.erase(it);
+      blocks.at(p).cached = false;
       stats.peak_in_use = std::max(stats.peak_in_use, stats.bytes_in_use);
       return p;
     }
@@ -41,10 +52,15 @@ struct Allocator {
     if (err != cudaSuccess) {  // release the cache and try once more
       (void)cudaGetLastError();
       release_cache_locked();
-      CUDA_CHECK(cudaMalloc(&p, r));
+      err = cudaMalloc(&p, r);
+      if (err != cudaSuccess) {
+        (void)cudaGetLastError();  // out of memory is not sticky: leave the runtime usable
+        FF_FAIL("CUDA allocator: cudaMalloc of ", r, " bytes (", n, " requested) failed after returning the cache: ",
+                cudaGetErrorString(err), " (", stats.bytes_in_use, " bytes in use by tensors and workspaces)");
+      }
     }
     ++stats.driver_allocs;
-    block_size[p] = r;
+    blocks[p] = Block{r, false};
     stats.bytes_in_use += r;
     stats.peak_in_use = std::max(stats.peak_in_use, stats.bytes_in_use);
     return p;
@@ -52,20 +68,27 @@ struct Allocator {
   void free(void* p) {
     if (!p) return;
     std::lock_guard<std::mutex> lock(mu);
-    auto it = block_size.find(p);
-    if (it == block_size.end()) return;
-    stats.bytes_in_use -= it->second;
-    stats.bytes_cached += it->second;
-    free_blocks.emplace(it->second, p);
+    auto it = blocks.find(p);
+    FF_CHECK(it != blocks.end(), "CUDA allocator: free of ", p, ", which it did not hand out (or already returned to the driver)");
+    FF_CHECK(!it->second.cached, "CUDA allocator: block ", p, " (", it->second.size, " bytes) freed twice");
+    it->second.cached = true;
+    stats.bytes_in_use -= it->second.size;
+    stats.bytes_cached += it->second.size;
+    free_blocks.emplace(it->second.size, p);
   }
+  // Returns every cached block to the driver. The device is synchronised first (a block may be
+  // freed by the host while kernels queued on it still run); if that or a cudaFree fails, the
+  // error is thrown and the blocks not yet freed stay cached and counted.
   void release_cache_locked() {
-    cudaDeviceSynchronize();
-    for (auto& [size, p] : free_blocks) {
-      cudaFree(p);
-      block_size.erase(p);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    for (auto it = free_blocks.begin(); it != free_blocks.end();) {
+      const size_t size = it->first;
+      void* p = it->second;
+      CUDA_CHECK(cudaFree(p));
+      blocks.erase(p);
       stats.bytes_cached -= size;
+      it = free_blocks.erase(it);
     }
-    free_blocks.clear();
   }
 };
 Allocator& allocator() {
