@@ -1,7 +1,9 @@
 // tests/test_conv.cpp — conv2d and max_pool2d beyond the op cases (tests/cases_conv.cpp):
 // a direct-loop reference on shapes large enough to split the CPU im2col into several chunks
 // (with a remainder), PyTorch's tie and NaN rules for max pooling, the no-grad path, and on a
-// GPU a larger CUDA-vs-CPU comparison (cuDNN picks other algorithms there than for tiny shapes).
+// GPU a larger CUDA-vs-CPU comparison (cuDNN picks other algorithms there than for tiny shapes)
+// in both math modes and both algorithm modes, and the algorithm cache of kernels/conv.cu: one
+// measurement per geometry and direction, bitwise-repeatable results in deterministic mode.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +14,12 @@
 #include "engine/config.h"
 #include "engine/ops.h"
 #include "tests/test_util.h"
+
+#if defined(FF_HAS_CUDA) && !defined(FF_CUDA_EMU)
+#include <iostream>
+
+#include "kernels/conv.h"  // the algorithm cache's counters (real cuDNN only)
+#endif
 
 namespace ff::test {
 namespace {
@@ -160,8 +168,10 @@ TEST(Conv2dCuda, LargerShapesMatchCpu) {
   };
   const Cfg cfgs[] = {{{8, 64, 32, 32}, 64, 3, 1, 1}, {{4, 3, 57, 61}, 16, 7, 2, 3}, {{4, 32, 15, 15}, 64, 1, 2, 0},
                       {{4, 64, 16, 16}, 32, 1, 1, 0}};
+  for (bool det : {false, true})
   for (bool tf32 : {false, true}) {
-    set_allow_tf32(tf32);
+    Tf32Scope math(tf32);
+    DeterministicScope algos(det);
     for (const Cfg& c : cfgs) {
       Rng rng(11);
       Tensor x = uniform(rng, c.x), w = uniform(rng, {c.cout, c.x[1], c.k, c.k}), b = uniform(rng, {c.cout});
@@ -177,14 +187,124 @@ TEST(Conv2dCuda, LargerShapesMatchCpu) {
       auto tol = [tf32](int64_t terms) { return tf32 ? 8e-4 * std::sqrt(double(terms)) : 1e-4; };
       const double rtol = tf32 ? 1e-3 : 1e-4;
       const int64_t n_out = yc.numel() / c.cout;  // N * Ho * Wo
-      const std::string what = "conv2d cuda " + shape_str(c.x) + (tf32 ? " tf32" : " fp32");
+      const std::string what =
+          "conv2d cuda " + shape_str(c.x) + (tf32 ? " tf32" : " fp32") + (det ? " deterministic" : " measured");
       expect_close(yg, yc, rtol, tol(c.x[1] * c.k * c.k), what + " output");
       expect_close(xg.grad(), x.grad(), rtol, tol(c.cout * c.k * c.k), what + " grad x");
       expect_close(wg.grad(), w.grad(), rtol, tol(n_out), what + " grad w");
       expect_close(bg.grad(), b.grad(), 1e-4, 1e-3, what + " grad b");  // a plain sum of N*Ho*Wo terms
     }
   }
-  set_allow_tf32(false);
+#if defined(FF_HAS_CUDA) && !defined(FF_CUDA_EMU)
+  std::cout << "cuDNN algorithms chosen (kernels/conv.cu):\n" << cuda::conv_algo_report();
+#endif
+}
+
+// Under the CUDA emulation conv2d is a CPU stand-in: its algorithm cache does not exist there.
+#ifdef FF_CUDA_EMU
+#define FF_SKIP_WITHOUT_CUDNN(what) GTEST_SKIP() << "needs a real GPU: conv2d is cuDNN (" << what << ")"
+#else
+#define FF_SKIP_WITHOUT_CUDNN(what) FF_SKIP_WITHOUT_CUDA(what)
+#endif
+
+#if defined(FF_HAS_CUDA) && !defined(FF_CUDA_EMU)
+// One CUDA convolution, forward and backward with every gradient; its results, read back.
+struct ConvRun {
+  std::vector<float> y, gx, gw, gb;
+};
+ConvRun conv_on_cuda(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad, const Tensor& gy) {
+  Tensor xg = x.to(Device::cuda()), wg = w.to(Device::cuda()), bg = b.to(Device::cuda());
+  for (Tensor* t : {&xg, &wg, &bg}) t->requires_grad_(true);
+  Tensor yg = conv2d(xg, wg, bg, stride, pad);
+  yg.backward(gy.to(Device::cuda()));
+  return {yg.to_vector<float>(), xg.grad().to_vector<float>(), wg.grad().to_vector<float>(),
+          bg.grad().to_vector<float>()};
+}
+
+// The CPU results for the same inputs.
+ConvRun conv_on_cpu(const Tensor& x0, const Tensor& w0, const Tensor& b0, int stride, int pad, const Tensor& gy) {
+  Tensor x = x0.detach(), w = w0.detach(), b = b0.detach();
+  for (Tensor* t : {&x, &w, &b}) t->requires_grad_(true);
+  Tensor y = conv2d(x, w, b, stride, pad);
+  y.backward(gy);
+  return {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>(), b.grad().to_vector<float>()};
+}
+
+void expect_run_close(const ConvRun& got, const ConvRun& ref, const std::string& what) {
+  // FMA math: sums of a few hundred to a few thousand products of values in [-1, 1), only the
+  // order differs from the CPU's; 1e-4 as in LargerShapesMatchCpu.
+  auto t = [](const std::vector<float>& v) { return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}); };
+  expect_close(t(got.y), t(ref.y), 1e-4, 1e-4, what + " output");
+  expect_close(t(got.gx), t(ref.gx), 1e-4, 1e-4, what + " grad x");
+  expect_close(t(got.gw), t(ref.gw), 1e-4, 1e-4, what + " grad w");
+  expect_close(t(got.gb), t(ref.gb), 1e-4, 1e-3, what + " grad b");
+}
+
+#endif
+
+// Measured mode: the first call of a geometry measures each direction once (cudnnFind*Ex); the
+// second call of the same geometry reuses the plan and measures nothing.
+TEST(Conv2dCuda, SecondCallOfAGeometryMeasuresNothing) {
+  FF_SKIP_WITHOUT_CUDNN("the algorithm cache");
+#if defined(FF_HAS_CUDA) && !defined(FF_CUDA_EMU)
+  Tf32Scope math(false);
+  DeterministicScope algos(false);
+  Rng rng(21);
+  Tensor x = uniform(rng, {3, 5, 17, 19}), w = uniform(rng, {6, 5, 3, 3}), b = uniform(rng, {6});
+  Tensor gy = uniform(rng, {3, 6, 9, 10});  // stride 2, pad 1: 17 -> 9, 19 -> 10
+  const ConvRun ref = conv_on_cpu(x, w, b, 2, 1, gy);
+  cuda::conv_algo_cache_clear();
+  const cuda::ConvAlgoStats s0 = cuda::conv_algo_stats();
+  EXPECT_EQ(s0.plans, 0);
+  const ConvRun first = conv_on_cuda(x, w, b, 2, 1, gy);
+  const cuda::ConvAlgoStats s1 = cuda::conv_algo_stats();
+  EXPECT_EQ(s1.plans, 1);
+  EXPECT_EQ(s1.finds - s0.finds, 3) << "one measurement each: forward, backward data, backward filter";
+  EXPECT_EQ(s1.heuristic_queries, s0.heuristic_queries) << "measured mode asks no heuristics";
+  const ConvRun second = conv_on_cuda(x, w, b, 2, 1, gy);
+  const cuda::ConvAlgoStats s2 = cuda::conv_algo_stats();
+  EXPECT_EQ(s2.plans, 1);
+  EXPECT_EQ(s2.finds, s1.finds) << "the second call of the same geometry measured again";
+  expect_run_close(first, ref, "conv2d cuda measured, first call");
+  expect_run_close(second, ref, "conv2d cuda measured, second call");
+  // Another mode of the same geometry is another plan.
+  {
+    Tf32Scope tf32(true);
+    (void)conv_on_cuda(x, w, b, 2, 1, gy);
+  }
+  EXPECT_EQ(cuda::conv_algo_stats().plans, 2);
+  EXPECT_EQ(cuda::conv_algo_stats().finds - s2.finds, 3);
+#endif
+}
+
+// Deterministic mode: algorithms from the heuristics (no measurement), only deterministic ones,
+// so two runs, each choosing afresh, give bitwise-equal outputs and gradients. The geometry is
+// large enough that the fastest backward-filter algorithms would use atomics.
+TEST(Conv2dCuda, DeterministicModeIsBitwiseRepeatable) {
+  FF_SKIP_WITHOUT_CUDNN("deterministic algorithms");
+#if defined(FF_HAS_CUDA) && !defined(FF_CUDA_EMU)
+  Tf32Scope math(false);
+  DeterministicScope algos(true);
+  Rng rng(23);
+  Tensor x = uniform(rng, {8, 32, 28, 28}), w = uniform(rng, {32, 32, 3, 3}), b = uniform(rng, {32});
+  Tensor gy = uniform(rng, {8, 32, 28, 28});
+  const ConvRun ref = conv_on_cpu(x, w, b, 1, 1, gy);
+  ConvRun runs[2];
+  for (ConvRun& r : runs) {
+    cuda::conv_algo_cache_clear();  // each run chooses its algorithms again
+    const cuda::ConvAlgoStats before = cuda::conv_algo_stats();
+    r = conv_on_cuda(x, w, b, 1, 1, gy);
+    const cuda::ConvAlgoStats after = cuda::conv_algo_stats();
+    EXPECT_EQ(after.finds, before.finds) << "deterministic mode must not measure";
+    EXPECT_EQ(after.heuristic_queries - before.heuristic_queries, 3);
+  }
+  EXPECT_EQ(runs[0].y, runs[1].y) << "output differs between two deterministic runs";
+  EXPECT_EQ(runs[0].gx, runs[1].gx) << "grad x differs between two deterministic runs";
+  EXPECT_EQ(runs[0].gw, runs[1].gw) << "grad w differs between two deterministic runs";
+  EXPECT_EQ(runs[0].gb, runs[1].gb) << "grad b differs between two deterministic runs";
+  expect_run_close(runs[0], ref, "conv2d cuda deterministic");
+  std::cout << cuda::conv_algo_report();
+#endif
 }
 
 }  // namespace

@@ -169,9 +169,11 @@ TEST(LinearCuda, Tf32MatchesCpuLoosely) {
   uniform_(x, -1, 1, rng);
   uniform_(w, -1, 1, rng);
   Tensor ref = linear(x, w, Tensor());
-  set_allow_tf32(true);
-  Tensor got = linear(x.to(Device::cuda()), w.to(Device::cuda()), Tensor());
-  set_allow_tf32(false);
+  Tensor got;
+  {
+    Tf32Scope tf32(true);
+    got = linear(x.to(Device::cuda()), w.to(Device::cuda()), Tensor());
+  }
   // TF32 keeps 10 mantissa bits: ~1e-3 relative per product, sums of 256 terms of size ~1/3.
   expect_close(got, ref, 3e-3, 3e-2, "linear TF32 vs CPU");
   Tensor exact = linear(x.to(Device::cuda()), w.to(Device::cuda()), Tensor());

@@ -450,8 +450,10 @@ int main(int argc, char** argv) {
       BENCH_CUDA(cudaGetDeviceProperties(&prop, 0));
       lim = device_limits(prop);
       device_name = prop.name;
+      // The libraries actually loaded against those built against (a wheel on LD_LIBRARY_PATH may differ).
+      std::printf("%s", ff::cuda::describe_runtime().c_str());
     }
-    ff::set_allow_tf32(o.tf32);
+    ff::Tf32Scope tf32(o.tf32);
     std::printf("device: %s  (limits used: FP32 %.1f TFLOP/s, TF32 %.1f TFLOP/s, %.0f GB/s)  math: %s\n",
                 device_name.c_str(), lim.fp32_tflops, lim.tf32_tflops, lim.bandwidth_gbs, o.tf32 ? "TF32" : "FP32");
     std::printf("%-40s %10s %18s %7s\n", "case", "ms", "rate", "% limit");
