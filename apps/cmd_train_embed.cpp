@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "apps/commands.h"
+#include "apps/gpu_flags.h"
 #include "engine/error.h"
 #include "models/resnet.h"
 #include "face/embed.h"
@@ -45,6 +46,7 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
   sub.add_option("--schedule", o->schedule, "Learning-rate schedule: cosine, or step (x0.1 every epochs/3)")
       ->check(CLI::IsMember({"cosine", "step"}))->capture_default_str();
   sub.add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  ff::app::add_gpu_math_flags(sub);
   sub.add_flag("--resume", o->resume, "Continue the run in --out from its last checkpoint");
   sub.add_option("--seed", o->seed, "Random seed (initialisation, split, held-out identities, augmentation)")
       ->capture_default_str();

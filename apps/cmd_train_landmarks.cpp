@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/commands.h"
+#include "apps/gpu_flags.h"
 #include "engine/error.h"
 #include "face/landmarks.h"
 
@@ -38,6 +39,7 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
   sub.add_option("--lr", o->t.lr, "Adam learning rate (halved after 3 epochs without a better validation NME)")
       ->check(CLI::PositiveNumber)->capture_default_str();
   sub.add_option("--device", o->t.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  ff::app::add_gpu_math_flags(sub);
   sub.add_flag("--resume", o->t.resume, "Continue the run in RUN from its last checkpoint");
   sub.add_option("--seed", o->t.seed, "Random seed (initialisation, shuffling, augmentation)")->capture_default_str();
   sub.add_option("--workers", o->t.workers, "Threads making samples")->check(CLI::Range(0, 256))->capture_default_str();
