@@ -20,28 +20,21 @@ bool allow_tf32();
 void set_deterministic(bool on);
 bool deterministic();
 
+// A switch set for one scope and put back to its previous value on every way out of it.
+template <bool (*Get)(), void (*Set)(bool)>
+class SwitchScope {
+ public:
+  explicit SwitchScope(bool on) : previous_(Get()) { Set(on); }
+  ~SwitchScope() { Set(previous_); }
+  SwitchScope(const SwitchScope&) = delete;
+  SwitchScope& operator=(const SwitchScope&) = delete;
+
+ private:
+  bool previous_;
+};
 // Tf32Scope tf32(true): TF32 on until the end of the scope, then back to what it was.
-class Tf32Scope {
- public:
-  explicit Tf32Scope(bool on) : previous_(allow_tf32()) { set_allow_tf32(on); }
-  ~Tf32Scope() { set_allow_tf32(previous_); }
-  Tf32Scope(const Tf32Scope&) = delete;
-  Tf32Scope& operator=(const Tf32Scope&) = delete;
-
- private:
-  bool previous_;
-};
-
+using Tf32Scope = SwitchScope<allow_tf32, set_allow_tf32>;
 // DeterministicScope det(true): likewise for set_deterministic.
-class DeterministicScope {
- public:
-  explicit DeterministicScope(bool on) : previous_(deterministic()) { set_deterministic(on); }
-  ~DeterministicScope() { set_deterministic(previous_); }
-  DeterministicScope(const DeterministicScope&) = delete;
-  DeterministicScope& operator=(const DeterministicScope&) = delete;
-
- private:
-  bool previous_;
-};
+using DeterministicScope = SwitchScope<deterministic, set_deterministic>;
 
 }  // namespace ff

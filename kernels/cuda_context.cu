@@ -66,22 +66,18 @@ constexpr long kBuiltCudnn = CUDNN_VERSION;
 constexpr long kBuiltCudnn = 0;
 #endif
 
-int loaded_runtime() {
+// A version query of the runtime (cudaRuntimeGetVersion, cudaDriverGetVersion); 0 when it fails
+// (the driver reports 0 when none is installed).
+int version_of(cudaError_t (*query)(int*)) {
   int v = 0;
-  if (cudaRuntimeGetVersion(&v) != cudaSuccess) {
+  if (query(&v) != cudaSuccess) {
     (void)cudaGetLastError();
     return 0;
   }
   return v;
 }
-int loaded_driver() {  // 0 when no driver is installed
-  int v = 0;
-  if (cudaDriverGetVersion(&v) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return 0;
-  }
-  return v;
-}
+int loaded_runtime() { return version_of(cudaRuntimeGetVersion); }
+int loaded_driver() { return version_of(cudaDriverGetVersion); }
 std::string runtime_and_driver() {
   const int drv = loaded_driver();
   return "CUDA runtime " + cuda_version_str(loaded_runtime()) + " (built against " + cuda_version_str(kBuiltCudart) +
