@@ -15,9 +15,10 @@
 // Either list ends with a fallback that supports every geometry we allow (and is deterministic).
 // A call runs the first candidate; if execution returns a NOT_SUPPORTED status the candidate is
 // dropped for good and the next one runs; if its workspace cannot be allocated the next one is
-// tried for this call. Each direction has its own convolution descriptor, so the math type of
-// its chosen algorithm is set once, not on every call. One mutex serialises the plans (all work
-// goes to one stream anyway).
+// tried for this call. When none runs the call fails, listing why, and the next call chooses
+// again. Each direction has its own convolution descriptor, so the math type of its chosen
+// algorithm is set once, not on every call. One mutex serialises the plans (all work goes to one
+// stream anyway).
 //
 // Math mode: with allow_tf32() off the descriptors ask for CUDNN_FMA_MATH, not
 // CUDNN_DEFAULT_MATH — on sm_80 and later DEFAULT already permits TF32 tensor-core kernels, which
@@ -369,6 +370,7 @@ void run(const ConvShape& s, Plan& plan, Direction<Api>& dir, const Ptrs& p, boo
     skipped += detail::cat("; algo ", static_cast<int>(c.algo), ": ", cudnnGetErrorString(st));
     dir.candidates.erase(dir.candidates.begin() + static_cast<std::ptrdiff_t>(i));
   }
+  dir.chosen = false;  // the next call chooses again rather than failing on an exhausted list
   FF_FAIL("conv2d ", Api::kName, " (cuda): no cuDNN algorithm could run for ", geometry(s), skipped);
 }
 
