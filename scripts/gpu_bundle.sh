@@ -14,6 +14,7 @@
 #   build-gpu/bundle/lib/   the shared libraries the programs need that a machine without our
 #                           Debian packages lacks (Cairo and its dependencies), found through
 #                           the programs' RPATH $ORIGIN/../lib;
+#   build-gpu/bundle/fonts/ DejaVuSans.ttf, the face the charts are laid out with;
 #   build-gpu/bundle/VERSIONS   commit, compilers, the cuBLAS/cuDNN headers built against;
 #   build-gpu/carry/ff-gpu-bundle.tar.gz   the bundle, packed (gzip: on every system; the three
 #                           programs hold OpenBLAS's ~25 MB each, ~90 MB unpacked); carried, and
@@ -53,6 +54,12 @@ done | sort -u | while read -r soname path; do
   if ! [[ $soname =~ $SYSTEM_RE ]]; then cp -L "$path" "$BUNDLE/lib/$soname"; fi
 done
 strip --strip-unneeded "$BUNDLE"/lib/* 2>/dev/null || true
+# The one font the reports draw with (report/cairo_util.cpp): without it Cairo measures text with
+# another face, the chart layout moves and Chart.* fail (seen in the dry run's chroot).
+# gpu_check.sh points FONTCONFIG_FILE at a config naming only this folder.
+mkdir -p "$BUNDLE/fonts"
+cp -L "$(fc-match -f '%{file}' 'DejaVu Sans')" "$BUNDLE/fonts/DejaVuSans.ttf"
+cp /usr/share/doc/fonts-dejavu-core/copyright "$BUNDLE/fonts/DejaVuSans.copyright" 2>/dev/null || true
 
 fail=0
 # 1. glibc symbol versions.
