@@ -58,7 +58,7 @@ trap finish EXIT
 # The GPU tests: every test with Cuda/CUDA/Device in its name, and the tests that check CUDA
 # after CPU parts. Verified against `ff_tests --gtest_list_tests` and the skips of a run without
 # a device (stage c warns about any test outside this filter that skips for want of a device).
-GPU_FILTER='*Cuda*:*CUDA*:*Device*:NormBatchNorm.BadInputsNameTheOp:Warp.RejectsBadArguments'
+GPU_FILTER=${GPU_FILTER:-'*Cuda*:*CUDA*:*Device*:NormBatchNorm.BadInputsNameTheOp:Warp.RejectsBadArguments'}
 MEMCHECK_OPS='Ops/OpCaseTest.CudaVsCpu/*'
 MEMCHECK_SLOW='TrainTiny.*:Autograd.DeviceMemoryDoesNotGrowOver100Steps'  # 100 steps under memcheck: too long
 FAILED=()   # stages that failed, for the exit status and the last lines
@@ -188,7 +188,11 @@ if [ $rc != 0 ]; then
     echo "-- the failed GPU tests again, each alone (passing alone: failed by an earlier test's sticky error)"
     for t in $(failed_tests "$OUT/tests_gpu.log" | head -10); do
       echo "=== alone: $t" >> "$OUT/tests_gpu.log"
-      CUDA_LAUNCH_BLOCKING=1 stage 30 "alone $t" "$OUT/tests_gpu.log" "$BIN/ff_tests" --gtest_filter="$t" --gtest_color=no
+      if CUDA_LAUNCH_BLOCKING=1 stage 30 "alone $t" "$OUT/tests_gpu.log" "$BIN/ff_tests" --gtest_filter="$t" --gtest_color=no; then
+        echo "   $t PASSES alone: it failed after an earlier test's error (sticky CUDA error?)"
+      else
+        echo "   $t fails alone too"
+      fi
     done
   fi
 fi
@@ -223,6 +227,7 @@ if [ "$HAVE_GPU" = 1 ]; then
     flag=$([ $math = tf32 ] && echo --tf32)
     cap=$([ $math = tf32 ] && echo 60 || echo 75)
     stage $cap "ff_bench_cuda $math" - "$BIN/ff_bench_cuda" $flag --csv "$WORK/ours_$math.csv" || FAILED+=("ff_bench_cuda $math")
+    if ! command -v python3 > /dev/null; then echo "-- torch_gpu_bench $math: SKIPPED (no python3)"; continue; fi
     PYTHONUNBUFFERED=1 stage $cap "torch_gpu_bench $math" - python3 bench/torch_gpu_bench.py $flag --csv "$WORK/torch_$math.csv" ||
       FAILED+=("torch_gpu_bench $math")
   done
@@ -279,5 +284,5 @@ for f in "$OUT"/*; do  # a file over 16 MiB does not come back: keep its head
   [ "$(stat -c %s "$f")" -gt $(( 15 << 20 )) ] && truncate -s 15M "$f" && echo "(truncated $f to 15 MiB)"
 done
 echo "== $(ls "$OUT" | wc -l) files in $OUT: $(ls "$OUT" | tr '\n' ' ')"
-echo "== total $(( $(date +%s) - START )) s (limit ${LIMIT} s); $([ ${#FAILED[@]} = 0 ] && echo 'every stage that ran passed' || printf 'FAILED: %s; ' "${FAILED[@]}")"
+echo "== total $(( $(date +%s) - START )) s (limit ${LIMIT} s); $([ ${#FAILED[@]} = 0 ] && echo 'every stage that ran passed' || { printf 'FAILED:'; printf ' [%s]' "${FAILED[@]}"; })"
 [ ${#FAILED[@]} = 0 ]
