@@ -17,8 +17,8 @@
 #   a. the GPU tests ($GPU_FILTER) in a process of their own, CUDA_LAUNCH_BLOCKING=1, so a faulting
 #      kernel is reported at its launch (review C3); each failed test is then rerun alone, so a
 #      test failed by an earlier test's sticky CUDA error shows as such.                 cap 100 s
-#   b. the CUDA op cases, then the other GPU kernel tests, under compute-sanitizer memcheck.
-#                                                                                   cap 90 + 50 s
+#   b. the CUDA op cases, then the other GPU kernel tests, under compute-sanitizer memcheck,
+#      leaving 180 s for what follows.                                              cap 90 + 50 s
 #   d. the benchmarks, ours (ff_bench_cuda) and PyTorch's (bench/torch_gpu_bench.py, python3
 #      there), interleaved: ours FP32, torch FP32, ours TF32, torch TF32.     cap 75, 75, 60, 60 s
 #   c. the CPU tests (everything else; CI runs them too: here only if 30 s are left).     cap 60 s
@@ -43,6 +43,11 @@
 #     tar -cf - -T - | tar -xf - -C $R/repo                   # the tree + the carry, nothing else
 #   chroot $R /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root OUT=/tmp/out \
 #     bash -c 'cd /repo && bash scripts/gpu_check.sh'
+# then the same with a python3 (Debian's python3.11-minimal, libpython3.11-{minimal,stdlib} and
+# libexpat1 files copied in, python3 in /usr/local/bin, no torch; PATH=/usr/local/bin:/usr/bin:/bin
+# PYTHONPATH=/opt/torch/.venv/lib/python3.12/site-packages), and once with /fake first on PATH
+# holding a fake nvidia-smi (lists "GPU 0") and a fake compute-sanitizer (runs the program) to
+# walk the GPU branch's control flow, GPU_FILTER='*Cuda*:Convert.*' so that a test fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 START=$(date +%s)
@@ -62,14 +67,15 @@ GPU_FILTER=${GPU_FILTER:-'*Cuda*:*CUDA*:*Device*:NormBatchNorm.BadInputsNameTheO
 MEMCHECK_OPS='Ops/OpCaseTest.CudaVsCpu/*'
 MEMCHECK_SLOW='TrainTiny.*:Autograd.DeviceMemoryDoesNotGrowOver100Steps'  # 100 steps under memcheck: too long
 FAILED=()   # stages that failed, for the exit status and the last lines
+KEEP=0      # seconds a stage must leave for the stages after it (memcheck leaves the benchmarks 180)
 
 left() { local l=$(( LIMIT - ($(date +%s) - START) )); echo $(( l > 0 ? l : 0 )); }
-# stage CAP NAME LOG CMD...: runs CMD under timeout min(CAP, time left - RESERVE), its output into
+# stage CAP NAME LOG CMD...: runs CMD under timeout min(CAP, time left - RESERVE - KEEP), output into
 # LOG ('-': the console); prints the exit status and the seconds it took. Returns CMD's status,
 # 124 when stopped by the time box or skipped for want of time.
 stage() {
   local cap=$1 name=$2 log=$3; shift 3
-  local box=$(( $(left) - RESERVE )); [ "$box" -gt "$cap" ] && box=$cap
+  local box=$(( $(left) - RESERVE - KEEP )); [ "$box" -gt "$cap" ] && box=$cap
   if [ "$box" -lt 10 ]; then echo "-- $name: SKIPPED (time budget spent)"; return 124; fi
   local t=$(date +%s) rc
   if [ "$log" = - ]; then timeout --kill-after=5 "$box" "$@"; else timeout --kill-after=5 "$box" "$@" >> "$log" 2>&1; fi
@@ -204,6 +210,7 @@ if [ "$HAVE_GPU" != 1 ] || [ -z "$CS" ]; then
   echo "memcheck: SKIPPED ($([ "$HAVE_GPU" != 1 ] && echo 'no GPU' || echo 'no compute-sanitizer'))" | tee "$OUT/memcheck.log"
 else
   : > "$OUT/memcheck.log"
+  KEEP=180
   for part in "$MEMCHECK_OPS" "$GPU_FILTER:-$MEMCHECK_OPS:$MEMCHECK_SLOW"; do
     echo "=== memcheck --gtest_filter=$part" >> "$OUT/memcheck.log"
     stage $([ "$part" = "$MEMCHECK_OPS" ] && echo 90 || echo 50) "memcheck $part" "$OUT/memcheck.log" \
@@ -213,6 +220,7 @@ else
     [ $rc = 86 ] && FAILED+=("memcheck errors ($part)")
     [ $rc != 0 ] && [ $rc != 86 ] && [ $rc != 124 ] && FAILED+=("memcheck run ($part): exit $rc")
   done
+  KEEP=0
   echo "memcheck: $(grep -c '^=========   *Invalid\|^========= Invalid' "$OUT/memcheck.log") invalid accesses; $(grep 'ERROR SUMMARY' "$OUT/memcheck.log" | tr '\n' ' ')"
   grep -m3 'Device not supported\|error 999' "$OUT/memcheck.log" && echo "memcheck: this machine's runtime refuses the sanitizer (gVisor?): its failures say nothing of our kernels"
   grep -m1 -B2 -A12 'Invalid\|Race\|Uninitialized' "$OUT/memcheck.log" | head -40
