@@ -12,11 +12,34 @@ def load_cases(section):
         return json.load(f)[section]
 
 
-def torch_case(torch, case, device):
-    """Returns a closure that runs the case once in torch on `device`."""
+def pattern(torch, shape, salt, device):
+    """Benchmark input number `salt`, made where it is used: element i is float(h) * 2^-31 - 1,
+    h the low 32 bits of (i + salt * 1000003) * 2654435761, the same values bit for bit as
+    ff_bench_cuda's pattern() (bench/cuda/bench_cuda.cpp), in [-1, 1] with every mantissa bit in
+    use. A few element-wise kernels on the GPU instead of a CPU generator and a copy (review I4)."""
+    n = 1
+    for d in shape:
+        n *= d
+    h = (torch.arange(n, dtype=torch.int64, device=device) + salt * 1000003) * 2654435761
+    h = h & 0xFFFFFFFF  # the wrapped int64 product keeps the low 32 bits exact
+    return (h.to(torch.float32) * 2.0 ** -31 - 1.0).reshape(shape)
+
+
+def pattern_labels(torch, n, classes, device):
+    """ArcFace labels as ff_bench_cuda makes them: (j * 7919) mod classes."""
+    return (torch.arange(n, dtype=torch.int64, device=device) * 7919) % classes
+
+
+def torch_case(torch, case, device, inputs="rand"):
+    """Returns a closure that runs the case once in torch on `device`. inputs="rand": uniform
+    [-1, 1) from a seeded CPU generator (the CPU benchmarks); "pattern": pattern() on `device`,
+    the inputs ff_bench_cuda uses."""
     F = torch.nn.functional
-    g = torch.Generator().manual_seed(1)
-    ins = [(torch.rand(s, generator=g) * 2 - 1).to(device) for s in case["inputs"]]
+    if inputs == "pattern":
+        ins = [pattern(torch, s, k, device) for k, s in enumerate(case["inputs"])]
+    else:
+        g = torch.Generator().manual_seed(1)
+        ins = [(torch.rand(s, generator=g) * 2 - 1).to(device) for s in case["inputs"]]
     bwd = case.get("backward", False)
     if bwd:
         for t in ins:

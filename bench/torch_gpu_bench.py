@@ -1,7 +1,15 @@
 #!/usr/bin/python3
-"""PyTorch GPU baseline for bench/cuda/bench_cuda.cpp: the same cases (bench/shapes.json), timed
-the same way (CUDA events, L2 flushed before each run where ours flushes, median), written as
-CSV; with --compare it prints one table of ours vs PyTorch.
+"""PyTorch GPU baseline for bench/cuda/bench_cuda.cpp: the same cases (bench/shapes.json) on the
+same input values, timed the same way, written as CSV; with --compare it prints one table of
+ours vs PyTorch.
+
+The protocol, identical on both sides (review S9; Triton's do_bench): warm-ups, one
+synchronisation, then per timed run: queue the L2 flush (a 256 MiB zero_ on the current stream,
+where ours flushes), record the start event, queue the work, record the end event, wait for the
+end event; the median is reported. Inputs: bench_common.pattern() on the GPU, the values
+ff_bench_cuda's pattern() makes (review I4: no CPU generator, no host-to-device copy).
+What stays different is stated under the comparison table (memory peak, conv algorithm choice,
+host synchronisations inside our ops).
 
     python3 bench/torch_gpu_bench.py --csv torch.csv [--tf32]
     python3 bench/torch_gpu_bench.py --dry-run [--csv f.csv]   # every case, tiny sizes, on the CPU
@@ -25,7 +33,8 @@ import os
 import sys
 import time
 
-from bench_common import dry_shapes, load_cases, print_table, torch_arcface_loss, torch_case, warp_theta
+from bench_common import (dry_shapes, load_cases, pattern, pattern_labels, print_table, torch_arcface_loss, torch_case,
+                          warp_theta)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -53,7 +62,7 @@ class Timer:
         times, total = [], 0.0
         while (total < min_ms or len(times) < min_reps) and len(times) < max_reps:
             if flush:
-                self.flush.zero_()
+                self.flush.zero_()  # queued, not waited for: as ff_bench_cuda (S9)
             self.e0.record()
             fn()
             self.e1.record()
@@ -78,8 +87,18 @@ class Timer:
 
 
 def run_torch(out, tf32, dry):
-    import torch
+    try:
+        import torch
+    except ImportError as e:
+        print(f"torch_gpu_bench: PyTorch is not importable here ({e}): no baseline")
+        return 3
+    if not dry and not torch.cuda.is_available():
+        print(f"torch_gpu_bench: no CUDA device (torch {torch.__version__}; --dry-run runs the cases on the CPU)")
+        return 3
     device = "cpu" if dry else "cuda"
+    if not dry:
+        print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}, "
+              f"{torch.cuda.get_device_name(0)}, math: {'TF32' if tf32 else 'FP32'}", flush=True)
     if not dry:
         torch.backends.cuda.matmul.allow_tf32 = tf32
         torch.backends.cudnn.allow_tf32 = tf32
@@ -104,7 +123,7 @@ def run_torch(out, tf32, dry):
     for c in load_cases("gpu"):
         if dry:
             c = dict(c, inputs=dry_shapes(c, dry_cfg))
-        emit(c["name"], timer.ms(torch_case(torch, c, device), OPS))
+        emit(c["name"], timer.ms(torch_case(torch, c, device, inputs="pattern"), OPS))
 
     # Whole networks.
     try:
@@ -133,10 +152,9 @@ def run_torch(out, tf32, dry):
     # ArcFace head: PyTorch's composition for both rows.
     for c in load_cases("gpu_arcface"):
         p = dry_cfg["arcface"] if dry else c
-        g = torch.Generator().manual_seed(3)
-        e = (torch.rand((p["n"], p["dim"]), generator=g) * 2 - 1).to(device).requires_grad_()
-        w = (torch.rand((p["classes"], p["dim"]), generator=g) * 2 - 1).to(device).requires_grad_()
-        labels = torch.randint(0, p["classes"], (p["n"],), generator=g).to(device)
+        e = pattern(torch, (p["n"], p["dim"]), 0, device).requires_grad_()
+        w = pattern(torch, (p["classes"], p["dim"]), 1, device).requires_grad_()
+        labels = pattern_labels(torch, p["n"], p["classes"], device)
 
         def step():
             torch_arcface_loss(torch, e, w, labels, c["s"], c["m"]).backward()
@@ -172,12 +190,36 @@ def run_torch(out, tf32, dry):
 
     if f:
         f.close()
+    return 0
+
+
+# Printed under the table: what the protocol does not make equal (review S9).
+NOTES = """\
+torch/ours: PyTorch's time over ours (above 1: ours is faster). Same protocol both sides: L2 flush queued
+  on the stream (single ops, ArcFace, warp), events around the work, no host sync in between, median.
+* peak MiB: ours counts our caching allocator's blocks (512 B granules below 1 MiB, 2 MiB above);
+  PyTorch's is torch.cuda.max_memory_allocated (512 B blocks), both above what was allocated before
+  the step: ours can read up to 2 MiB per live large tensor higher for the same bytes.
+Conv algorithms: PyTorch measures them per shape (cudnn.benchmark=True); ours come from our own choice
+  in kernels/conv.cu (heuristics at dbf311f, review S5), so conv rows compare the choice as well.
+Our rows include every host synchronisation our ops make inside a step (review S1: label checks in
+  ArcFace and cross-entropy at dbf311f); PyTorch's composition makes none.
+uint8 HWC warps have no PyTorch peer (grid_sample takes floats only)."""
 
 
 def compare(ours_csv, torch_csv):
+    """Prints ours against PyTorch, one row per case and math; a missing or empty CSV (a run that
+    did not happen or was cut short) leaves its column n/a instead of failing."""
     def load(p):
-        with open(p) as f:
-            return {(r["case"], r["math"]): r for r in csv.DictReader(f)}
+        try:
+            with open(p) as f:
+                return {(r["case"], r["math"]): r for r in csv.DictReader(f) if r.get("ms")}
+        except (OSError, csv.Error, KeyError) as e:
+            print(f"({p}: {e})")
+            return {}
+
+    def ms(r):
+        return f"{float(r['ms']):.4f}" if r else "n/a"
 
     def peak(r):
         v = r.get("peak_mib", "") if r else ""
@@ -186,14 +228,18 @@ def compare(ours_csv, torch_csv):
         return f"{float(v):.0f}" if float(v) >= 10 else f"{float(v):.1f}"
     ours, ref = load(ours_csv), load(torch_csv)
     rows = []
-    for key, r in ours.items():
-        t = ref.get(key)
-        ratio = f"{float(t['ms']) / float(r['ms']):.2f}x" if t else "n/a"
-        pct = r.get("percent_of_limit", "")
-        rows.append([key[0], key[1], f"{float(r['ms']):.4f}", f"{float(t['ms']):.4f}" if t else "n/a", ratio,
-                     f"{float(r['rate']):.2f} {r['unit']}", f"{float(pct):.1f}%" if pct else "-", peak(r), peak(t)])
+    for key in list(ours) + [k for k in ref if k not in ours]:
+        r, t = ours.get(key), ref.get(key)
+        ratio = f"{float(t['ms']) / float(r['ms']):.2f}x" if r and t and float(r["ms"]) > 0 else "n/a"
+        pct = r.get("percent_of_limit", "") if r else ""
+        rate = f"{float(r['rate']):.2f} {r['unit']}" if r and r.get("rate") else "n/a"
+        rows.append([key[0], key[1], ms(r), ms(t), ratio, rate, f"{float(pct):.1f}%" if pct else "-", peak(r), peak(t)])
+    print(f"faceforge: {len(ours)} rows from {ours_csv}; PyTorch: {len(ref)} rows from {torch_csv}")
     print_table(rows, ["case", "math", "faceforge ms", "torch ms", "torch/ours", "faceforge rate", "% of limit",
-                       "ff peak MiB", "torch peak MiB"])
+                       "ff peak MiB*", "torch peak MiB*"])
+    if not rows:
+        print("(no rows: no GPU numbers were measured)")
+    print(NOTES)
 
 
 if __name__ == "__main__":
@@ -206,4 +252,4 @@ if __name__ == "__main__":
     if a.compare:
         compare(*a.compare)
     else:
-        run_torch(a.csv, a.tf32, a.dry_run)
+        sys.exit(run_torch(a.csv, a.tf32, a.dry_run))
