@@ -33,10 +33,26 @@ std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_st
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();
   if (s == "cuda") return cuda(0);
-  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
-    return cuda(std::stoi(s.substr(5)));
+  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos) {
+    const std::string digits = s.substr(5);
+    // Compared as text: "cuda:99999999999" is rejected like "cuda:1", not by std::stoi's overflow.
+    if (digits.find_first_not_of('0') != std::string::npos) detail::bad_cuda_index(digits, "Device::parse");
+    return cuda(0);
+  }
   FF_FAIL("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
 }
+
+namespace detail {
+void bad_cuda_index(const std::string& index, const char* where) {
+  int count = 0;
+#ifdef FF_HAS_CUDA
+  count = cudart::device_count();
+#endif
+  FF_FAIL(where, ": device cuda:", index, " rejected: index ", index, " but this machine has ", count,
+          " CUDA device(s), and faceforge runs on cuda:0 only (no multi-device support; every kernel would "
+          "run on device 0)");
+}
+}  // namespace detail
 
 bool cuda_compiled() {
 #ifdef FF_HAS_CUDA

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <string>
 
 #include "engine/ops.h"
@@ -38,6 +40,20 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double rt
     if (!(err <= worst)) worst = err;
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements out of tolerance; worst |err| " << worst;
+}
+
+// Expects f() to throw ff::Error whose message contains every one of `parts` (the op's name and
+// the words of the check meant to fire), so a throw from somewhere else — a tensor the test
+// itself could not make, another check — fails instead of passing for the wrong reason.
+inline void expect_throw_with(const std::function<void()>& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    return;
+  }
+  ADD_FAILURE() << "no ff::Error thrown (expected one mentioning '" << *parts.begin() << "')";
 }
 
 // Poisons every allocation for its scope (see set_poison_allocations): host and device memory
