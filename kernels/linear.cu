@@ -46,7 +46,7 @@ __global__ void l2_fwd_k(const float* x, float* y, float* norm, int64_t rows, in
     float s = 0.f;
     for (int64_t j = lane; j < cols; j += 32) s += xr[j] * xr[j];
     float nrm = sqrtf(warp_sum(s));
-    float d = fmaxf(nrm, eps);
+    float d = nrm < eps ? eps : nrm;  // as the CPU twin's std::max: a NaN norm stays NaN (fmaxf gives eps)
     for (int64_t j = lane; j < cols; j += 32) y[r * cols + j] = xr[j] / d;
     if (lane == 0) norm[r] = nrm;
   }
