@@ -81,6 +81,7 @@ int warp_blocks(int64_t rows) {
 // lengths as leading dimensions.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
+  check_gemm_size("cuda", m, n, k);
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty sum: c = beta * c, without reading c when beta == 0
     if (beta == 0.f)
