@@ -135,7 +135,7 @@ void cross_entropy_backward(const float* logits, const int64_t* labels, const fl
 
 void count_bad_labels(const int64_t* labels, int64_t n, int64_t k, int64_t* out) {
   const int blocks = reduce_blocks(n);
-  int64_t* part = blocks > 1 ? static_cast<int64_t*>(workspace(2 * sizeof(int64_t) * blocks)) : nullptr;
+  int64_t* part = blocks > 1 ? static_cast<int64_t*>(workspace(kReduceScratchBytes)) : nullptr;
   FF_LAUNCH(bad_labels_k, blocks, kReduceThreads, 0)(labels, n, k, part, out);
   CUDA_CHECK_LAUNCH();
   if (blocks == 1) return;

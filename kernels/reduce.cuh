@@ -12,6 +12,7 @@
 // launch, as the single-block kernels it replaces.
 #pragma once
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace ff::cuda {
@@ -19,6 +20,10 @@ namespace ff::cuda {
 constexpr int kReduceThreads = 256;       // stage 1 and stage 2 blocks
 constexpr int kReducePerThread = 8;       // elements per thread below which fewer blocks are used
 constexpr int kReduceMaxBlocks = 1024;    // 262 144 threads: about one full H200 (132 SMs x 2048)
+// Scratch requested from ff::cuda::workspace() for the partials, whatever n: the most any grid
+// reduction here needs (two 8-byte values per block), so the workspace grows (a synchronising
+// reallocation) at most once for them, not again each time a larger n comes along.
+constexpr size_t kReduceScratchBytes = 2 * sizeof(int64_t) * kReduceMaxBlocks;
 
 // Blocks of stage 1 for n elements: enough for kReducePerThread elements per thread, at most
 // kReduceMaxBlocks (then every thread walks more), at least 1.
@@ -103,7 +108,7 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_stage2_k(R r, const dou
 template <typename R>
 void grid_sum(const R& r, int64_t n) {
   const int blocks = reduce_blocks(n);
-  double* partials = blocks > 1 ? static_cast<double*>(workspace(sizeof(double) * blocks)) : nullptr;
+  double* partials = blocks > 1 ? static_cast<double*>(workspace(kReduceScratchBytes)) : nullptr;
   FF_LAUNCH(reduce_stage1_k<R>, blocks, kReduceThreads, 0)(r, n, partials);
   CUDA_CHECK_LAUNCH();
   if (blocks == 1) return;
