@@ -43,8 +43,9 @@ struct Device {
     if (i != 0) detail::bad_cuda_index(std::to_string(i), "Device::cuda");
     return {DeviceType::CUDA, i};
   }
-  // "cpu", "cuda", "cuda:0"; throws on anything else, "cuda:1" included (see cuda()). Whether a
-  // device is present is checked where one is first used (cuda_available()).
+  // "cpu", "cuda", "cuda:0"; throws on anything else, and on an index without a device: cuda:1
+  // (see cuda()), and cuda / cuda:0 where this machine has no CUDA device, naming the index and
+  // the device count.
   static Device parse(const std::string& s);
 };
 

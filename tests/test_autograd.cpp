@@ -162,8 +162,6 @@ TEST(Tensor, BasicsAndErrors) {
   EXPECT_THROW(t.item(), Error);
   EXPECT_THROW(Tensor::from_vector<float>({1, 2}, {3}), Error);
   EXPECT_THROW(Device::parse("gpu"), Error);
-  EXPECT_EQ(Device::parse("cuda").str(), "cuda:0");
-  EXPECT_EQ(Device::parse("cuda:0").str(), "cuda:0");
   Tensor c = t.clone();
   fill_(c, 2.0);
   EXPECT_EQ(t.to_vector<float>()[0], 1.5f);  // clone is deep
@@ -187,6 +185,14 @@ TEST(Device, RejectsAnIndexWithoutADevice) {
   expect_throw_with([] { Device::parse("cuda:99999999999"); }, {"Device::parse", "index 99999999999", count});
   expect_throw_with([] { Device::cuda(1); }, {"Device::cuda", "index 1", count});
   expect_throw_with([] { Device::cuda(-1); }, {"Device::cuda", "index -1", count});
+  // cuda and cuda:0 parse where there is a device, and are refused (index 0, count 0) where none.
+  for (const char* name : {"cuda", "cuda:0", "cuda:00"}) {
+    if (devices > 0)
+      EXPECT_EQ(Device::parse(name).str(), "cuda:0") << name;
+    else
+      expect_throw_with([&] { Device::parse(name); }, {"Device::parse", "device cuda:0 rejected", "index 0", count});
+  }
+  EXPECT_EQ(Device::cuda().str(), "cuda:0");  // the programmatic index 0 is always accepted
   expect_throw_with([] { Device::parse("cuda:"); }, {"unknown device 'cuda:'"});
   expect_throw_with([] { Device::parse("cuda:-1"); }, {"unknown device 'cuda:-1'"});
 }
