@@ -30,13 +30,41 @@ const char* dtype_name(DType t) {
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
+namespace {
+int device_count() {
+#ifdef FF_HAS_CUDA
+  return cudart::device_count();
+#else
+  return 0;
+#endif
+}
+}  // namespace
+
 Device Device::parse(const std::string& s) {
   if (s == "cpu") return cpu();
-  if (s == "cuda") return cuda(0);
-  if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
-    return cuda(std::stoi(s.substr(5)));
-  FF_FAIL("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
+  std::string digits;
+  if (s == "cuda")
+    digits = "0";
+  else if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos)
+    digits = s.substr(5);
+  else
+    FF_FAIL("unknown device '", s, "' (expected cpu, cuda or cuda:N)");
+  // Compared as text: "cuda:99999999999" is rejected like "cuda:1", not by std::stoi's overflow.
+  // cuda:0 needs a device too (index 0 >= a count of 0).
+  if (digits.find_first_not_of('0') != std::string::npos || device_count() == 0)
+    detail::bad_cuda_index(digits.find_first_not_of('0') == std::string::npos ? "0" : digits, "Device::parse");
+  return cuda(0);
 }
+
+namespace detail {
+void bad_cuda_index(const std::string& index, const char* where) {
+  const int count = device_count();
+  FF_FAIL(where, ": device cuda:", index, " rejected: index ", index, " but this machine has ", count,
+          " CUDA device(s)", cuda_compiled() ? "" : " (this build of faceforge has no CUDA backend)",
+          index == "0" ? "" : ", and faceforge runs on cuda:0 only (no multi-device support; every kernel "
+                              "would run on device 0)");
+}
+}  // namespace detail
 
 bool cuda_compiled() {
 #ifdef FF_HAS_CUDA

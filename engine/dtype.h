@@ -23,6 +23,10 @@ template <> constexpr DType dtype_of<uint8_t>() { return DType::U8; }
 
 enum class DeviceType : uint8_t { CPU, CUDA };
 
+namespace detail {
+[[noreturn]] void bad_cuda_index(const std::string& index, const char* where);  // engine/device.cpp
+}
+
 struct Device {
   DeviceType type = DeviceType::CPU;
   int index = 0;
@@ -32,8 +36,17 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
   std::string str() const;  // "cpu" or "cuda:0"
   static Device cpu() { return {}; }
-  static Device cuda(int i = 0) { return {DeviceType::CUDA, i}; }
-  static Device parse(const std::string& s);  // "cpu", "cuda", "cuda:1"; throws on anything else
+  // faceforge drives one GPU, cuda:0 (every kernel runs on the current device, device 0): any other
+  // index throws, naming the index and how many devices this machine has, rather than running on
+  // device 0 under another name.
+  static Device cuda(int i = 0) {
+    if (i != 0) detail::bad_cuda_index(std::to_string(i), "Device::cuda");
+    return {DeviceType::CUDA, i};
+  }
+  // "cpu", "cuda", "cuda:0"; throws on anything else, and on an index without a device: cuda:1
+  // (see cuda()), and cuda / cuda:0 where this machine has no CUDA device, naming the index and
+  // the device count.
+  static Device parse(const std::string& s);
 };
 
 // True when this build has the CUDA backend and a CUDA device is present.

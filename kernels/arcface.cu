@@ -18,14 +18,29 @@ __global__ void gather_label_k(const float* x, const int64_t* labels, float* y, 
 __global__ void scatter_label_add_k(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
   FF_KERNEL_LOOP(i, n) x[i * k + labels[i]] += v[i];  // one element per row: no races
 }
-// Merges online-softmax pairs: (m, d) represents sum_j exp(v_j - m) = d.
+// Merges online-softmax pairs: (m, d) represents sum_j exp(v_j - m) = d. NaN-sticky, as the CPU
+// twin (kernels/arcface_cpu.cpp), whose sum of exp(v - max) is NaN when any v is NaN, and also when
+// the max is +inf (exp(inf - inf)): a NaN pair (m2 NaN) replaces the running one, and a running
+// NaN absorbs every later pair (d += ... NaN). An empty pair is (-FLT_MAX, 0).
 __device__ __forceinline__ void lse_merge(float& m, float& d, float m2, float d2) {
   if (m2 > m) {
     d = d * expf(m - m2) + d2;
     m = m2;
-  } else if (m2 > -FLT_MAX) {
+  } else if (m2 == m2) {  // m2 <= m, or m is NaN (then d is NaN and stays so)
     d += d2 * expf(m2 - m);
+  } else {
+    m = m2;
+    d = m2;
   }
+}
+// Adds one logit v to the running pair, with the CPU twin's value of exp(v - max) for the
+// non-finite ones: a -inf logit adds exp(-inf - max) = 0 (the max is at least the finite or NaN
+// target logit); a +inf logit is the max, and exp(inf - inf) is NaN; a NaN logit makes the sum NaN.
+// (The first version only accepted m2 > m or m2 > -FLT_MAX, false for NaN, so a NaN cosine was
+// skipped and the row loss stayed finite; +inf gave lse = +inf where the CPU gives NaN.)
+__device__ __forceinline__ void lse_add(float& m, float& d, float v) {
+  if (v == -INFINITY) return;
+  lse_merge(m, d, v, (v == INFINITY || v != v) ? NAN : 1.f);
 }
 
 constexpr int kArcThreads = 512;
@@ -45,8 +60,7 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
   // Pass 1: per-thread online max / sum of exp.
   float m = -FLT_MAX, d = 0.f;
   for (int64_t j = threadIdx.x; j < c; j += blockDim.x) {
-    float v = j == y ? tgt : __fmul_rn(s, row[j]);
-    lse_merge(m, d, v, 1.f);
+    lse_add(m, d, j == y ? tgt : __fmul_rn(s, row[j]));
   }
   // Warp then block merge.
   for (int off = 16; off > 0; off >>= 1) {

@@ -38,16 +38,22 @@ BnDescs& descs(int64_t N, int64_t C, int64_t HW) {
   return *d;
 }
 
-// One block per channel c: gbeta[c] = sum(gy), ggamma[c] = sum(gy * (x - mean)) * invstd.
-__global__ void bn_eval_param_grad_k(const float* gy, const float* x, const float* running_mean,
-                                     const float* running_var, float* ggamma, float* gbeta, int64_t N,
-                                     int64_t C, int64_t HW, double eps) {
+// The eval backward's kernels index with I: uint32_t when the tensor has fewer than 2^31
+// elements (32-bit division and modulo: a few instructions, where 64-bit ones are a long
+// emulated sequence on the GPU), int64_t above.
+//
+// One block per channel c: gbeta[c] = sum(gy), ggamma[c] = sum(gy * (x - mean)) * invstd, and
+// scale[c] = gamma[c] * invstd, computed once per channel here for the input gradient.
+template <typename I>
+__global__ void bn_eval_param_grad_k(const float* gy, const float* x, const float* gamma, const float* running_mean,
+                                     const float* running_var, float* ggamma, float* gbeta, float* scale, I N, I C,
+                                     I HW, double eps) {
   __shared__ double sh_g[kBlock], sh_gx[kBlock];  FF_EMU_SHARED(sh_g, sh_gx);
-  const int64_t c = blockIdx.x;
+  const I c = blockIdx.x;
   const double mean = running_mean[c];
   double sg = 0.0, sgx = 0.0;
-  for (int64_t m = threadIdx.x; m < N * HW; m += blockDim.x) {
-    int64_t idx = ((m / HW) * C + c) * HW + m % HW;
+  for (I m = threadIdx.x; m < N * HW; m += blockDim.x) {
+    const I idx = ((m / HW) * C + c) * HW + m % HW;
     double g = gy[idx];
     sg += g;
     sgx += g * (static_cast<double>(x[idx]) - mean);
@@ -63,19 +69,35 @@ __global__ void bn_eval_param_grad_k(const float* gy, const float* x, const floa
     __syncthreads();
   }
   if (threadIdx.x == 0) {
+    const double sd = sqrt(static_cast<double>(running_var[c]) + eps);
     gbeta[c] = static_cast<float>(sh_g[0]);
-    ggamma[c] = static_cast<float>(sh_gx[0] / sqrt(static_cast<double>(running_var[c]) + eps));
+    ggamma[c] = static_cast<float>(sh_gx[0] / sd);
+    scale[c] = static_cast<float>(static_cast<double>(gamma[c]) / sd);
   }
 }
 
-// gx = gy * gamma * invstd, the running statistics held constant.
-__global__ void bn_eval_input_grad_k(const float* gy, const float* gamma, const float* running_var,
-                                     float* gx, int64_t total, int64_t C, int64_t HW, double eps) {
-  FF_KERNEL_LOOP(i, total) {
-    int64_t c = (i / HW) % C;
-    float k = static_cast<float>(static_cast<double>(gamma[c]) / sqrt(static_cast<double>(running_var[c]) + eps));
-    gx[i] = gy[i] * k;
-  }
+// gx = gy * scale[c] (gamma * invstd of the element's channel), the running statistics held constant.
+template <typename I>
+__global__ void bn_eval_input_grad_k(const float* gy, const float* scale, float* gx, I total, I C, I HW) {
+  const I stride = static_cast<I>(blockDim.x) * gridDim.x;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += stride)
+    gx[i] = gy[i] * scale[(i / HW) % C];
+}
+
+template <typename I>
+void bn_eval_backward(const float* gy, const float* x, const float* gamma, const float* running_mean,
+                      const float* running_var, float* gx, float* ggamma, float* gbeta, int64_t N, int64_t C,
+                      int64_t HW, double eps) {
+  float* scale = static_cast<float*>(workspace(sizeof(float) * static_cast<size_t>(C)));
+  FF_LAUNCH(bn_eval_param_grad_k<I>, static_cast<unsigned>(C), kBlock, 0)(
+      gy, x, gamma, running_mean, running_var, ggamma, gbeta, scale, static_cast<I>(N), static_cast<I>(C),
+      static_cast<I>(HW), eps);
+  CUDA_CHECK_LAUNCH();
+  const int64_t total = N * C * HW;
+  if (total == 0) return;
+  FF_LAUNCH(bn_eval_input_grad_k<I>, blocks_for(total), kBlock, 0)(gy, scale, gx, static_cast<I>(total),
+                                                                    static_cast<I>(C), static_cast<I>(HW));
+  CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace
@@ -116,14 +138,11 @@ void batch_norm_backward_eval(const float* gy, const float* x, const float* gamm
                               const float* running_var, float* gx, float* ggamma, float* gbeta, int64_t N,
                               int64_t C, int64_t HW, double eps) {
   if (C == 0) return;
-  FF_LAUNCH(bn_eval_param_grad_k, static_cast<unsigned>(C), kBlock, 0)(
-      gy, x, running_mean, running_var, ggamma, gbeta, N, C, HW, eps);
-  CUDA_CHECK_LAUNCH();
-  int64_t total = N * C * HW;
-  if (total == 0) return;
-  FF_LAUNCH(bn_eval_input_grad_k, blocks_for(total), kBlock, 0)(gy, gamma, running_var, gx, total,
-                                                                           C, HW, eps);
-  CUDA_CHECK_LAUNCH();
+  // uint32_t also holds the loops' i + stride (both below 2^31).
+  if (N * C * HW < (int64_t{1} << 31))
+    bn_eval_backward<uint32_t>(gy, x, gamma, running_mean, running_var, gx, ggamma, gbeta, N, C, HW, eps);
+  else
+    bn_eval_backward<int64_t>(gy, x, gamma, running_mean, running_var, gx, ggamma, gbeta, N, C, HW, eps);
 }
 
 }  // namespace ff::cuda

@@ -1,6 +1,7 @@
 // kernels/elementwise.cu — CUDA twin of kernels/elementwise_cpu.cpp (float32).
 #include "kernels/cuda_common.cuh"
 #include "kernels/elementwise.h"
+#include "kernels/reduce.cuh"
 
 namespace ff::cuda {
 
@@ -22,20 +23,13 @@ __global__ void relu_fwd_k(const float* x, float* y, int64_t n) {
 __global__ void relu_bwd_k(const float* gy, const float* y, float* gx, int64_t n) {
   FF_KERNEL_LOOP(i, n) gx[i] = y[i] > 0.f ? gy[i] : 0.f;
 }
-// One block of 1024 threads: each thread sums a strided slice in double, then a shared-memory
-// tree. One launch, deterministic order.
-__global__ void sum_k(const float* x, float* out, int64_t n) {
-  __shared__ double sh[1024];  FF_EMU_SHARED(sh);
-  double s = 0.0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
-  sh[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = blockDim.x / 2; w > 0; w >>= 1) {
-    if (threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[0] = static_cast<float>(sh[0]);
-}
+// sum_all: the deterministic two-stage grid reduction of kernels/reduce.cuh, in double.
+struct SumReduce {
+  const float* x;
+  float* out;
+  __device__ double value(int64_t i) const { return x[i]; }
+  __device__ void finish(double s) const { out[0] = static_cast<float>(s); }
+};
 __global__ void fill_from_scalar_k(const float* s, float factor, float* y, int64_t n) {
   float v = s[0] * factor;
   FF_KERNEL_LOOP(i, n) y[i] = v;
@@ -79,10 +73,7 @@ void fill(float* y, int64_t n, float value) { launch_1d(fill_k, n, y, n, value);
 void axpy(float* y, float alpha, const float* x, int64_t n) { launch_1d(axpy_k, n, y, alpha, x, n); }
 void relu_forward(const float* x, float* y, int64_t n) { launch_1d(relu_fwd_k, n, x, y, n); }
 void relu_backward(const float* gy, const float* y, float* gx, int64_t n) { launch_1d(relu_bwd_k, n, gy, y, gx, n); }
-void sum_all(const float* x, float* out, int64_t n) {
-  FF_LAUNCH(sum_k, 1, 1024, 0)(x, out, n);
-  CUDA_CHECK_LAUNCH();
-}
+void sum_all(const float* x, float* out, int64_t n) { grid_sum(SumReduce{x, out}, n); }
 void fill_from_scalar(const float* s, float factor, float* y, int64_t n) {
   launch_1d(fill_from_scalar_k, n, s, factor, y, n);
 }

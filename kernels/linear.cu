@@ -46,7 +46,7 @@ __global__ void l2_fwd_k(const float* x, float* y, float* norm, int64_t rows, in
     float s = 0.f;
     for (int64_t j = lane; j < cols; j += 32) s += xr[j] * xr[j];
     float nrm = sqrtf(warp_sum(s));
-    float d = fmaxf(nrm, eps);
+    float d = nrm < eps ? eps : nrm;  // as the CPU twin's std::max: a NaN norm stays NaN (fmaxf gives eps)
     for (int64_t j = lane; j < cols; j += 32) y[r * cols + j] = xr[j] / d;
     if (lane == 0) norm[r] = nrm;
   }
@@ -81,6 +81,7 @@ int warp_blocks(int64_t rows) {
 // lengths as leading dimensions.
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
           const float* b, float beta, float* c) {
+  check_gemm_size("cuda", m, n, k);
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty sum: c = beta * c, without reading c when beta == 0
     if (beta == 0.f)

@@ -5,6 +5,19 @@
 #pragma once
 #include <cstdint>
 
+#include "engine/error.h"
+
+namespace ff {
+// cuBLAS (cublasSgemm) and OpenBLAS's cblas_?gemm take int dimensions and leading dimensions; both
+// gemm twins call this first, so a dimension of 2^31 or more fails with the shapes instead of
+// being truncated by the cast to int (the leading dimensions are row lengths, i.e. m, n or k).
+inline void check_gemm_size(const char* backend, int64_t m, int64_t n, int64_t k) {
+  const int64_t lim = int64_t{1} << 31;
+  FF_CHECK(m < lim && n < lim && k < lim, "gemm (", backend, "): dimensions of 2^31 or more are not supported by ",
+           "the BLAS int interface: m ", m, ", n ", n, ", k ", k);
+}
+}  // namespace ff
+
 #define FF_LINEAR_DECLS(T)                                                                         \
   /* c [m, n] = alpha * op(a) op(b) + beta * c, row-major; op(a) [m, k] is a [m, k] or, with      \
      trans_a, aᵀ of a [k, m]; op(b) [k, n] is b [k, n] or, with trans_b, bᵀ of b [n, k].          \

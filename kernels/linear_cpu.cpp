@@ -14,6 +14,7 @@ namespace {
 template <typename T>
 void gemm_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, const T* b,
                T beta, T* c) {
+  check_gemm_size("cpu", m, n, k);
   if (m == 0 || n == 0) return;
   if (k == 0) {  // BLAS would scale c by beta; with beta == 0 the old contents must not leak (NaN * 0)
     for (int64_t i = 0; i < m * n; ++i) c[i] = beta == T(0) ? T(0) : beta * c[i];

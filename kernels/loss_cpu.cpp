@@ -1,6 +1,6 @@
 // kernels/loss_cpu.cpp — CPU reference for kernels/loss.h. Sums are accumulated in double.
-#include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/loss.h"
 
@@ -35,8 +35,12 @@ void ce_fwd_impl(const T* logits, const int64_t* labels, T* stats, T* out, int64
 #pragma omp parallel for reduction(+ : total) if (rows * k > 32768)
   for (int64_t r = 0; r < rows; ++r) {
     const T* l = logits + r * k;
-    // Subtract the row max so exp never overflows (spiked or wide-range logits).
-    const T m = *std::max_element(l, l + k);
+    // Subtract the row max so exp never overflows (spiked or wide-range logits). The max is NaN
+    // when any logit is NaN (std::max_element would return NaN only for a NaN first element), as
+    // the CUDA twin's: the stats then agree, not only the NaN loss they give.
+    T m = -std::numeric_limits<T>::infinity();
+    for (int64_t j = 0; j < k; ++j)
+      if (l[j] > m || l[j] != l[j]) m = l[j];
     double s = 0.0;
     for (int64_t j = 0; j < k; ++j) s += std::exp(static_cast<double>(l[j] - m));
     double logsum = std::log(s);

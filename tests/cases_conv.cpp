@@ -34,6 +34,10 @@ OpCase conv_case(const std::string& name, int k, int stride, int pad, bool bias,
   c.atol = 1e-5;
   c.cuda_rtol = 1e-5;
   c.cuda_atol = 1e-5;
+  c.no_nonfinite_check =
+      "cuDNN may pick an FFT or Winograd algorithm, which transforms whole tiles: one NaN or infinite input "
+      "then spreads NaN to outputs outside its receptive field, where the CPU's direct sum has finite values "
+      "(allowed by cuDNN, as in PyTorch's cuDNN path); conv2d is a library call, not our kernel";
   return c;
 }
 

@@ -37,6 +37,10 @@ FF_OP_CASE(batch_norm2d_train) {
   // gradient is a difference of such sums (gy - mean(gy) - xhat * mean(gy * xhat)): allow 1e-4
   // relative there. PyTorch's float32 CPU result meets the default 1e-5.
   c.cuda_rtol = 1e-4;
+  // Non-finite values only in x: cuDNN folds gamma, beta and the statistics into its own
+  // expression (gamma * (x - mean) * invstd + beta) and the CPU into another (a * x + b), so an
+  // infinite parameter gives inf - inf = NaN in one and an infinity in the other.
+  c.nonfinite_inputs = {0};
   return c;
 }
 
@@ -56,6 +60,10 @@ FF_OP_CASE(batch_norm2d_eval) {
     return batch_norm2d(in[0], in[1], in[2], rm, rv, false, kMomentum, kEps);
   };
   c.grad_inputs = {0, 1, 2};
+  // Non-finite values only in x: cuDNN folds gamma, beta and the statistics into its own
+  // expression (gamma * (x - mean) * invstd + beta) and the CPU into another (a * x + b), so an
+  // infinite parameter gives inf - inf = NaN in one and an infinity in the other.
+  c.nonfinite_inputs = {0};
   return c;
 }
 
@@ -80,6 +88,7 @@ FF_OP_CASE(batch_norm2d_running) {
     v.insert(v.end(), var.begin(), var.end());
     return Tensor::from_vector(v, {2, rm.size(0)}).to(in[0].dtype()).to(in[0].device());
   };
+  c.nonfinite_inputs = {0, 1, 2};  // the three batches, not gamma and beta (see batch_norm2d_train)
   return c;
 }
 

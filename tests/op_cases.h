@@ -7,6 +7,9 @@
 //                 every shape set (at most 512 evenly spaced elements of a larger input). Skipped,
 //                 "not applicable", for a case without differentiable inputs or with no_grad_check.
 //   CudaVsCpu     float32 on both backends from the same inputs; skipped without a GPU.
+//   CudaVsCpuNonFinite  the same with NaN, +inf, -inf, and all three, written into the inputs:
+//                 both backends must give NaN at the same elements, the same infinities, and
+//                 close finite values, in the output and every input gradient.
 //   MatchesPyTorch inputs, output and input gradients written by tools/make_goldens.py with
 //                 Debian's python3-torch into tests/data/ops/<name>.safetensors, compared in
 //                 float32 at 1 and at 2 OpenMP threads. A case without a golden file fails: a new
@@ -40,6 +43,11 @@ struct OpCase {
   double grad_eps = 1e-6, grad_rtol = 1e-5, grad_atol = 1e-7;
   // Non-empty: why central differences do not apply (inputs on a kink); GradCheckF64 skips.
   std::string no_grad_check;
+  // CudaVsCpuNonFinite: the inputs that get NaN / +inf / -inf written into a few elements (empty:
+  // every floating input); non-empty no_nonfinite_check: why the backends may legitimately differ
+  // on non-finite inputs (the check then skips, "not applicable", with that reason).
+  std::vector<int> nonfinite_inputs;
+  std::string no_nonfinite_check;
 };
 
 std::vector<OpCase>& op_cases();

@@ -162,13 +162,39 @@ TEST(Tensor, BasicsAndErrors) {
   EXPECT_THROW(t.item(), Error);
   EXPECT_THROW(Tensor::from_vector<float>({1, 2}, {3}), Error);
   EXPECT_THROW(Device::parse("gpu"), Error);
-  EXPECT_EQ(Device::parse("cuda:1").index, 1);
   Tensor c = t.clone();
   fill_(c, 2.0);
   EXPECT_EQ(t.to_vector<float>()[0], 1.5f);  // clone is deep
   Tensor i = t.to(DType::I32);
   EXPECT_EQ(i.to_vector<int32_t>()[0], 1);
   EXPECT_THROW(Tensor().shape(), Error);
+}
+
+// faceforge drives cuda:0 only: any other index is refused (it used to run on device 0 under
+// another name), with a message naming the index and this machine's device count. CPU-testable:
+// on a machine with 0 or 1 devices cuda:1 names no device at all.
+TEST(Device, RejectsAnIndexWithoutADevice) {
+#ifdef FF_HAS_CUDA
+  const int devices = cudart::device_count();
+#else
+  const int devices = 0;
+#endif
+  const std::string count = "has " + std::to_string(devices) + " CUDA device(s)";
+  expect_throw_with([] { Device::parse("cuda:1"); }, {"Device::parse", "cuda:1", "index 1", count, "cuda:0 only"});
+  expect_throw_with([] { Device::parse("cuda:7"); }, {"Device::parse", "index 7", count});
+  expect_throw_with([] { Device::parse("cuda:99999999999"); }, {"Device::parse", "index 99999999999", count});
+  expect_throw_with([] { Device::cuda(1); }, {"Device::cuda", "index 1", count});
+  expect_throw_with([] { Device::cuda(-1); }, {"Device::cuda", "index -1", count});
+  // cuda and cuda:0 parse where there is a device, and are refused (index 0, count 0) where none.
+  for (const char* name : {"cuda", "cuda:0", "cuda:00"}) {
+    if (devices > 0)
+      EXPECT_EQ(Device::parse(name).str(), "cuda:0") << name;
+    else
+      expect_throw_with([&] { Device::parse(name); }, {"Device::parse", "device cuda:0 rejected", "index 0", count});
+  }
+  EXPECT_EQ(Device::cuda().str(), "cuda:0");  // the programmatic index 0 is always accepted
+  expect_throw_with([] { Device::parse("cuda:"); }, {"unknown device 'cuda:'"});
+  expect_throw_with([] { Device::parse("cuda:-1"); }, {"unknown device 'cuda:-1'"});
 }
 
 TEST(Tensor, CudaWithoutDeviceFailsClearly) {

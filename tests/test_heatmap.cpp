@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "engine/ops_geometry.h"
@@ -169,6 +170,37 @@ TEST(Heatmap, CudaMatchesCpu) {
       ASSERT_TRUE(dg.device().is_cuda());
       test::expect_close(dg, dc, 1e-6, 1e-6, "decode cuda vs cpu " + shape_str(cpu.shape()));
     }
+  }
+}
+
+// The decoders on maps holding NaN and infinities: the argmax order (heatmap_better: NaN never
+// wins, ties to the smaller index) is a total order, so the CUDA block tree and the CPU scan must
+// pick the same pixel; an all-NaN map decodes to pixel 0; a +inf peak refines to NaN (inf - inf)
+// under the soft-argmax on both. Points must agree, NaN for NaN.
+TEST(Heatmap, CudaMatchesCpuOnNonFiniteMaps) {
+  FF_SKIP_WITHOUT_CUDA("heatmap decode CUDA-vs-CPU check on NaN and infinite maps");
+  test::PoisonGuard poison;
+  Rng rng(24);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const int64_t b = 2, k = 6, h = 19, w = 21, hw = h * w;
+  Tensor maps = Tensor::empty({b, k, h, w});
+  uniform_(maps, -0.5, 1.0, rng);
+  float* p = maps.data<float>();
+  for (int64_t i = 0; i < hw; ++i) p[0 * hw + i] = nan;  // map 0: all NaN
+  p[1 * hw + 40] = nan;                                    // map 1: NaN beside a normal peak
+  p[1 * hw + 41] = 5.0f;
+  p[2 * hw + 100] = inf;                                   // map 2: a +inf peak
+  p[3 * hw + 7] = p[3 * hw + 300] = inf;                   // map 3: tied +inf, smaller index wins
+  for (int64_t i = 0; i < hw; ++i) p[4 * hw + i] = -inf;   // map 4: all -inf
+  p[5 * hw + 200] = -inf;                                  // map 5: -inf and a NaN among finite values
+  p[5 * hw + 201] = nan;
+  for (HeatmapDecode method : {HeatmapDecode::QuarterPixel, HeatmapDecode::SoftArgmax}) {
+    Tensor dc = decode_heatmaps(maps, method, 3);
+    Tensor dg = decode_heatmaps(maps.to(Device::cuda()), method, 3);
+    ASSERT_TRUE(dg.device().is_cuda());
+    test::expect_close(dg, dc, 1e-6, 1e-6, std::string("decode of non-finite maps, ") +
+                                               (method == HeatmapDecode::SoftArgmax ? "soft-argmax" : "quarter-pixel"),
+                       true);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "engine/autograd.h"
 #include "engine/config.h"
 #include "engine/ops.h"
+#include "kernels/linear.h"
 #include "tests/test_util.h"
 
 namespace ff::test {
@@ -28,6 +29,27 @@ void expect_error(F f, std::initializer_list<std::string> parts) {
 }
 
 Tensor labels_of(std::vector<int64_t> v) { return Tensor::from_vector(v, {static_cast<int64_t>(v.size())}); }
+
+// Review I7: cuBLAS's and OpenBLAS's gemm take int dimensions, and both twins cast int64 m, n, k
+// to int. A dimension of 2^31 or more must fail with the sizes before any memory is touched
+// (null pointers here), on the CPU and — without a device, since the check comes first — CUDA.
+TEST(LinearErrors, GemmDimensionsBeyondIntAreRefused) {
+  const int64_t big = int64_t{1} << 31;
+  for (int which = 0; which < 3; ++which) {
+    const int64_t m = which == 0 ? big : 4, n = which == 1 ? big : 4, k = which == 2 ? big : 4;
+    const std::string dims = "m " + std::to_string(m) + ", n " + std::to_string(n) + ", k " + std::to_string(k);
+    expect_throw_with([&] { cpu::gemm(false, false, m, n, k, 1.f, nullptr, nullptr, 0.f, nullptr); },
+                      {"gemm (cpu)", "2^31", dims});
+    expect_throw_with([&] { cpu::gemm(true, true, m, n, k, 1.0, nullptr, nullptr, 0.0, nullptr); },
+                      {"gemm (cpu)", dims});
+#ifdef FF_HAS_CUDA
+    expect_throw_with([&] { cuda::gemm(false, true, m, n, k, 1.f, nullptr, nullptr, 0.f, nullptr); },
+                      {"gemm (cuda)", "2^31", dims});
+#endif
+  }
+  // Just below the limit passes the check (m = 0: then nothing is computed or touched).
+  EXPECT_NO_THROW(cpu::gemm(false, false, 0, big - 1, big - 1, 1.f, nullptr, nullptr, 0.f, nullptr));
+}
 
 TEST(LinearErrors, Linear) {
   Tensor x = Tensor::zeros({3, 5}), w = Tensor::zeros({7, 5}), b = Tensor::zeros({7});

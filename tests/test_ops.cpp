@@ -2,11 +2,14 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 
 #include "engine/autograd.h"
 #include "engine/safetensors.h"
+#include "tests/cuda_check.h"
 #include "tests/op_cases.h"
 #include "tests/test_util.h"
 
@@ -107,20 +110,72 @@ TEST_P(OpCaseTest, CudaVsCpu) {
   for (int k = 0; k < c.shape_sets; ++k) {
     Rng rng(2000 + k);
     std::vector<Tensor> base = c.make(rng, DType::F32, k);
-    std::vector<Tensor> xc = leaves(base, c.grad_inputs);
-    std::vector<Tensor> xg;
-    for (const Tensor& t : base) xg.push_back(t.to(Device::cuda()));
-    for (int i : c.grad_inputs) xg[i].requires_grad_(true);
-    Tensor oc = c.fn(xc), og = c.fn(xg);
-    ASSERT_TRUE(og.device().is_cuda()) << c.name << " returned its output on " << og.device().str();
-    expect_close(og, oc, c.cuda_rtol, c.cuda_atol, c.name + " output (cuda vs cpu)");
-    if (c.grad_inputs.empty()) continue;
-    Tensor r = rand_tensor(rng, oc.shape(), DType::F32);
-    oc.backward(r);
-    og.backward(r.to(Device::cuda()));
-    for (int i : c.grad_inputs)
-      expect_close(xg[i].grad(), xc[i].grad(), c.cuda_rtol, c.cuda_atol,
-                   c.name + " grad of input " + std::to_string(i) + " (cuda vs cpu)");
+    expect_cuda_matches_cpu(c.fn, base, c.grad_inputs, rng, c.cuda_rtol, c.cuda_atol, c.name + " set " + std::to_string(k));
+  }
+}
+
+// The non-finite variants of CudaVsCpu (review W1: the fused ArcFace CUDA merge skipped a NaN
+// cosine where the CPU gave NaN, and no CUDA case had a NaN or an infinity).
+enum class NonFinite { NaN, PosInf, NegInf, Mixed };
+const char* nonfinite_name(NonFinite v) {
+  switch (v) {
+    case NonFinite::NaN: return "NaN";
+    case NonFinite::PosInf: return "+inf";
+    case NonFinite::NegInf: return "-inf";
+    case NonFinite::Mixed: return "NaN, +inf and -inf";
+  }
+  return "?";
+}
+// A copy of float32 CPU tensor t (input `input` of a case) with the variant's values written at
+// elements that depend on the input's index: two elements for one kind, three for Mixed (NaN,
+// +inf, -inf), so each input of a case is hit at other places.
+Tensor inject_nonfinite(const Tensor& t, int input, NonFinite v) {
+  Tensor out = t.clone();
+  const int64_t n = out.numel();
+  if (n == 0) return out;
+  float* p = out.data<float>();
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const int64_t p0 = (7 * input + 3) % n, p1 = (p0 + n / 2) % n, p2 = (p0 + n / 3 + 1) % n;
+  switch (v) {
+    case NonFinite::NaN: p[p0] = p[p1] = nan; break;
+    case NonFinite::PosInf: p[p0] = p[p1] = inf; break;
+    case NonFinite::NegInf: p[p0] = p[p1] = -inf; break;
+    case NonFinite::Mixed:
+      p[p0] = nan;
+      p[p1] = inf;
+      p[p2] = -inf;
+      break;
+  }
+  return out;
+}
+
+// Injects variant v into case c's float32 inputs (those of c.nonfinite_inputs, or all); returns
+// how many inputs it changed.
+int inject_case(const OpCase& c, std::vector<Tensor>& in, NonFinite v) {
+  int injected = 0;
+  for (int i = 0; i < static_cast<int>(in.size()); ++i) {
+    const auto& only = c.nonfinite_inputs;
+    if (!only.empty() && std::find(only.begin(), only.end(), i) == only.end()) continue;
+    if (in[i].dtype() != DType::F32) continue;
+    in[i] = inject_nonfinite(in[i], i, v);
+    ++injected;
+  }
+  return injected;
+}
+
+TEST_P(OpCaseTest, CudaVsCpuNonFinite) {
+  const OpCase& c = GetParam();
+  if (!c.no_nonfinite_check.empty()) GTEST_SKIP() << "not applicable: " << c.name << ": " << c.no_nonfinite_check;
+  FF_SKIP_WITHOUT_CUDA(c.name << " CUDA-vs-CPU check on NaN and infinite inputs");
+  PoisonGuard poison;
+  for (int k = 0; k < c.shape_sets; ++k) {
+    for (NonFinite v : {NonFinite::NaN, NonFinite::PosInf, NonFinite::NegInf, NonFinite::Mixed}) {
+      Rng rng(2000 + k);
+      std::vector<Tensor> base = c.make(rng, DType::F32, k);
+      ASSERT_GT(inject_case(c, base, v), 0) << c.name << ": no float32 input to write non-finite values into";
+      const std::string what = c.name + " set " + std::to_string(k) + " with " + nonfinite_name(v);
+      expect_cuda_matches_cpu(c.fn, base, c.grad_inputs, rng, c.cuda_rtol, c.cuda_atol, what, true);
+    }
   }
 }
 
@@ -182,6 +237,65 @@ TEST(OpHarness, PoisonedElementLeftUnwrittenFails) {
     EXPECT_NE(std::string(failures.GetTestPartResult(0).message()).find("unwritten: element 3 is"), std::string::npos)
         << failures.GetTestPartResult(0).message();
   }
+}
+
+// The non-finite comparison: NaN matches only NaN and an infinity only the same infinity, so a
+// backend that skips a NaN (a finite value where the other has NaN) or flips an infinity fails.
+TEST(OpHarness, SameNonFiniteComparisonFailsOnEachMismatch) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  Tensor ref = Tensor::from_vector<float>({nan, inf, -inf, 1.f}, {4});
+  expect_close(ref.clone(), ref, 1e-5, 1e-6, "identical", true);  // passes
+  const std::vector<std::vector<float>> wrong = {
+      {1.f, inf, -inf, 1.f}, {nan, -inf, -inf, 1.f}, {nan, inf, nan, 1.f}, {nan, inf, -inf, nan}, {nan, inf, -inf, inf}};
+  for (const auto& w : wrong) {
+    ::testing::TestPartResultArray failures;
+    {
+      ::testing::ScopedFakeTestPartResultReporter catcher(
+          ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+      expect_close(Tensor::from_vector<float>(w, {4}), ref, 1e-5, 1e-6, "mismatch", true);
+    }
+    EXPECT_GE(failures.size(), 1) << "a non-finite mismatch passed";
+  }
+  // Without the flag NaN never passes (the finite-input checks); an infinity is still matched
+  // only by itself there (it used to be matched by anything but NaN: its tolerance is infinite).
+  for (const auto& w : std::vector<std::vector<float>>{{nan}, {-inf}, {1e30f}}) {
+    ::testing::TestPartResultArray failures;
+    {
+      ::testing::ScopedFakeTestPartResultReporter catcher(
+          ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+      expect_close(Tensor::from_vector<float>(w, {1}), Tensor::from_vector<float>({w[0] == w[0] ? inf : nan}, {1}),
+                   1e-5, 1e-6, "strict");
+    }
+    EXPECT_GE(failures.size(), 1) << "strict comparison passed " << w[0];
+  }
+  expect_close(Tensor::from_vector<float>({inf}, {1}), Tensor::from_vector<float>({inf}, {1}), 1e-5, 1e-6, "inf");
+}
+
+// Every case's non-finite variants reach its inputs: each injects into at least one float32 input
+// (a case whose inputs are all integer or whose check is excluded must say why), and the CPU
+// output of the NaN variant of the cases that are not masks or fills is NaN somewhere.
+TEST(OpHarness, NonFiniteVariantsReachEveryCase) {
+  PoisonGuard poison;
+  int excluded = 0, checked = 0, nan_out = 0;
+  for (const OpCase& c : op_cases()) {
+    if (!c.no_nonfinite_check.empty()) {
+      ++excluded;
+      continue;
+    }
+    Rng rng(2000);
+    std::vector<Tensor> base = c.make(rng, DType::F32, 0);
+    EXPECT_GT(inject_case(c, base, NonFinite::NaN), 0) << c.name << ": no float32 input for the non-finite variants";
+    for (double v : c.fn(base).to_vector<double>())
+      if (std::isnan(v)) {
+        ++nan_out;
+        break;
+      }
+    ++checked;
+  }
+  EXPECT_GT(checked, 40);
+  EXPECT_GT(nan_out, checked * 3 / 4) << "NaN inputs reached the output of only " << nan_out << " of " << checked
+                                      << " cases";
+  EXPECT_LT(excluded, 15);
 }
 
 TEST(OpHarness, OmpThreadsPinsAndRestores) {

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <string>
 
 #include "engine/ops.h"
@@ -16,9 +18,11 @@
 namespace ff::test {
 
 // Expects |actual - expected| <= atol + rtol * |expected| element-wise (after moving both to the
-// CPU in float64). NaN never passes. Prints the first mismatches and the worst error.
+// CPU in float64). NaN never passes; an expected infinity is matched only by the same infinity.
+// Prints the first mismatches and the worst error. same_nonfinite: NaN matches NaN too: the check
+// of non-finite inputs, where two backends must agree on which elements are NaN or infinite.
 inline void expect_close(const Tensor& actual, const Tensor& expected, double rtol, double atol,
-                         const std::string& what) {
+                         const std::string& what, bool same_nonfinite = false) {
   ASSERT_TRUE(actual.defined()) << what << ": actual is undefined";
   ASSERT_TRUE(expected.defined()) << what << ": expected is undefined";
   ASSERT_EQ(actual.shape(), expected.shape()) << what << ": shape " << shape_str(actual.shape())
@@ -27,8 +31,12 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double rt
   int64_t bad = 0;
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    double err = std::fabs(a[i] - e[i]);
-    bool ok = err <= atol + rtol * std::fabs(e[i]);  // false for NaN
+    if (same_nonfinite && std::isnan(a[i]) && std::isnan(e[i])) continue;
+    // False for NaN. An expected infinity needs the same infinity: its tolerance is infinite, so
+    // err <= tol alone would accept any non-NaN value, -inf included.
+    const bool same_inf = std::isinf(e[i]) && a[i] == e[i];
+    double err = same_inf ? 0.0 : std::fabs(a[i] - e[i]);
+    bool ok = same_inf || (!std::isinf(e[i]) && err <= atol + rtol * std::fabs(e[i]));
     if (!ok) {
       if (bad < 5)
         ADD_FAILURE() << what << ": element " << i << " is " << a[i] << ", expected " << e[i]
@@ -38,6 +46,20 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double rt
     if (!(err <= worst)) worst = err;
   }
   EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << a.size() << " elements out of tolerance; worst |err| " << worst;
+}
+
+// Expects f() to throw ff::Error whose message contains every one of `parts` (the op's name and
+// the words of the check meant to fire), so a throw from somewhere else — a tensor the test
+// itself could not make, another check — fails instead of passing for the wrong reason.
+inline void expect_throw_with(const std::function<void()>& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+    return;
+  }
+  ADD_FAILURE() << "no ff::Error thrown (expected one mentioning '" << *parts.begin() << "')";
 }
 
 // Poisons every allocation for its scope (see set_poison_allocations): host and device memory
