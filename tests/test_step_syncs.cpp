@@ -180,20 +180,22 @@ std::array<Syncs, kSteps + 2> embedding_epoch(Device dev, bool* pinned, std::vec
   return run_fit("embedding small + ArcFace", model, model.parameters(), make, loss, classes, pinned, losses);
 }
 
-TEST(StepSyncsCuda, HourglassTrainingStepDoesNotSynchronise) {
-  FF_SKIP_WITHOUT_CUDA("host synchronisations of a hourglass training step");
+using Epoch = std::array<Syncs, kSteps + 2> (*)(Device, bool*, std::vector<double>*);
+void expect_sync_free_epoch_on_cuda(const std::string& name, Epoch epoch) {
   bool pinned = false;
   std::vector<double> losses;
-  auto at = hourglass_epoch(Device::cuda(), &pinned, &losses);
-  expect_sync_free_step("hourglass small", at, pinned);
+  const auto at = epoch(Device::cuda(), &pinned, &losses);
+  expect_sync_free_step(name, at, pinned);
+}
+
+TEST(StepSyncsCuda, HourglassTrainingStepDoesNotSynchronise) {
+  FF_SKIP_WITHOUT_CUDA("host synchronisations of a hourglass training step");
+  expect_sync_free_epoch_on_cuda("hourglass small", hourglass_epoch);
 }
 
 TEST(StepSyncsCuda, EmbeddingArcFaceTrainingStepDoesNotSynchronise) {
   FF_SKIP_WITHOUT_CUDA("host synchronisations of an embedding + ArcFace training step");
-  bool pinned = false;
-  std::vector<double> losses;
-  auto at = embedding_epoch(Device::cuda(), &pinned, &losses);
-  expect_sync_free_step("embedding small + ArcFace", at, pinned);
+  expect_sync_free_epoch_on_cuda("embedding small + ArcFace", embedding_epoch);
 }
 
 // The harness itself, on the CPU (where nothing synchronises): both epochs run through fit, every
