@@ -209,8 +209,8 @@ struct Loader::Impl {
       std::atomic_thread_fence(std::memory_order_acquire);
       // THE GUARD of asynchronous uploads: the caller may have dropped the batch while the device
       // still copies from it (Tensor::copy_from from a pinned block). Wait for that copy, here in
-      // the worker, never in the training loop; it blocks only if the copy has not run yet,
-      // prefetch + 1 batches after it was enqueued.
+      // the worker (in next() when there are no workers); it blocks only if the copy has not run
+      // yet, prefetch + 1 batches after it was enqueued.
       b.storage->wait_for_readers();
       return;
     }
