@@ -116,9 +116,13 @@ void expect_sync_free_step(const std::string& name, const std::array<Syncs, kSte
       << name << ": host synchronisations in training step 2 (the emulated runtime's count)";
   EXPECT_GE(at[4].emulated - at[3].emulated, 1) << name << ": the loss read at step 3 must be seen by the emulator";
 #endif
-  std::printf("%s: host synchronisations per step: warm-up %lld, step 2 %lld, step 3 (loss read) %lld (engine count)\n",
-              name.c_str(), static_cast<long long>(at[2].engine - at[1].engine),
-              static_cast<long long>(at[3].engine - at[2].engine), static_cast<long long>(at[4].engine - at[3].engine));
+  auto per_step = [&](int64_t Syncs::*count) {
+    return std::to_string(at[2].*count - at[1].*count) + ", step 2 " + std::to_string(at[3].*count - at[2].*count) +
+           ", step 3 (loss read) " + std::to_string(at[4].*count - at[3].*count);
+  };
+  std::printf("%s: host synchronisations per step, engine count: warm-up %s%s\n", name.c_str(),
+              per_step(&Syncs::engine).c_str(),
+              at[1].emulated >= 0 ? ("; emulated runtime: warm-up " + per_step(&Syncs::emulated)).c_str() : "");
 }
 
 // One epoch of the small hourglass on `dev` (what face/landmark_train.cpp's loss hook does: MSE of
