@@ -7,7 +7,9 @@
 //                 weight decay 5e-4). Hourglass: MSE of every stack against a fixed target
 //                 (intermediate supervision). Embedding: the fused ArcFace head (s 45, m 0.1) over
 //                 `classes` classes, its weights trained with the network's.
-// Nothing is read back to the host, so on the GPU a step is queued work only (time it with events).
+// Nothing is read back to the host, so on the GPU a step is queued work only (time it with events):
+// the batch and the labels are uploaded once, at construction, and the CUDA losses do not read their
+// labels back (engine/checks.h). tests/test_step_syncs.cpp counts the same for fit's steps: zero.
 #pragma once
 #include <memory>
 #include <string>

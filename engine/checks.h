@@ -15,4 +15,17 @@ void check_same_shape(const char* op, const Tensor& a, const Tensor& b);
 void check_dim(const char* op, const Tensor& t, int64_t dim, const char* what);
 // CUDA ops run in float32 only; float64 is the CPU gradient-check type.
 void check_cuda_f32(const char* op, const Tensor& t);
+
+// Class labels: int64 labels [N] must lie in [0, k); `x` (the logits or cosines) names the op's
+// input in the message, which gives the first bad label, its index and how many are bad.
+// CPU labels are checked on the host, always. CUDA labels are NOT checked by default: a check
+// would read the result back, a host synchronisation in every training step, so the caller
+// guarantees the range (the training tasks check their labels on the host where they are made:
+// LoaderOptions::num_classes). An out-of-range CUDA label reads and writes outside the op's
+// buffers. set_check_device_labels(true), or FF_CHECK_DEVICE_LABELS=1 in the environment, turns the
+// CUDA check on (one small kernel and a 24-byte read per op): for debugging. Defined in
+// engine/ops_loss.cpp.
+void check_labels(const char* op, const Tensor& labels, int64_t k, const Tensor& x);
+void set_check_device_labels(bool on);
+bool check_device_labels();
 }  // namespace ff

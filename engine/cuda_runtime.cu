@@ -1,6 +1,7 @@
-// engine/cuda_runtime.cu — the caching device allocator and the copies. The stream they are
-// ordered on, the library handles and the workspace belong to kernels/cuda_context.cu; the
-// workspace draws its memory from this allocator (installed below).
+// engine/cuda_runtime.cu — the caching device allocator, the copies, events and the count of host
+// synchronisations. The stream they are ordered on, the library handles and the workspace belong
+// to kernels/cuda_context.cu; the workspace draws its memory from this allocator (installed below).
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -116,21 +117,73 @@ int device_count() {
 void* alloc(size_t nbytes) { return allocator().alloc(nbytes); }
 void free(void* p) { allocator().free(p); }
 
+// ------------------------------------------------------------------ host synchronisations
+namespace {
+std::atomic<int64_t> g_host_syncs{0};
+void sync_stream() {  // every blocking wait on the stream goes through here, so it is counted
+  ++g_host_syncs;
+  CUDA_CHECK(cudaStreamSynchronize(stream()));
+}
+cudaEvent_t as_event(void* e) { return static_cast<cudaEvent_t>(e); }
+}  // namespace
+int64_t host_syncs() { return g_host_syncs.load(); }
+
+Event::Event() {
+  cudaEvent_t e = nullptr;
+  CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  event_ = e;
+}
+Event::~Event() {
+  if (event_) (void)cudaEventDestroy(as_event(event_));  // never throws; a pending event is fine
+}
+Event::Event(Event&& o) noexcept : event_(o.event_) { o.event_ = nullptr; }
+Event& Event::operator=(Event&& o) noexcept {
+  if (this != &o) {
+    if (event_) (void)cudaEventDestroy(as_event(event_));
+    event_ = o.event_;
+    o.event_ = nullptr;
+  }
+  return *this;
+}
+void Event::record() {
+  FF_CHECK(event_ != nullptr, "cudart::Event::record: the event was moved from");
+  CUDA_CHECK(cudaEventRecord(as_event(event_), stream()));
+}
+bool Event::ready() const {
+  if (!event_) return true;  // moved from: nothing pending
+  cudaError_t err = cudaEventQuery(as_event(event_));
+  if (err == cudaErrorNotReady) return false;
+  CUDA_CHECK(err);  // a real error (a faulted kernel before the event, say)
+  return true;
+}
+void Event::wait() const {
+  if (ready()) return;  // the common case: nothing to wait for, no synchronisation
+  ++g_host_syncs;
+  CUDA_CHECK(cudaEventSynchronize(as_event(event_)));
+}
+
+// ------------------------------------------------------------------ copies
 // Copies are ordered on the one stream; a copy to the host waits for it, so the host sees the data.
+Event memcpy_h2d_async(void* dst, const void* src, size_t n) {
+  Event done;
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream()));
+  done.record();  // src may be reused once the device has passed this point
+  return done;
+}
 void memcpy_h2d(void* dst, const void* src, size_t n) {
   CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, stream()));
-  CUDA_CHECK(cudaStreamSynchronize(stream()));  // src is pageable host memory the caller may reuse
+  sync_stream();  // src is pageable host memory the caller may reuse as soon as we return
 }
 void memcpy_d2h(void* dst, const void* src, size_t n) {
   CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, stream()));
-  CUDA_CHECK(cudaStreamSynchronize(stream()));
+  sync_stream();
 }
 void memcpy_d2d(void* dst, const void* src, size_t n) {
   CUDA_CHECK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice, stream()));
 }
 void memset_zero(void* dst, size_t n) { CUDA_CHECK(cudaMemsetAsync(dst, 0, n, stream())); }
 void memset_bytes(void* dst, int value, size_t n) { CUDA_CHECK(cudaMemsetAsync(dst, value, n, stream())); }
-void synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream())); }
+void synchronize() { sync_stream(); }
 
 bool host_register(void* p, size_t nbytes) {
   if (cudaHostRegister(p, nbytes, cudaHostRegisterDefault) != cudaSuccess) {

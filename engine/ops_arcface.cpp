@@ -6,6 +6,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/checks.h"
 #include "kernels/arcface.h"
 #include "kernels/elementwise.h"
 
@@ -13,8 +14,8 @@ namespace ff {
 
 namespace {
 // logits-like x [N, K] and int64 labels [N] in [0, K) on x's device. CPU labels are checked on the
-// host; CUDA labels are copied to the host for the check (one small read, outside the hot path of
-// the kernels themselves).
+// host; CUDA labels only when set_check_device_labels asks for it (engine/checks.h: the check would
+// be a host synchronisation in every training step, so the caller guarantees the range).
 void check_rows_labels(const char* op, const Tensor& x, const Tensor& labels) {
   check_float(op, x, "x");
   FF_CHECK(x.dim() == 2, op, ": x must be [N, K], got ", x.str());
@@ -22,10 +23,7 @@ void check_rows_labels(const char* op, const Tensor& x, const Tensor& labels) {
   FF_CHECK(labels.dtype() == DType::I64 && labels.dim() == 1 && labels.size(0) == x.size(0), op,
            ": labels must be int64 [", x.size(0), "], got ", labels.str());
   check_same_device(op, x, labels);
-  std::vector<int64_t> l = labels.to_vector<int64_t>();
-  for (size_t i = 0; i < l.size(); ++i)
-    FF_CHECK(l[i] >= 0 && l[i] < x.size(1), op, ": label ", l[i], " at index ", i, " is outside [0, ",
-             x.size(1), ") for x ", x.str());
+  check_labels(op, labels, x.size(1), x);
 }
 
 }  // namespace

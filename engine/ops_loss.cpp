@@ -1,6 +1,9 @@
 // engine/ops_loss.cpp — the losses mse_loss and cross_entropy, with their gradients. Each op checks
 // its arguments once, dispatches to kernels/loss.h, and records an autograd node capturing
 // detached saved tensors. (The fused ArcFace loss is in engine/ops_arcface.cpp.)
+#include <atomic>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "engine/autograd.h"
@@ -9,6 +12,36 @@
 #include "kernels/loss.h"
 
 namespace ff {
+
+// ---------------------------------------------------------------- label checks (engine/checks.h)
+namespace {
+bool env_checks_device_labels() {
+  const char* v = std::getenv("FF_CHECK_DEVICE_LABELS");
+  return v != nullptr && std::string(v) == "1";
+}
+std::atomic<bool> g_check_device_labels{env_checks_device_labels()};
+}  // namespace
+void set_check_device_labels(bool on) { g_check_device_labels = on; }
+bool check_device_labels() { return g_check_device_labels.load(); }
+
+void check_labels(const char* op, const Tensor& labels, int64_t k, const Tensor& x) {
+  const int64_t n = labels.numel();
+  if (n == 0 || (labels.device().is_cuda() && !check_device_labels())) return;
+  // One kernel counts the bad labels: bad = {count, first bad index, its label}.
+  Tensor bad = Tensor::empty({3}, DType::I64, labels.device());
+  if (labels.device().is_cuda())
+    FF_CUDA_CALL(op, cuda::count_bad_labels(labels.data<int64_t>(), n, k, bad.data<int64_t>()));
+  else
+    cpu::count_bad_labels(labels.data<int64_t>(), n, k, bad.data<int64_t>());
+  const int64_t* v = bad.data<int64_t>();
+  std::vector<int64_t> host;
+  if (labels.device().is_cuda()) {  // the read back (a host synchronisation) asked for
+    host = bad.to_vector<int64_t>();
+    v = host.data();
+  }
+  FF_CHECK(v[0] == 0, op, ": label ", v[2], " at index ", v[1], " is outside [0, ", k, ") for ", x.str(), " (",
+           v[0], " bad label", v[0] == 1 ? "" : "s", ")");
+}
 
 // ---------------------------------------------------------------- mse_loss
 Tensor mse_loss(const Tensor& x, const Tensor& target) {
@@ -48,19 +81,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
            logits.size(0), " rows of logits ", logits.str());
   const int64_t n = logits.size(0), k = logits.size(1);
   FF_CHECK(n > 0 && k > 0, op, ": empty logits ", logits.str());
-  // Label range check. On CUDA this is the op's one host synchronisation: a one-block kernel
-  // counts the bad labels and the 24-byte result is read back, because an out-of-range label
-  // must raise here rather than index out of bounds inside the kernels.
-  {
-    Tensor bad = Tensor::empty({3}, DType::I64, labels.device());
-    if (labels.device().is_cuda())
-      FF_CUDA_CALL(op, cuda::count_bad_labels(labels.data<int64_t>(), n, k, bad.data<int64_t>()));
-    else
-      cpu::count_bad_labels(labels.data<int64_t>(), n, k, bad.data<int64_t>());
-    std::vector<int64_t> v = bad.to_vector<int64_t>();
-    FF_CHECK(v[0] == 0, op, ": label ", v[2], " at index ", v[1], " is outside [0, ", k, ") for logits ",
-             logits.str(), " (", v[0], " bad label", v[0] == 1 ? "" : "s", ")");
-  }
+  check_labels(op, labels, k, logits);  // on CUDA only when asked for: see engine/checks.h
   Tensor stats = Tensor::empty({n, 2}, logits.dtype(), logits.device());  // row max, log-sum-exp rest
   Tensor y = Tensor::empty({}, logits.dtype(), logits.device());
   FF_DISPATCH_FLOAT(op, logits,

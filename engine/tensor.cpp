@@ -81,6 +81,11 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
 
 Storage::~Storage() {
   if (device.is_cpu()) {
+    try {
+      wait_for_readers();  // an upload still reading the block must finish before it is freed
+    } catch (const std::exception&) {
+      // A failed wait (the device faulted) cannot be repaired here; never throw from a destructor.
+    }
     std::free(data);
     g_host_bytes -= static_cast<int64_t>(nbytes);
   } else {
@@ -88,6 +93,12 @@ Storage::~Storage() {
     cudart::free(data);
 #endif
   }
+}
+
+void Storage::wait_for_readers() {
+  if (!readers) return;
+  readers->wait();
+  readers.reset();
 }
 
 // ------------------------------------------------------------------ construction
@@ -159,6 +170,14 @@ void convert_from(const S* s, void* d, DType dt, int64_t n) {
     case DType::U8: convert_loop(s, static_cast<uint8_t*>(d), n); break;
   }
 }
+#ifdef FF_HAS_CUDA
+// The pending upload out of a pinned host block (Storage::readers).
+struct UploadReader final : HostReader {
+  explicit UploadReader(cudart::Event e) : done(std::move(e)) {}
+  void wait() override { done.wait(); }
+  cudart::Event done;
+};
+#endif
 void convert_host(const void* s, DType st, void* d, DType dt, int64_t n) {
   switch (st) {
     case DType::F32: convert_from(static_cast<const float*>(s), d, dt, n); break;
@@ -180,7 +199,12 @@ void Tensor::copy_from(const Tensor& src) {
   if (d.is_cpu() && s.is_cpu()) {
     std::memcpy(raw(), src.raw(), n);
   } else if (d.is_cuda() && s.is_cpu()) {
-    FF_CUDA_CALL("copy_from", cudart::memcpy_h2d(raw(), src.raw(), n));
+    Storage& host = *src.impl()->storage;
+    if (host.pinned)  // asynchronous: the event recorded after the copy guards the host block's reuse
+      FF_CUDA_CALL("copy_from", host.readers = std::make_shared<UploadReader>(
+                                    cudart::memcpy_h2d_async(raw(), src.raw(), n)));
+    else  // pageable: the copy has finished when this returns, the caller may reuse src at once
+      FF_CUDA_CALL("copy_from", cudart::memcpy_h2d(raw(), src.raw(), n));
   } else if (d.is_cpu() && s.is_cuda()) {
     FF_CUDA_CALL("copy_from", cudart::memcpy_d2h(raw(), src.raw(), n));
   } else {

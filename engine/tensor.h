@@ -20,16 +20,32 @@ using Shape = std::vector<int64_t>;
 std::string shape_str(const Shape& s);  // "[2, 3, 4]"
 int64_t shape_numel(const Shape& s);
 
+// Something still reading a host block, which must finish before the block is overwritten or
+// freed: an asynchronous upload (a cudart::Event behind it, see Tensor::copy_from). wait() blocks
+// until it has finished; it may be called more than once.
+struct HostReader {
+  virtual ~HostReader() = default;
+  virtual void wait() = 0;
+};
+
 // A block of memory on one device. Device memory comes from the caching allocator
 // (engine/cuda_runtime.h), host memory from aligned malloc (64-byte alignment).
 struct Storage {
   Storage(size_t nbytes, Device device);
-  ~Storage();
+  ~Storage();  // a host block first waits for its readers
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   size_t nbytes = 0;
   Device device;
+  // Host blocks only. pinned: page-locked (cudart::host_register; set by whoever registered it, the
+  // loader for its batch buffers), so Tensor::copy_from uploads from it asynchronously instead of
+  // waiting for the copy. readers: the latest such upload still possibly reading the block (the
+  // stream runs in order, so it finishes after every earlier one), or null. Whoever overwrites a
+  // pinned block calls wait_for_readers() first: train/loader.cpp before it refills a batch slot.
+  bool pinned = false;
+  std::shared_ptr<HostReader> readers;
+  void wait_for_readers();  // waits for `readers`, then drops it
 };
 
 struct Node;

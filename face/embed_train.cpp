@@ -244,6 +244,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
   lo.drop_last = true;
   lo.seed = derive_seed(o.seed, {kLoaderTag, 0});
   lo.workers = o.workers;
+  lo.num_classes = classes;  // labels checked here, on the host: the CUDA losses do not read them back
   const EmbedAugment aug = o.augment;
   Loader loader(static_cast<int64_t>(split.train.size()), [&](int64_t i, Rng& rng) {
     const FaceRecord& r = set.faces[split.train[static_cast<size_t>(i)]];

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/autograd.h"
+#include "engine/checks.h"
 #include "engine/config.h"
 #include "engine/ops.h"
 #include "kernels/linear.h"
@@ -169,8 +170,18 @@ TEST(LinearCuda, MixedDevicesRaise) {
   expect_error([&] { l2_normalize(x.to(d).to(DType::F64)); }, {"l2_normalize", "float32"});
 }
 
+// The CUDA losses check device labels only when asked (engine/checks.h: by default the check would be a
+// host synchronisation per training step; the loader checks labels where they are made). Asked, the
+// check finds every bad label, as before; tests/test_step_syncs.cpp checks the default reads nothing.
+struct DeviceLabelChecks {
+  bool saved = check_device_labels();
+  DeviceLabelChecks() { set_check_device_labels(true); }
+  ~DeviceLabelChecks() { set_check_device_labels(saved); }
+};
+
 TEST(LinearCuda, DeviceLabelCheck) {
   FF_SKIP_WITHOUT_CUDA("device label check");
+  DeviceLabelChecks checked;
   Device d = Device::cuda();
   // 3000 labels: more than one thread's stride in the one-block kernel; bad ones at 1500 and 2999.
   std::vector<int64_t> lab(3000, 1);
@@ -182,6 +193,10 @@ TEST(LinearCuda, DeviceLabelCheck) {
   expect_error([&] { cross_entropy(logits, labels_of(lab).to(d)); }, {"cross_entropy", "label -5", "index 2999", "1 bad label)"});
   lab[2999] = 0;
   EXPECT_NEAR(cross_entropy(logits, labels_of(lab).to(d)).item(), std::log(10.0), 1e-5);
+  // The label-indexed ops and ArcFace share the check.
+  Tensor cos = Tensor::zeros({4, 6}, DType::F32, d), bad = labels_of({0, 5, 6, -1}).to(d);
+  expect_error([&] { arcface_loss(cos, bad, 45, 0.1); }, {"arcface_loss", "label 6", "index 2", "2 bad labels"});
+  expect_error([&] { gather_label(cos, bad); }, {"gather_label", "label 6", "index 2"});
 }
 
 TEST(LinearCuda, Tf32MatchesCpuLoosely) {

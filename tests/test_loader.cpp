@@ -1,6 +1,7 @@
 // tests/test_loader.cpp — the batch loader (train/loader.h): determinism whatever the worker count,
 // shuffling, drop_last, exact resume, error propagation, shutdown mid-epoch, batches kept by the
-// caller, and argument checks.
+// caller, waiting for an asynchronous upload before a buffer is reused or freed, labels checked
+// against the class count, and argument checks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -375,6 +376,97 @@ TEST(Loader, PinnableBuffersArePageAlignedAndNothingLeaks) {
     ASSERT_TRUE(kept.images.defined());
   }
   EXPECT_EQ(host_bytes_in_use(), baseline);
+}
+
+// What an asynchronous upload leaves with a pinned host block (Storage::readers, set by
+// Tensor::copy_from from a cudart::Event): here a fake that records when it is waited for and
+// whether the block still held the uploaded bytes then.
+struct FakeUpload : HostReader {
+  const Storage* block;
+  std::vector<uint8_t> uploaded;  // the block's bytes when the "upload" was enqueued
+  int waits = 0;
+  bool intact_at_wait = true;
+  explicit FakeUpload(const Storage& s)
+      : block(&s), uploaded(static_cast<const uint8_t*>(s.data), static_cast<const uint8_t*>(s.data) + s.nbytes) {}
+  void wait() override {
+    ++waits;
+    intact_at_wait = intact_at_wait && std::memcmp(block->data, uploaded.data(), uploaded.size()) == 0;
+  }
+};
+
+TEST(Loader, WaitsForTheUploadBeforeReusingABatchBuffer) {
+  for (int workers : {0, 1}) {
+    LoaderOptions o = options(workers, 2);
+    o.shuffle = false;
+    o.prefetch = 1;  // two slots: batch 2 refills batch 0's buffers
+    Loader loader(8, random_sample, o);
+    Batch b;
+    ASSERT_TRUE(loader.next(&b));
+    Storage& images = *b.images.impl()->storage;
+    Storage& labels = *b.labels.impl()->storage;
+    const void* images_block = images.data;
+    auto up_images = std::make_shared<FakeUpload>(images), up_labels = std::make_shared<FakeUpload>(labels);
+    images.readers = up_images;  // as if batch 0 had been uploaded and the copy were still running
+    labels.readers = up_labels;
+    ASSERT_TRUE(loader.next(&b));  // batch 1 (drops batch 0: its slot may be refilled from now on)
+    bool reused = b.images.raw() == images_block;
+    ASSERT_TRUE(loader.next(&b));  // batch 2
+    ASSERT_EQ(b.indices.front(), 4);
+    reused = reused || b.images.raw() == images_block;
+    ASSERT_TRUE(reused) << workers << " workers: batch 0's buffer was not reused by batch 1 or 2";
+    EXPECT_EQ(up_images->waits, 1) << workers << " workers: the loader must wait for the upload once before refilling";
+    EXPECT_EQ(up_labels->waits, 1) << workers << " workers";
+    EXPECT_TRUE(up_images->intact_at_wait) << workers << " workers: the buffer was overwritten before the wait";
+    EXPECT_TRUE(up_labels->intact_at_wait) << workers << " workers";
+    EXPECT_EQ(up_images.use_count(), 1) << "the loader must drop the reader once it has finished";
+  }
+}
+
+TEST(Loader, WaitsForTheUploadBeforeFreeingABatchBuffer) {
+  auto up = std::shared_ptr<FakeUpload>();
+  {
+    Loader loader(8, random_sample, options(0, 4));
+    Batch b;
+    ASSERT_TRUE(loader.next(&b));
+    up = std::make_shared<FakeUpload>(*b.images.impl()->storage);
+    b.images.impl()->storage->readers = up;
+  }  // the loader (and with it the buffer) goes while the "upload" is pending
+  EXPECT_EQ(up->waits, 1);
+  EXPECT_TRUE(up->intact_at_wait);
+  // A kept batch's block outlives the loader; it waits when its last user lets go.
+  auto kept_up = std::shared_ptr<FakeUpload>();
+  Batch kept;
+  {
+    Loader loader(8, random_sample, options(0, 4));
+    ASSERT_TRUE(loader.next(&kept));
+    kept_up = std::make_shared<FakeUpload>(*kept.images.impl()->storage);
+    kept.images.impl()->storage->readers = kept_up;
+  }
+  kept = Batch();
+  EXPECT_EQ(kept_up->waits, 1);
+}
+
+TEST(Loader, LabelsOutsideTheClassesRaiseNamingTheItem) {
+  for (int workers : {0, 2}) {
+    LoaderOptions o = options(workers, 4);
+    o.shuffle = false;
+    o.num_classes = 4;  // random_sample's labels are item % 5: item 4 has label 4
+    Loader loader(8, random_sample, o);
+    Batch b;
+    ASSERT_TRUE(loader.next(&b));  // items 0..3, labels 0..3
+    try {
+      loader.next(&b);
+      ADD_FAILURE() << "label 4 of item 4 is outside [0, 4) and must raise";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      for (const char* part : {"item 4", "batch 1", "label 4", "row 0", "[0, 4)"})
+        EXPECT_NE(msg.find(part), std::string::npos) << part << " missing from: " << msg;
+    }
+    EXPECT_FALSE(loader.next(&b));
+  }
+  LoaderOptions o = options(1);
+  o.num_classes = -1;
+  EXPECT_THROW(Loader(10, random_sample, o), Error);
 }
 
 TEST(Loader, EpochEndsAndNeedsARestart) {

@@ -82,23 +82,22 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
       const bool saves = o.save_every > 0 && step % o.save_every == 0;
       const bool stops = o.stop_after_steps >= 0 && step >= o.stop_after_steps;
       const bool logs = step % log_every == 0 || st.batch_in_epoch + 1 == per_epoch || saves || stops;
-      double mean = 0;
-      if (logs) {  // before backward: with log_every 1 a bad loss never reaches the weights
-        const double sum = pending.item();  // the interval's one host read
-        mean = sum / static_cast<double>(pending_steps);
-        FF_CHECK(std::isfinite(mean), name, " (epoch ", epoch + 1, "): the loss is ", mean, " at step ", step,
-                 pending_steps > 1 ? " (the mean of steps " + std::to_string(step - pending_steps + 1) + " to " +
-                                         std::to_string(step) + ", read once per logging interval)"
-                                   : std::string(),
-                 "; stopping (the last checkpoint, from an earlier step, is intact)");
-        st.scalars["epoch_loss_sum"] += sum;
-      }
       t.optimizer.zero_grad();
       loss.backward();
       t.optimizer.step();
       st.step = step;
       st.batch_in_epoch += 1;
       if (logs) {
+        // The interval's one host read, after the step is enqueued: on a GPU the backward and the
+        // update are queued before the host waits, and nothing else in the step reads back.
+        const double sum = pending.item();
+        const double mean = sum / static_cast<double>(pending_steps);
+        FF_CHECK(std::isfinite(mean), name, " (epoch ", epoch + 1, "): the loss is ", mean, " at step ", step,
+                 pending_steps > 1 ? " (the mean of steps " + std::to_string(step - pending_steps + 1) + " to " +
+                                         std::to_string(step) + ", read once per logging interval)"
+                                   : std::string(),
+                 "; stopping (the last checkpoint, from an earlier step, is intact)");
+        st.scalars["epoch_loss_sum"] += sum;
         const double secs = since(t_interval);
         const double rate = pending_images / std::max(secs, 1e-9);
         log.row({static_cast<double>(epoch + 1), static_cast<double>(step), mean, t.optimizer.lr(0), rate});

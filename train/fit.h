@@ -6,14 +6,16 @@
 //
 // Each step: the batch (poisoned with NaN at FitOptions::nan_at_step), hooks.loss, zero_grad,
 // backward, the optimizer step. The losses are summed on the loss's device and read to the host
-// once per logging interval (every log_every steps, and at every checkpoint and epoch end), so on
-// a GPU the loop adds no host synchronisation in between (ops may have their own, e.g. the label
-// checks of cross_entropy on device labels). log.csv gets one row per interval: epoch, step
-// (the interval's last), loss (the mean of its steps), lr, images_per_s (its images over its wall
-// time, loader waits included).
-// The NaN guard checks each read (before that step's backward): the price of one read per interval
-// is that a bad loss is caught up to log_every - 1 steps late, with the weights possibly poisoned by
-// then; no checkpoint is ever written from them, since every save is preceded by a read.
+// once per logging interval (every log_every steps, and at every checkpoint and epoch end), after
+// that step's update is enqueued. On a GPU a step between two reads does no host synchronisation
+// at all (tests/test_step_syncs.cpp counts them: zero): the loader's pinned batches upload
+// asynchronously, and the CUDA losses do not read their labels back (the loader checks them,
+// LoaderOptions::num_classes). log.csv gets one row per interval: epoch, step (the interval's
+// last), loss (the mean of its steps), lr, images_per_s (its images over its wall time, loader
+// waits included).
+// The NaN guard checks each read: the price of one read per interval, after the update, is that a
+// bad loss is caught up to log_every steps late (at the end of its interval), with the weights
+// poisoned by then; no checkpoint is ever written from them, since every save is preceded by a read.
 //
 // At each epoch's end: hooks.validate -> the metric (its direction decides "best"); the schedule
 // steps (LRScheduler once, ReduceLROnPlateau with the metric); hooks.on_epoch_end (a task's epoch

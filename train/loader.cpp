@@ -16,7 +16,9 @@
 // from batch to batch and page-locked once when a CUDA device is present. The caller's batch
 // tensors share those buffers, so before a slot is refilled the loader checks that nobody holds
 // them any more (shared_ptr use count); if the caller kept a batch, the slot gets fresh buffers
-// and the old ones are "retired" until their last user lets go (then unpinned and freed).
+// and the old ones are "retired" until their last user lets go (then unpinned and freed). An
+// upload from a pinned buffer is asynchronous (Tensor::copy_from) and leaves an event with the
+// buffer (Storage::readers): the loader waits on it before it refills or unpins the buffer.
 //
 // Threads. Each worker limits OpenMP to one thread for itself (see worker()).
 //
@@ -81,6 +83,7 @@ struct Buffer {
     storage->data = aligned;
 #ifdef FF_HAS_CUDA
     if (pin) pinned = cudart::host_register(storage->data, rounded);
+    storage->pinned = pinned;  // Tensor::copy_from uploads from it asynchronously (Storage::readers)
 #else
     (void)pin;
 #endif
@@ -90,6 +93,8 @@ struct Buffer {
 #ifdef FF_HAS_CUDA
     if (pinned) {
       try {
+        storage->wait_for_readers();  // an upload still reading the block: let it finish first
+        storage->pinned = false;
         cudart::host_unregister(storage->data);
       } catch (const std::exception&) {
         // A failing unregister (driver shutting down) leaves nothing to repair; never throw here.
@@ -200,8 +205,13 @@ struct Loader::Impl {
   void ensure(Buffer& b, size_t nbytes) {
     if (b.storage && b.capacity() >= nbytes && b.unshared()) {
       // Pairs with the release decrement of the caller's last reference, so the caller's reads
-      // of the old batch happen before we overwrite it.
+      // of the old batch (and its setting of readers) happen before we overwrite it.
       std::atomic_thread_fence(std::memory_order_acquire);
+      // THE GUARD of asynchronous uploads: the caller may have dropped the batch while the device
+      // still copies from it (Tensor::copy_from from a pinned block). Wait for that copy, here in
+      // the worker (in next() when there are no workers); it blocks only if the copy has not run
+      // yet, prefetch + 1 batches after it was enqueued.
+      b.storage->wait_for_readers();
       return;
     }
     if (b.storage) {
@@ -242,7 +252,7 @@ struct Loader::Impl {
       try {
         Rng rng(derive_seed(opt.seed, {static_cast<uint64_t>(ep), static_cast<uint64_t>(item), kSampleTag}));
         Sample s = make(item, rng);
-        check_sample(s, slot, j);
+        check_sample(s, slot, j, opt.num_classes);
         if (j == 0) {  // the first sample fixes the batch's shapes
           slot.image_shape = s.image.shape();
           slot.has_points = s.points.defined();
@@ -274,7 +284,9 @@ struct Loader::Impl {
   }
 
   // Throws when sample j does not fit the batch (its first sample's shapes).
-  static void check_sample(const Sample& s, const Slot& slot, int64_t j) {
+  static void check_sample(const Sample& s, const Slot& slot, int64_t j, int64_t num_classes) {
+    FF_CHECK(num_classes <= 0 || (s.label >= 0 && s.label < num_classes), "sample label ", s.label, " (row ", j,
+             " of the batch) is outside [0, ", num_classes, ") (LoaderOptions::num_classes)");
     FF_CHECK(s.image.defined(), "sample image is undefined");
     FF_CHECK(s.image.dtype() == DType::F32 && s.image.device().is_cpu() && s.image.dim() == 3,
              "sample image must be a float32 [C, H, W] CPU tensor, got ", s.image.str());
@@ -351,6 +363,7 @@ Loader::Loader(int64_t num_items, MakeSample make, const LoaderOptions& options)
   FF_CHECK(options.batch_size > 0, "Loader: batch_size must be > 0, got ", options.batch_size);
   FF_CHECK(options.workers >= 0, "Loader: workers must be >= 0, got ", options.workers);
   FF_CHECK(options.prefetch >= 1, "Loader: prefetch must be >= 1, got ", options.prefetch);
+  FF_CHECK(options.num_classes >= 0, "Loader: num_classes must be >= 0, got ", options.num_classes);
   impl_ = std::make_unique<Impl>(num_items, std::move(make), options);
   impl_->page_aligned = options.pin_memory;
   impl_->pin = options.pin_memory && cuda_available();

@@ -2,8 +2,9 @@
 //
 // A Loader knows nothing about faces: the caller gives it the number of items and a function that
 // makes one sample (decode, crop, augment, normalise) from an item index and a random generator.
-// Workers fill ready batches (pinned host memory when CUDA is present) while the training loop
-// consumes them. Deterministic for a seed whatever the number of workers: the order of an epoch is
+// Workers fill ready batches (pinned host memory when CUDA is present: uploading a batch is then
+// asynchronous, and the loader waits for the upload before it reuses the buffer) while the
+// training loop consumes them. Deterministic for a seed whatever the number of workers: the order of an epoch is
 // a shuffle seeded by (seed, epoch), and sample i of epoch e draws from Rng(derive_seed(seed, {e, i, tag})), so
 // what a sample looks like never depends on which thread made it or when.
 #pragma once
@@ -41,6 +42,10 @@ struct LoaderOptions {
   int workers = 2;        // threads making samples (0: made on the calling thread)
   int prefetch = 4;       // batches kept ready ahead of the consumer
   bool pin_memory = true; // page-locked host batches when a CUDA device is present
+  // > 0: every sample's label must lie in [0, num_classes), checked on the host as the sample is
+  // made (an error naming the item, its batch and row). The CUDA losses do not check device labels
+  // (that would be a host synchronisation per step, engine/checks.h): this is where they are.
+  int64_t num_classes = 0;
 };
 
 class Loader {
