@@ -25,6 +25,9 @@
 //   CUDAEMU_POISON=0xFF  byte that fills fresh device memory and shared memory at each block start
 //   CUDAEMU_STRICT=1     warnings are errors
 //   CUDAEMU_STACK_KB     fiber stack size (default 256, 1024 under AddressSanitizer)
+//   CUDAEMU_REPORT=FILE  at exit, one line per kernel run: launches, blocks, threads, the name
+//                        written at the launch, its first launch site, and the kernel's address
+//                        as an offset in the executable (nm or addr2line give its symbol)
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -91,6 +94,7 @@ struct LaunchSpec {
   dim3 grid, block;
   size_t shared_bytes;
   cudaStream_t stream;
+  const void* kernel_addr;  // identifies the kernel in the CUDAEMU_REPORT table
 };
 bool check_config(const LaunchSpec& spec);                                     // false: error recorded
 bool check_pointer(const LaunchSpec& spec, int index, const void* p, const char* type);  // likewise
@@ -162,7 +166,9 @@ class Launch {
 template <typename... P>
 Launch<P...> launch(const char* kernel_name, const char* file, int line, void (*kernel)(P...), dim3 grid, dim3 block,
                     size_t shared_bytes, cudaStream_t stream) {
-  return Launch<P...>(detail::LaunchSpec{kernel_name, file, line, grid, block, shared_bytes, stream}, kernel);
+  return Launch<P...>(detail::LaunchSpec{kernel_name, file, line, grid, block, shared_bytes, stream,
+                                         reinterpret_cast<const void*>(kernel)},
+                      kernel);
 }
 
 }  // namespace cudaemu

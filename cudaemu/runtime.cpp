@@ -13,6 +13,7 @@
 // the barrier generation) and warp collectives (the same, per warp). So two threads of a block
 // touching the same address with no barrier between them are a data race for TSan whatever the
 // schedule: a missing __syncthreads is reported with both source lines.
+#include <dlfcn.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -97,6 +98,27 @@ struct Counters {
   std::atomic<int64_t> launches{0}, blocks{0}, threads{0}, host_syncs{0}, warnings{0};
 };
 Counters g_count;
+
+// CUDAEMU_REPORT: what ran, per kernel.
+struct KernelRecord {
+  std::string name, site;
+  uintptr_t offset = 0;
+  int64_t launches = 0, blocks = 0, threads = 0;
+};
+std::mutex g_report_mu;
+std::map<const void*, KernelRecord>* g_report = nullptr;
+void write_report() {
+  const char* path = std::getenv("CUDAEMU_REPORT");
+  std::lock_guard<std::mutex> lock(g_report_mu);
+  if (!path || !g_report) return;
+  FILE* f = std::fopen(path, "w");
+  if (!f) return;
+  std::fprintf(f, "# launches blocks threads name site offset\n");
+  for (auto& [addr, r] : *g_report)
+    std::fprintf(f, "%" PRId64 " %" PRId64 " %" PRId64 " %s %s 0x%zx\n", r.launches, r.blocks, r.threads, r.name.c_str(),
+                 r.site.c_str(), static_cast<size_t>(r.offset));
+  std::fclose(f);
+}
 
 // The window of BlockWindow, per host thread.
 thread_local int64_t t_window_first = 0, t_window_last = INT64_MAX;
@@ -1176,6 +1198,25 @@ void run_grid(const LaunchSpec& spec, void (*body)(void*), void* ctx) {
   }
   g_count.blocks += blocks_run;
   g_count.threads += blocks_run * n;
+  static const bool reporting = std::getenv("CUDAEMU_REPORT") != nullptr;
+  if (reporting) {
+    std::lock_guard<std::mutex> lock(g_report_mu);
+    if (!g_report) {
+      g_report = new std::map<const void*, KernelRecord>();
+      std::atexit(write_report);
+    }
+    KernelRecord& r = (*g_report)[spec.kernel_addr];
+    if (r.launches == 0) {
+      r.name = spec.kernel;
+      r.site = format("%s:%d", short_path(spec.file).c_str(), spec.line);
+      Dl_info info;
+      if (dladdr(spec.kernel_addr, &info) && info.dli_fbase)
+        r.offset = reinterpret_cast<uintptr_t>(spec.kernel_addr) - reinterpret_cast<uintptr_t>(info.dli_fbase);
+    }
+    ++r.launches;
+    r.blocks += blocks_run;
+    r.threads += blocks_run * n;
+  }
   if (ex.aborted) ex.stacks_dirty = true;
   for (Thread& t : spare) ex.threads.push_back(std::move(t));
   ex.spec = nullptr;

@@ -40,6 +40,13 @@ struct OpCase {
   double grad_eps = 1e-6, grad_rtol = 1e-5, grad_atol = 1e-7;
   // Non-empty: why central differences do not apply (inputs on a kink); GradCheckF64 skips.
   std::string no_grad_check;
+  // The cuDNN or cuBLAS call on this case's CUDA path, as "<op> is <cuDNN|cuBLAS>". Under the CUDA
+  // emulation (-DFF_CUDA_EMU=ON) it is a CPU stand-in (the CPU twin itself): with nothing
+  // handwritten on the path (stand_in_only) CudaVsCpu would compare the twin with itself, so it
+  // skips, "needs a real GPU: <stand_in>"; otherwise the case runs and its test names end in
+  // "_StandIn" (case_name), so it is never counted as checked on a GPU.
+  std::string stand_in;
+  bool stand_in_only = false;
 };
 
 std::vector<OpCase>& op_cases();

@@ -69,7 +69,7 @@ TEST(ConvErrors, MixedDevices) {
   expect_error([] { conv2d(f32({1, 3, 5, 5}).to(Device::cuda()), f32({4, 3, 3, 3}).to(Device::cuda()), f32({4}), 1, 1); },
                {"conv2d", "[4]"});
   expect_error([] {
-    conv2d(Tensor::zeros({1, 3, 5, 5}, DType::F64, Device::cuda()), Tensor::zeros({4, 3, 3, 3}, DType::F64, Device::cuda()),
+    conv2d(Tensor::zeros({1, 3, 5, 5}, DType::F64).to(Device::cuda()), Tensor::zeros({4, 3, 3, 3}, DType::F64).to(Device::cuda()),
            Tensor(), 1, 1);
   }, {"conv2d", "float64[1, 3, 5, 5]"});
 }

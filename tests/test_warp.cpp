@@ -314,7 +314,7 @@ TEST(Warp, RejectsBadArguments) {
   }
   if (cuda_available()) {
     EXPECT_THROW(warp_affine(img.to(Device::cuda()), m, 4, 4, hwc), Error);  // mixed devices
-    EXPECT_THROW(warp_affine(Tensor::zeros({2, 8, 8, 3}, DType::F64, Device::cuda()), m.to(Device::cuda()), 4, 4, hwc),
+    EXPECT_THROW(warp_affine(Tensor::zeros({2, 8, 8, 3}, DType::F64).to(Device::cuda()), m.to(Device::cuda()), 4, 4, hwc),
                  Error);
   }
 }
