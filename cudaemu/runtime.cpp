@@ -592,22 +592,28 @@ CUevent_st* known_event(cudaEvent_t e) {
   std::lock_guard<std::mutex> lock(g_handle_mu);
   return g_events.count(e) ? e : nullptr;
 }
+template <typename H>
+cudaError_t create_handle(H** out, H value, std::set<const void*>& known, const char* api) {
+  if (!out) return record_error(cudaErrorInvalidValue, format("%s: null result", api));
+  *out = new H(value);
+  std::lock_guard<std::mutex> lock(g_handle_mu);
+  known.insert(*out);
+  return cudaSuccess;
+}
+template <typename H>
+cudaError_t destroy_handle(H* h, std::set<const void*>& known, const char* api) {
+  std::lock_guard<std::mutex> lock(g_handle_mu);
+  if (!h || !known.erase(h)) return record_error(cudaErrorInvalidResourceHandle, format("%s: unknown handle", api));
+  delete h;
+  return cudaSuccess;
+}
 }  // namespace
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned flags) {
-  if (!s) return record_error(cudaErrorInvalidValue, "cudaStreamCreate: null result");
-  *s = new CUstream_st{flags};
-  std::lock_guard<std::mutex> lock(g_handle_mu);
-  g_streams.insert(*s);
-  return cudaSuccess;
+  return create_handle(s, CUstream_st{flags}, g_streams, "cudaStreamCreate");
 }
 cudaError_t cudaStreamCreate(cudaStream_t* s) { return cudaStreamCreateWithFlags(s, cudaStreamDefault); }
-cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  std::lock_guard<std::mutex> lock(g_handle_mu);
-  if (!s || !g_streams.erase(s)) return record_error(cudaErrorInvalidResourceHandle, "cudaStreamDestroy: unknown stream");
-  delete s;
-  return cudaSuccess;
-}
+cudaError_t cudaStreamDestroy(cudaStream_t s) { return destroy_handle(s, g_streams, "cudaStreamDestroy"); }
 cudaError_t cudaStreamSynchronize(cudaStream_t s) {
   if (!known_stream(s)) return record_error(cudaErrorInvalidResourceHandle, "cudaStreamSynchronize: unknown stream");
   ++g_count.host_syncs;
@@ -623,19 +629,10 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned) {
   return cudaSuccess;
 }
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned flags) {
-  if (!e) return record_error(cudaErrorInvalidValue, "cudaEventCreate: null result");
-  *e = new CUevent_st{flags, false, {}};
-  std::lock_guard<std::mutex> lock(g_handle_mu);
-  g_events.insert(*e);
-  return cudaSuccess;
+  return create_handle(e, CUevent_st{flags, false, {}}, g_events, "cudaEventCreate");
 }
 cudaError_t cudaEventCreate(cudaEvent_t* e) { return cudaEventCreateWithFlags(e, cudaEventDefault); }
-cudaError_t cudaEventDestroy(cudaEvent_t e) {
-  std::lock_guard<std::mutex> lock(g_handle_mu);
-  if (!e || !g_events.erase(e)) return record_error(cudaErrorInvalidResourceHandle, "cudaEventDestroy: unknown event");
-  delete e;
-  return cudaSuccess;
-}
+cudaError_t cudaEventDestroy(cudaEvent_t e) { return destroy_handle(e, g_events, "cudaEventDestroy"); }
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s) {
   CUevent_st* ev = known_event(e);
   if (!ev || !known_stream(s)) return record_error(cudaErrorInvalidResourceHandle, "cudaEventRecord: unknown event or stream");
@@ -731,6 +728,7 @@ struct Exec {
   Rng rng;
   std::vector<int> order;
   std::set<std::string> warned;
+  std::string fail_msg;  // see fail_in_thread
 #ifdef CUDAEMU_TSAN
   void* tsan_sched = nullptr;
   char sync_start = 0, sync_end = 0, sync_barrier[2] = {}, sync_warp[32][2] = {};
@@ -791,13 +789,20 @@ void resume(Exec& ex, Thread& t) {
   ex.cur = nullptr;
 }
 
-// A CUDA thread that cannot go on: the error is recorded, the grid abandoned, and this fiber
-// never resumed (its stack is reset before reuse).
-[[noreturn]] void fail_in_thread(Exec& ex, cudaError_t code, const std::string& msg) {
-  record_error(code, msg);
+// A CUDA thread that cannot go on: the error (message in ex.fail_msg) is recorded, the grid
+// abandoned, and this fiber never resumed (its stack is reset before reuse). Nothing on the
+// fiber's stack is destroyed, so callers build the message into ex.fail_msg in a statement of its
+// own: no std::string temporary may be alive in their frame when they call this (it would leak).
+[[noreturn]] void fail_in_thread(Exec& ex, cudaError_t code) {
+  record_error(code, ex.fail_msg);
+  ex.fail_msg.clear();
+  ex.fail_msg.shrink_to_fit();
   ex.aborted = true;
   Thread& t = *ex.cur;
   t.st = St::done;
+#ifdef CUDAEMU_TSAN
+  __tsan_release(&ex.sync_end);  // this thread ends here: what it wrote is before what follows
+#endif
   switch_to_scheduler(ex, t, true);
   std::abort();  // not reached
 }
@@ -811,13 +816,17 @@ void fiber_main(void* arg) {
   __tsan_acquire(&ex.sync_start);
 #endif
   Thread& t = *ex.cur;
+  bool threw = false;
   try {
     ex.body(ex.ctx);
   } catch (const std::exception& e) {
-    fail_in_thread(ex, cudaErrorLaunchFailure, format("%s: exception in device code: %s", who(ex, t).c_str(), e.what()));
+    threw = true;
+    ex.fail_msg = format("%s: exception in device code: %s", who(ex, t).c_str(), e.what());
   } catch (...) {
-    fail_in_thread(ex, cudaErrorLaunchFailure, format("%s: exception in device code", who(ex, t).c_str()));
+    threw = true;
+    ex.fail_msg = format("%s: exception in device code", who(ex, t).c_str());
   }
+  if (threw) fail_in_thread(ex, cudaErrorLaunchFailure);  // the exception is gone by now
 #ifdef CUDAEMU_TSAN
   __tsan_release(&ex.sync_end);
 #endif
@@ -831,7 +840,10 @@ void fiber_main(void* arg) {
 // Warns (an error under CUDAEMU_STRICT) once per message key.
 void warn_or_fail(Exec& ex, const std::string& key, const std::string& msg, bool in_thread) {
   if (settings().strict) {
-    if (in_thread) fail_in_thread(ex, cudaErrorLaunchFailure, msg + " (CUDAEMU_STRICT)");
+    if (in_thread) {
+      ex.fail_msg = msg + " (CUDAEMU_STRICT)";
+      fail_in_thread(ex, cudaErrorLaunchFailure);  // (callers pass in_thread only without temporaries)
+    }
     record_error(cudaErrorLaunchFailure, msg + " (CUDAEMU_STRICT)");
     ex.aborted = true;
     return;
@@ -1038,7 +1050,16 @@ void make_order(Exec& ex, Order o) {
   if (o == Order::random) ex.rng.shuffle(ex.order);
 }
 
+void run_block_threads(Exec& ex);
+// One block; the threads' ends come before what follows (the next block, the host), also when
+// the block was abandoned.
 void run_block(Exec& ex) {
+  run_block_threads(ex);
+#ifdef CUDAEMU_TSAN
+  __tsan_acquire(&ex.sync_end);
+#endif
+}
+void run_block_threads(Exec& ex) {
   const uint3 bd = blockDim;
   for (int i = 0; i < ex.nthreads; ++i) {
     Thread& t = ex.threads[i];
@@ -1084,9 +1105,6 @@ void run_block(Exec& ex) {
       return;
     }
   }
-#ifdef CUDAEMU_TSAN
-  __tsan_acquire(&ex.sync_end);
-#endif
 }
 
 }  // namespace
@@ -1261,13 +1279,12 @@ uint64_t warp_collective(int kind, unsigned mask, uint64_t value, int arg, int w
   Thread& t = *ex.cur;
   const int lane = t.lin & 31, w = t.lin >> 5;
   if (!(mask >> lane & 1u))
-    fail_in_thread(ex, cudaErrorLaunchFailure,
-                   format("%s: %s at %s:%d with mask 0x%08x, which does not name the calling lane %d", who(ex, t).c_str(),
-                          warp_kind_name(kind), short_path(file).c_str(), line, mask, lane));
-  if (width < 1 || width > 32 || (width & (width - 1)))
-    fail_in_thread(ex, cudaErrorLaunchFailure,
-                   format("%s: %s at %s:%d with width %d: not a power of 2 in [1, 32]", who(ex, t).c_str(),
-                          warp_kind_name(kind), short_path(file).c_str(), line, width));
+    ex.fail_msg = format("%s: %s at %s:%d with mask 0x%08x, which does not name the calling lane %d", who(ex, t).c_str(),
+                         warp_kind_name(kind), short_path(file).c_str(), line, mask, lane);
+  else if (width < 1 || width > 32 || (width & (width - 1)))
+    ex.fail_msg = format("%s: %s at %s:%d with width %d: not a power of 2 in [1, 32]", who(ex, t).c_str(),
+                         warp_kind_name(kind), short_path(file).c_str(), line, width);
+  if (!ex.fail_msg.empty()) fail_in_thread(ex, cudaErrorLaunchFailure);
   t.st = St::warp;
   t.kind = kind;
   t.mask = mask;
@@ -1318,10 +1335,11 @@ void poison_bytes(void* p, size_t n) {
 
 void* dynamic_shared(const char* file, int line) {
   Exec& ex = in_kernel("extern __shared__", file, line);
-  if (ex.spec->shared_bytes == 0)
-    fail_in_thread(ex, cudaErrorLaunchFailure,
-                   format("%s: dynamic shared memory used at %s:%d, but the launch asked for 0 bytes",
-                          who(ex, *ex.cur).c_str(), short_path(file).c_str(), line));
+  if (ex.spec->shared_bytes == 0) {
+    ex.fail_msg = format("%s: dynamic shared memory used at %s:%d, but the launch asked for 0 bytes",
+                         who(ex, *ex.cur).c_str(), short_path(file).c_str(), line);
+    fail_in_thread(ex, cudaErrorLaunchFailure);
+  }
   return ex.dyn_shared;
 }
 
