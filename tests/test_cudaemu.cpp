@@ -45,6 +45,20 @@ struct ScheduleGuard {
     cudaemu::set_block_order(saved_blocks);
   }
 };
+// The default poison byte and no strict mode, whatever CUDAEMU_POISON and CUDAEMU_STRICT say:
+// the tests below expect 0xFF garbage and warnings that stay warnings.
+struct DefaultPoisonGuard {
+  unsigned char saved_poison = cudaemu::poison();
+  bool saved_strict = cudaemu::strict();
+  DefaultPoisonGuard() {
+    cudaemu::set_poison(0xFF);
+    cudaemu::set_strict(false);
+  }
+  ~DefaultPoisonGuard() {
+    cudaemu::set_poison(saved_poison);
+    cudaemu::set_strict(saved_strict);
+  }
+};
 const OrderSetting kSchedules[] = {{Order::forward, 0}, {Order::reverse, 0}, {Order::random, 1}, {Order::random, 7}};
 
 // The error the last launch recorded: its code (cleared) and the detailed message.
@@ -175,6 +189,7 @@ TEST(CudaEmu, BarrierOrdersSharedMemoryUnderEverySchedule) {
 }
 
 TEST(CudaEmu, MissingBarrierShowsUnderForwardNotReverse) {
+  DefaultPoisonGuard defaults;
   const int poison = -1;  // 0xFFFFFFFF
   {
     ScheduleGuard g({Order::forward, 0});
@@ -357,6 +372,7 @@ TEST(CudaEmu, AtomicExchReturnsThePreviousValue) {
 
 // ---------------------------------------------------------------- shared memory poison
 TEST(CudaEmu, SharedMemoryIsPoisonedAtEveryBlockStart) {
+  DefaultPoisonGuard defaults;
   Dev<unsigned> out(2 * 32);
   EMU_LAUNCH(read_before_write_k, 2, 32, 0)(out.p);
   for (unsigned x : out.get()) EXPECT_EQ(x, 0xFFFFFFFFu) << "block 1 must not see block 0's 7s";
@@ -368,6 +384,7 @@ TEST(CudaEmu, SharedMemoryIsPoisonedAtEveryBlockStart) {
 }
 
 TEST(CudaEmu, DynamicSharedMemory) {
+  DefaultPoisonGuard defaults;
   const int n = 64;
   Dev<float> out(2 * n);
   EMU_LAUNCH(dynamic_shared_k, 2, n, n * sizeof(float))(out.p, n);
@@ -410,6 +427,7 @@ TEST(CudaEmu, DivergentBarrierIsAnError) {
 }
 
 TEST(CudaEmu, ExitedLaneReadWarnsAndGivesPoison) {
+  DefaultPoisonGuard defaults;
   const int64_t before = cudaemu::stats().warnings;
   Dev<int> out(32);
   EMU_LAUNCH(exited_lane_k, 1, 32, 0)(out.p);
