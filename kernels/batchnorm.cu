@@ -17,6 +17,7 @@ namespace ff::cuda {
 
 namespace {
 
+#ifndef FF_CUDA_EMU  // cuDNN: under the emulation, kernels/standins_emu.cpp stands in
 // x [N, C, HW, 1] and the derived [1, C, 1, 1] parameter descriptor. Created once per thread and
 // re-set on every call (setting a descriptor is a host-side struct write); never destroyed, so no
 // cuDNN call runs during static destruction.
@@ -37,6 +38,8 @@ BnDescs& descs(int64_t N, int64_t C, int64_t HW) {
   CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(d->bn, d->x, CUDNN_BATCHNORM_SPATIAL));
   return *d;
 }
+
+#endif
 
 // The eval backward's kernels index with I: uint32_t when the tensor has fewer than 2^31
 // elements (32-bit division and modulo: a few instructions, where 64-bit ones are a long
@@ -102,6 +105,7 @@ void bn_eval_backward(const float* gy, const float* x, const float* gamma, const
 
 }  // namespace
 
+#ifndef FF_CUDA_EMU  // cuDNN: under the emulation, kernels/standins_emu.cpp stands in
 void batch_norm_forward_train(const float* x, const float* gamma, const float* beta, float* y,
                               float* running_mean, float* running_var, float* save_mean,
                               float* save_invstd, int64_t N, int64_t C, int64_t HW, double momentum,
@@ -133,6 +137,8 @@ void batch_norm_backward_train(const float* gy, const float* x, const float* gam
                                               &zero, d.x, x, d.x, gy, d.x, gx, d.bn, gamma, ggamma, gbeta,
                                               eps, save_mean, save_invstd));
 }
+
+#endif
 
 void batch_norm_backward_eval(const float* gy, const float* x, const float* gamma, const float* running_mean,
                               const float* running_var, float* gx, float* ggamma, float* gbeta, int64_t N,

@@ -54,9 +54,13 @@ inline int blocks_for(int64_t n, int block = kBlock) {
 // its declaration lets the emulator fill it with garbage (poison) at every block start, as a GPU's
 // shared memory holds garbage, so a read before the write fails a test.
 #define FF_EMU_SHARED(...) CUDAEMU_SHARED(__VA_ARGS__)
+// Dynamic shared memory (the launch's shared_bytes): FF_DYNAMIC_SHARED(float, buf); declares
+// `float buf[]` (nvcc: extern __shared__); the emulation poisons it at every block start too.
+#define FF_DYNAMIC_SHARED(type, name) CUDAEMU_DYNAMIC_SHARED(type, name)
 #else
 #define FF_LAUNCH(kernel, grid, block, shared_bytes) kernel<<<grid, block, shared_bytes, ::ff::cuda::stream()>>>
 #define FF_EMU_SHARED(...)
+#define FF_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 
 // Grid-stride loop over [0, n).

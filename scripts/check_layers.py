@@ -10,6 +10,11 @@ reports every upward include at once, with file:line, before anything is built, 
 into other folders (an engine header that includes kernels/ leaks them to every reader), and
 catches what a view cannot: relative paths (`#include "../train/optim.h"`) and a cyclic table.
 
+The bottom of the table is cudaemu/, the CPU emulation of CUDA (built with -DFF_CUDA_EMU=ON only):
+it sees nothing, and kernels/ and engine/ see it (their .cu files include "cudaemu/cudaemu.h"
+through the stand-in <cuda_runtime.h> in that mode). Angle-bracket includes of the stand-in
+headers (<cuda_runtime.h>, <cublas_v2.h>, <cudnn.h>) are system headers here, as in the real build.
+
 tests/, bench/ and tools/ may include anything. Every other folder holding C++ or CUDA sources
 must have a rule. Reads every tracked source (git ls-files; the whole tree without git).
 Standard library only. Exit status: 0 clean, 1 violations, 2 the table is missing or cyclic.

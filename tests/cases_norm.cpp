@@ -41,6 +41,8 @@ FF_OP_CASE(batch_norm2d_train) {
   // expression (gamma * (x - mean) * invstd + beta) and the CPU into another (a * x + b), so an
   // infinite parameter gives inf - inf = NaN in one and an infinity in the other.
   c.nonfinite_inputs = {0};
+  c.stand_in = "batch_norm2d training forward and backward are cuDNN";
+  c.stand_in_only = true;
   return c;
 }
 
@@ -64,6 +66,7 @@ FF_OP_CASE(batch_norm2d_eval) {
   // expression (gamma * (x - mean) * invstd + beta) and the CPU into another (a * x + b), so an
   // infinite parameter gives inf - inf = NaN in one and an infinity in the other.
   c.nonfinite_inputs = {0};
+  c.stand_in = "batch_norm2d inference forward is cuDNN";  // the backward kernels are ours
   return c;
 }
 
@@ -89,6 +92,8 @@ FF_OP_CASE(batch_norm2d_running) {
     return Tensor::from_vector(v, {2, rm.size(0)}).to(in[0].dtype()).to(in[0].device());
   };
   c.nonfinite_inputs = {0, 1, 2};  // the three batches, not gamma and beta (see batch_norm2d_train)
+  c.stand_in = "batch_norm2d running statistics are cuDNN";
+  c.stand_in_only = true;
   return c;
 }
 

@@ -48,6 +48,13 @@ struct OpCase {
   // on non-finite inputs (the check then skips, "not applicable", with that reason).
   std::vector<int> nonfinite_inputs;
   std::string no_nonfinite_check;
+  // The cuDNN or cuBLAS call on this case's CUDA path, as "<op> is <cuDNN|cuBLAS>". Under the CUDA
+  // emulation (-DFF_CUDA_EMU=ON) it is a CPU stand-in (the CPU twin itself): with nothing
+  // handwritten on the path (stand_in_only) CudaVsCpu would compare the twin with itself, so it
+  // skips, "needs a real GPU: <stand_in>"; otherwise the case runs and its test names end in
+  // "_StandIn" (case_name), so it is never counted as checked on a GPU.
+  std::string stand_in;
+  bool stand_in_only = false;
 };
 
 std::vector<OpCase>& op_cases();

@@ -199,8 +199,24 @@ TEST(LinearCuda, DeviceLabelCheck) {
   expect_error([&] { gather_label(cos, bad); }, {"gather_label", "label 6", "index 2"});
 }
 
+// An empty product (k = 0) is c = beta c without cuBLAS: kernels/linear.cu's scale_k for beta != 0,
+// a memset for beta == 0 (even over NaN). No op reaches it with beta != 0, so it is called here.
+TEST(LinearCuda, EmptyProductScalesOrClears) {
+  FF_SKIP_WITHOUT_CUDA("empty-product check");
+  Rng rng(5);
+  Tensor c0 = Tensor::empty({3, 700});
+  uniform_(c0, -1, 1, rng);
+  Tensor c = c0.to(Device::cuda());
+  cuda::gemm(false, false, 3, 700, 0, 1.f, nullptr, nullptr, -2.f, c.data<float>());
+  expect_close(c, scale(c0, -2.0), 0, 0, "gemm k=0 beta=-2");
+  Tensor nan = Tensor::full({3, 700}, std::nanf("")).to(Device::cuda());
+  cuda::gemm(true, true, 3, 700, 0, 1.f, nullptr, nullptr, 0.f, nan.data<float>());
+  expect_close(nan, Tensor::zeros({3, 700}), 0, 0, "gemm k=0 beta=0");
+}
+
 TEST(LinearCuda, Tf32MatchesCpuLoosely) {
   FF_SKIP_WITHOUT_CUDA("TF32 check");
+  FF_SKIP_STAND_IN("linear's TF32 matrix product is cuBLAS");
   Rng rng(3);
   Tensor x = Tensor::empty({64, 256}), w = Tensor::empty({96, 256});
   uniform_(x, -1, 1, rng);

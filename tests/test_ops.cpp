@@ -106,6 +106,7 @@ TEST_P(OpCaseTest, GradCheckF64) {
 TEST_P(OpCaseTest, CudaVsCpu) {
   const OpCase& c = GetParam();
   FF_SKIP_WITHOUT_CUDA(c.name << " CUDA-vs-CPU check");
+  if (c.stand_in_only) FF_SKIP_STAND_IN(c.stand_in);
   PoisonGuard poison;
   for (int k = 0; k < c.shape_sets; ++k) {
     Rng rng(2000 + k);
@@ -211,7 +212,12 @@ TEST_P(OpCaseTest, MatchesPyTorch) {
   }
 }
 
-std::string case_name(const ::testing::TestParamInfo<OpCase>& info) { return info.param.name; }
+// Under the CUDA emulation a case whose CUDA path passes through a cuDNN/cuBLAS stand-in says so
+// in its name (op_cases.h).
+std::string case_name(const ::testing::TestParamInfo<OpCase>& info) {
+  const OpCase& c = info.param;
+  return c.name + (kCudaEmulated && !c.stand_in.empty() && !c.stand_in_only ? "_StandIn" : "");
+}
 
 // The harness itself: under PoisonGuard an element no kernel writes reads NaN, in both float
 // dtypes, and expect_close fails on it; OmpThreads sets and restores the thread count.

@@ -89,6 +89,23 @@ struct OmpThreads {
     if (!::ff::cuda_available()) GTEST_SKIP() << "needs a CUDA device: " << what;    \
   } while (0)
 
+// Under the CPU emulation of CUDA (-DFF_CUDA_EMU=ON, cudaemu/) cuDNN and cuBLAS are stand-ins that
+// run the CPU twins. A test that only compares such an op with its CPU twin checks nothing there
+// and skips, "needs a real GPU: <op> is <cuDNN|cuBLAS>" (FF_SKIP_STAND_IN); a test that runs our
+// kernels with a stand-in on the way runs, and is named through FF_STAND_IN_NAME(Name), which
+// appends "StandIn" there, so it is never counted as checked on a GPU.
+#ifdef FF_CUDA_EMU
+constexpr bool kCudaEmulated = true;
+#define FF_SKIP_STAND_IN(what) GTEST_SKIP() << "needs a real GPU: " << what
+#define FF_STAND_IN_NAME(name) name##StandIn
+#else
+constexpr bool kCudaEmulated = false;
+#define FF_SKIP_STAND_IN(what) \
+  do {                         \
+  } while (0)
+#define FF_STAND_IN_NAME(name) name
+#endif
+
 // A fresh folder under the system temp directory, removed with everything in it at scope exit.
 struct TempDir {
   std::filesystem::path path;
