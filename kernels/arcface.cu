@@ -13,10 +13,19 @@ namespace ff::cuda {
 
 namespace {
 __global__ void gather_label_k(const float* x, const int64_t* labels, float* y, int64_t n, int64_t k) {
-  FF_KERNEL_LOOP(i, n) y[i] = x[i * k + labels[i]];
+  // A label outside [0, k) gives NaN, never a read outside the row: labels are checked on the host
+  // where they are made (train/loader.h), and a bad one that slips through poisons the loss, which
+  // the training loop's NaN guard reports (engine/checks.h: set_check_device_labels checks here).
+  FF_KERNEL_LOOP(i, n) {
+    const int64_t c = labels[i];
+    y[i] = c >= 0 && c < k ? x[i * k + c] : NAN;
+  }
 }
 __global__ void scatter_label_add_k(float* x, const int64_t* labels, const float* v, int64_t n, int64_t k) {
-  FF_KERNEL_LOOP(i, n) x[i * k + labels[i]] += v[i];  // one element per row: no races
+  FF_KERNEL_LOOP(i, n) {  // one element per row: no races; a bad label writes nothing
+    const int64_t c = labels[i];
+    if (c >= 0 && c < k) x[i * k + c] += v[i];
+  }
 }
 // Merges online-softmax pairs: (m, d) represents sum_j exp(v_j - m) = d. NaN-sticky, as the CPU
 // twin (kernels/arcface_cpu.cpp), whose sum of exp(v - max) is NaN when any v is NaN, and also when
@@ -53,7 +62,8 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
   float* g = dcos + i * c;
   const int64_t y = labels[i];
   float phi, dphi;
-  am.apply(row[y], &phi, &dphi);
+  // A label outside [0, c) makes the row's loss and gradient NaN instead of reading outside it.
+  am.apply(y >= 0 && y < c ? row[y] : NAN, &phi, &dphi);
   // __fmul_rn: no FMA contraction, so the target's scaled logit is the same float in both passes and
   // tgt - M below is exact (0 when the target is the max).
   const float tgt = __fmul_rn(s, phi);

@@ -55,7 +55,9 @@ struct CeMeanReduce {
   float* out;
   int64_t rows, k;
   __device__ double value(int64_t r) const {
-    return static_cast<double>(stats[2 * r] - logits[r * k + labels[r]]) + static_cast<double>(stats[2 * r + 1]);
+    const int64_t y = labels[r];  // a label outside [0, k) gives NaN, never a read outside the row
+    if (y < 0 || y >= k) return NAN;
+    return static_cast<double>(stats[2 * r] - logits[r * k + y]) + static_cast<double>(stats[2 * r + 1]);
   }
   __device__ void finish(double s) const { out[0] = static_cast<float>(s / static_cast<double>(rows)); }
 };

@@ -214,6 +214,23 @@ TEST(LinearCuda, EmptyProductScalesOrClears) {
   expect_close(nan, Tensor::zeros({3, 700}), 0, 0, "gemm k=0 beta=0");
 }
 
+// Unchecked (the default, no read-back), a bad CUDA label touches nothing outside its row: the
+// losses come out NaN, so the training loop's NaN guard stops, and the other rows stay exact.
+TEST(LinearCuda, UncheckedBadLabelsGiveNaNNotStrayAccesses) {
+  FF_SKIP_WITHOUT_CUDA("unchecked device labels");
+  ASSERT_FALSE(check_device_labels());
+  Device d = Device::cuda();
+  Tensor cos = Tensor::zeros({4, 6}, DType::F32, d), bad = labels_of({0, 5, 6, -1}).to(d);
+  EXPECT_TRUE(std::isnan(arcface_loss(cos, bad, 45, 0.1).item()));
+  EXPECT_TRUE(std::isnan(cross_entropy(cos, bad).item()));
+  std::vector<float> g = gather_label(cos, bad).to_vector<float>();
+  ASSERT_EQ(g.size(), 4u);
+  EXPECT_EQ(g[0], 0.f);
+  EXPECT_EQ(g[1], 0.f);
+  EXPECT_TRUE(std::isnan(g[2]));
+  EXPECT_TRUE(std::isnan(g[3]));
+}
+
 TEST(LinearCuda, Tf32MatchesCpuLoosely) {
   FF_SKIP_WITHOUT_CUDA("TF32 check");
   FF_SKIP_STAND_IN("linear's TF32 matrix product is cuBLAS");

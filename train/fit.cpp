@@ -96,7 +96,8 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
                  pending_steps > 1 ? " (the mean of steps " + std::to_string(step - pending_steps + 1) + " to " +
                                          std::to_string(step) + ", read once per logging interval)"
                                    : std::string(),
-                 "; stopping (the last checkpoint, from an earlier step, is intact)");
+                 "; stopping (the last checkpoint, from an earlier step, is intact). On CUDA a class label "
+                 "outside the classifier's range also gives NaN: FF_CHECK_DEVICE_LABELS=1 checks every op's labels");
         st.scalars["epoch_loss_sum"] += sum;
         const double secs = since(t_interval);
         const double rate = pending_images / std::max(secs, 1e-9);
