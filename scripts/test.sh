@@ -81,4 +81,85 @@ echo "== precision-sensitive tests again with OPENBLAS_CORETYPE=$other (this CPU
 summary build/test_output_$other.txt "$rc2"
 status2=$?
 set -e
-[ "$status" = 0 ] && [ "$status2" = 0 ]
+
+# The handwritten CUDA kernels, on the CPU emulation of the CUDA execution model (cudaemu/,
+# docs/cuda-emulation.md): the same tests, with a cuda device whose kernels run as fibers on the
+# host. cuDNN and cuBLAS are CPU stand-ins there: tests of nothing but a library call skip ("needs
+# a real GPU: ..."), tests with a stand-in on their path carry "StandIn" in their names. Nothing
+# here counts as checked on a GPU. Stages (each catches what the others cannot):
+#  1. every test, threads of a block resumed in order (thread 0 first: catches "thread 0 reads
+#     what the others have not written yet" when a barrier is missing), blocks in order;
+#  2. every test again, threads in a random order each pass and blocks in reverse (catches the
+#     missing barriers the first order hides, and writes past a block's share);
+#  3. AddressSanitizer + UBSan (ff_emu_tests: the emulator's self-tests and every op case):
+#     an index out of bounds in global or shared memory fails with the kernel's file:line;
+#  4. ThreadSanitizer, the race detector: a missing barrier or a plain += where an atomic is needed
+#     is a reported race whatever the order (one schedule suffices; OpenMP off: libgomp is not
+#     instrumented).
+# CUDAEMU_SEED picks the random order (default 1); a failure repeats with the same seed.
+seed=${CUDAEMU_SEED:-1}
+emu_build() {  # emu_build DIR TARGET [CMAKE_CXX_FLAGS]: configure and build one emulated target
+  local dir=$1 target=$2 flags=${3:-} args=(-DFF_CUDA_EMU=ON)
+  [ -n "$flags" ] && args+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS=$flags")
+  cmake -S . -B "$dir" -G Ninja "${args[@]}" > /dev/null || return 1
+  local t0=$(date +%s)
+  if ! cmake --build "$dir" -j "$(nproc)" --target "$target" > "$dir/build.log" 2>&1; then
+    tail -40 "$dir/build.log"
+    echo "$dir: $target did not build (log: $dir/build.log)"
+    return 1
+  fi
+  echo "   built $dir/$target in $(( $(date +%s) - t0 )) s"
+}
+emu_run() {  # emu_run LABEL OUTPUT BINARY [ENV=VALUE...] -- [gtest args]
+  local label=$1 out=$2 bin=$3 t0 rc
+  shift 3
+  local envs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift || true
+  t0=$(date +%s)
+  env "${envs[@]}" "$bin" --gtest_brief=1 "$@" > "$out" 2>&1
+  rc=$?
+  grep -E "Failure|^\[  FAILED|ERROR: (Address|Thread)Sanitizer|runtime error:|\[cudaemu\] error" -A3 "$out" | head -60
+  echo "== emulated CUDA, $label ($(( $(date +%s) - t0 )) s):"
+  summary "$out" "$rc"
+}
+set +e
+emu_status=0
+echo "== emulated CUDA: building build-emu (FF_CUDA_EMU=ON)"
+emu_build build-emu ff_tests || emu_status=1
+if [ "$emu_status" = 0 ]; then
+  emu_run "every test, threads forward, blocks forward" build-emu/test_output_forward.txt build-emu/ff_tests \
+    CUDAEMU_SCHEDULE=forward CUDAEMU_BLOCK_ORDER=forward CUDAEMU_REPORT=build-emu/kernels_ran.txt -- || emu_status=1
+  # Every handwritten kernel must have run (the launches per kernel: docs/gpu-log.md's table).
+  python3 tools/kernel_coverage.py build-emu/kernels_ran.txt build-emu/ff_tests | tail -1 || emu_status=1
+  emu_run "every test, threads random:$seed, blocks reverse" build-emu/test_output_random.txt build-emu/ff_tests \
+    CUDAEMU_SCHEDULE=random:$seed CUDAEMU_BLOCK_ORDER=reverse -- || emu_status=1
+  n_standin=$(grep -c '^\[ RUN      \].*StandIn' build-emu/test_output_forward.txt || true)
+  echo "   of these, $n_standin ran with a CPU stand-in for cuDNN/cuBLAS on their path (names: *StandIn*)"
+fi
+echo "== emulated CUDA: building build-emu-asan (AddressSanitizer + UBSan)"
+if emu_build build-emu-asan ff_emu_tests "-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"; then
+  emu_run "ASan + UBSan, threads random:$seed" build-emu-asan/test_output.txt build-emu-asan/ff_emu_tests \
+    CUDAEMU_SCHEDULE=random:$seed ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 -- || emu_status=1
+else
+  emu_status=1
+fi
+echo "== emulated CUDA: building build-emu-tsan (ThreadSanitizer)"
+if emu_build build-emu-tsan ff_emu_tests "-fsanitize=thread"; then
+  # The race detector must see races: the self-test's deliberately missing barrier is one.
+  build-emu-tsan/ff_emu_tests --gtest_filter=CudaEmu.MissingBarrierShowsUnderForwardNotReverse \
+    > build-emu-tsan/planted_race.txt 2>&1
+  if grep -q "ThreadSanitizer: data race" build-emu-tsan/planted_race.txt; then
+    echo "   ThreadSanitizer reports the planted race of rotate_no_barrier_k (tests/test_cudaemu.cpp)"
+  else
+    echo "   ThreadSanitizer did NOT report the planted race: the race-detecting stage checks nothing"
+    emu_status=1
+  fi
+  emu_run "ThreadSanitizer, threads forward, every op case on CUDA" build-emu-tsan/test_output.txt \
+    build-emu-tsan/ff_emu_tests CUDAEMU_SCHEDULE=forward OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1 -- \
+    --gtest_filter='Ops/OpCaseTest.CudaVsCpu*:CudaEmu.*:-CudaEmu.MissingBarrierShowsUnderForwardNotReverse' || emu_status=1
+else
+  emu_status=1
+fi
+set -e
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ]
