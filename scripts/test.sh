@@ -119,7 +119,7 @@ emu_run() {  # emu_run LABEL OUTPUT BINARY [ENV=VALUE...] -- [gtest args]
   t0=$(date +%s)
   env "${envs[@]}" "$bin" --gtest_brief=1 "$@" > "$out" 2>&1
   rc=$?
-  grep -E "Failure|^\[  FAILED|ERROR: (Address|Thread)Sanitizer|runtime error:|\[cudaemu\] error" -A3 "$out" | head -60
+  grep -E "Failure|^\[  FAILED|ERROR: (Address|Thread)Sanitizer|runtime error:" -A3 "$out" | head -60
   echo "== emulated CUDA, $label ($(( $(date +%s) - t0 )) s):"
   summary "$out" "$rc"
 }
@@ -134,7 +134,7 @@ if [ "$emu_status" = 0 ]; then
   python3 tools/kernel_coverage.py build-emu/kernels_ran.txt build-emu/ff_tests | tail -1 || emu_status=1
   emu_run "every test, threads random:$seed, blocks reverse" build-emu/test_output_random.txt build-emu/ff_tests \
     CUDAEMU_SCHEDULE=random:$seed CUDAEMU_BLOCK_ORDER=reverse -- || emu_status=1
-  n_standin=$(grep -c '^\[ RUN      \].*StandIn' build-emu/test_output_forward.txt || true)
+  n_standin=$(build-emu/ff_tests --gtest_list_tests --gtest_filter='*StandIn*' | grep -c '^  ' || true)
   echo "   of these, $n_standin ran with a CPU stand-in for cuDNN/cuBLAS on their path (names: *StandIn*)"
 fi
 echo "== emulated CUDA: building build-emu-asan (AddressSanitizer + UBSan)"
