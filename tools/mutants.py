@@ -2,15 +2,16 @@
 """tools/mutants.py — the emulated CUDA tests' teeth: apply deliberate kernel bugs one at a time and
 show that the tests running on the CPU emulation of CUDA (cudaemu/, -DFF_CUDA_EMU=ON) fail on each.
 
-    python3 tools/mutants.py [--build build-emu] [--asan-build build-emu-asan] [--only M1,M4]
+    python3 tools/mutants.py [--build build-emu] [--asan-build build-emu-asan]
+                             [--tsan-build build-emu-tsan] [--only M1,M4]
                              [--table docs/mutants.md] [--timeout 120]
 
 For every mutant below the script
   1. replaces one exact piece of text in one kernel file (it must occur exactly once),
   2. rebuilds ff_tests in the emulated build folder (and ff_emu_tests, --asan-target, in the
-     ASan+UBSan one when given),
+     ASan+UBSan and ThreadSanitizer ones when given),
   3. runs the mutant's tests in each mode (MODES: thread schedule CUDAEMU_SCHEDULE, block order
-     CUDAEMU_BLOCK_ORDER, and, when given, ASan+UBSan), and records what caught it: FAIL (a
+     CUDAEMU_BLOCK_ORDER, and, when given, ASan+UBSan and TSan), and records what caught it: FAIL (a
      test's assertion, with the tests' names), crash (a signal, a sanitizer report, an emulator
      error or a hang past --timeout) or masked (every test passed); n/a where the binary has none
      of the mutant's tests (ff_emu_tests holds only the emulator's self-tests and the op table),
@@ -79,20 +80,22 @@ mutant("M7", "atomicAdd replaced by a plain += (scatter race)", "kernels/upsampl
        "atomicAdd(r0 + b.i0, a.w0 * b.w0 * v);",
        "r0[b.i0] += a.w0 * b.w0 * v;",
        "*CudaVsCpu*upsample*:CudaSizes.*",
-       expect="the emulator runs one fiber at a time and a thread switches only at barriers and warp "
-              "collectives, so a read-modify-write is never interleaved: only a race detector "
-              "(ThreadSanitizer, build-emu-tsan) sees it")
+       expect="one fiber runs at a time, switching only at barriers and warp collectives, so the "
+              "read-modify-write is never interleaved: only the TSan mode sees it")
 mutant("M8", "shared-memory overflow (tile one row short)", "kernels/linear.cu",
        "__shared__ float part[kRowLanes][kColTile];",
        "__shared__ float part[kRowLanes - 1][kColTile];",
        "*CudaVsCpu*linear*:CudaSizes.*:KernelPaths.*")
 
-# (folder key, CUDAEMU_SCHEDULE, CUDAEMU_BLOCK_ORDER, label); "asan" modes only with --asan-build.
+# (folder key, CUDAEMU_SCHEDULE, CUDAEMU_BLOCK_ORDER, label); "asan" modes only with --asan-build,
+# "tsan" ones only with --tsan-build (ThreadSanitizer: OpenMP held to one thread, as libgomp is not
+# instrumented and its threads would give false reports in the CPU twins).
 MODES = [("plain", "forward", "forward", "forward"),
          ("plain", "reverse", "forward", "reverse"),
          ("plain", "random:1", "forward", "random:1"),
          ("plain", "forward", "reverse", "forward, blocks reversed"),
-         ("asan", "random:1", "random:2", "ASan+UBSan, random:1, blocks random:2")]
+         ("asan", "random:1", "random:2", "ASan+UBSan, random:1, blocks random:2"),
+         ("tsan", "random:1", "forward", "TSan, random:1")]
 
 
 def run(cmd, env=None, timeout=None):
@@ -138,12 +141,14 @@ def listed(binary, tests):
     return sum(1 for l in out.splitlines() if l.startswith("  ")) if rc == 0 else 0
 
 
-def run_tests(binary, tests, schedule, block_order, timeout):
+def run_tests(binary, tests, schedule, block_order, timeout, tsan=False):
     if listed(binary, tests) == 0:
         return "n/a", "none of these tests in " + os.path.basename(binary), 0.0
     env = dict(os.environ, CUDAEMU_SCHEDULE=schedule, CUDAEMU_BLOCK_ORDER=block_order,
                OMP_WAIT_POLICY="PASSIVE", ASAN_OPTIONS="detect_leaks=0:abort_on_error=0",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1", TSAN_OPTIONS="halt_on_error=1")
+    if tsan:  # libgomp is not instrumented: one OpenMP thread
+        env["OMP_NUM_THREADS"] = "1"
     rc, out, secs = run([binary, "--gtest_brief=1", "--gtest_filter=" + tests], env=env, timeout=timeout)
     return classify(rc, out) + (secs,)
 
@@ -177,14 +182,16 @@ def main():
     ap.add_argument("--asan-build", default=None)
     ap.add_argument("--only", default=None, help="comma-separated mutant ids")
     ap.add_argument("--asan-target", default="ff_emu_tests", help="the test binary built in --asan-build")
+    ap.add_argument("--tsan-build", default=None, help="a ThreadSanitizer build folder (ff_emu_tests)")
     ap.add_argument("--table", default=None, help="write the markdown table here")
     ap.add_argument("--timeout", type=int, default=120, help="seconds per test run (a hang is a catch)")
     args = ap.parse_args()
     chosen = [m for m in MUTANTS if not args.only or m["id"] in args.only.split(",")]
-    targets = {"plain": (args.build, "ff_tests"), "asan": (args.asan_build, args.asan_target)}
-    modes = [(targets[k], sched, blocks, label) for k, sched, blocks, label in MODES
+    targets = {"plain": (args.build, "ff_tests"), "asan": (args.asan_build, args.asan_target),
+               "tsan": (args.tsan_build, args.asan_target)}
+    modes = [(targets[k], sched, blocks, label, k == "tsan") for k, sched, blocks, label in MODES
              if targets[k][0]]
-    folders = sorted({ft for ft, _, _, _ in modes})
+    folders = sorted({ft for ft, _, _, _, _ in modes})
     t_start = time.time()
 
     for m in chosen:  # every mutant applies to the source as it is now
@@ -199,9 +206,9 @@ def main():
         if not ok:
             sys.exit("the unchanged source does not build in " + f)
     all_tests = ":".join(sorted({t for m in chosen for t in m["tests"].split(":")}))
-    for (folder, target), schedule, blocks, label in modes:
+    for (folder, target), schedule, blocks, label, tsan in modes:
         verdict, detail, secs = run_tests(os.path.join(folder, target), all_tests, schedule, blocks,
-                                          args.timeout)
+                                          args.timeout, tsan)
         print("   %-40s %s %s (%.0f s)" % (label, verdict, detail, secs), flush=True)
         if verdict not in ("pass", "n/a"):
             sys.exit("baseline fails: a test that fails on the unchanged source catches nothing")
@@ -220,9 +227,9 @@ def main():
                 build_secs += secs
                 if not ok:
                     sys.exit("%s does not compile: a mutant must be a bug, not a syntax error" % m["id"])
-            for (folder, target), schedule, blocks, label in modes:
+            for (folder, target), schedule, blocks, label, tsan in modes:
                 verdict, detail, secs = run_tests(os.path.join(folder, target), m["tests"], schedule, blocks,
-                                                  args.timeout)
+                                                  args.timeout, tsan)
                 print("   %-40s %s %s (%.0f s)" % (label, verdict, detail, secs), flush=True)
                 cells.append(cell(verdict, detail))
         finally:
@@ -239,7 +246,7 @@ def main():
 
     for f, target in folders:  # leave the build folders as the unchanged source
         build(f, target)
-    header = ("| mutant | where | change | tests (gtest filter) | " + " | ".join(l for _, _, _, l in modes) +
+    header = ("| mutant | where | change | tests (gtest filter) | " + " | ".join(l for _, _, _, l, _ in modes) +
               " | build + tests (s) |\n|" + "---|" * (5 + len(modes)) + "\n")
     table = header + "\n".join(rows) + "\n\n%d mutants, %.0f s in all (baseline, mutants, final rebuild).\n" % (
         len(chosen), time.time() - t_start)
