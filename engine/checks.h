@@ -22,9 +22,11 @@ void check_cuda_f32(const char* op, const Tensor& t);
 // would read the result back, a host synchronisation in every training step, so the caller
 // guarantees the range (the training tasks check their labels on the host where they are made:
 // LoaderOptions::num_classes). An out-of-range CUDA label that slips through reads and writes
-// nothing outside the op's buffers: the kernels make that row's loss and gradient NaN, which the
-// training loop's NaN guard reports at the next loss read. set_check_device_labels(true), or FF_CHECK_DEVICE_LABELS=1 in the environment, turns the
-// CUDA check on (one small kernel and a 24-byte read per op): for debugging. Defined in
+// nothing outside the op's buffers: the kernels make that row's loss NaN (and gather_label's
+// value; its gradient stays finite, as if the row had no target), which the training loop's NaN
+// guard reports at the next loss read, before any later checkpoint is written.
+// set_check_device_labels(true), or FF_CHECK_DEVICE_LABELS=1 in the environment, turns the CUDA
+// check on (one small kernel and a 24-byte read per op): for debugging. Defined in
 // engine/ops_loss.cpp.
 void check_labels(const char* op, const Tensor& labels, int64_t k, const Tensor& x);
 void set_check_device_labels(bool on);

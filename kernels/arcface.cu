@@ -62,7 +62,8 @@ __global__ void __launch_bounds__(kArcThreads) arcface_k(const float* cos, const
   float* g = dcos + i * c;
   const int64_t y = labels[i];
   float phi, dphi;
-  // A label outside [0, c) makes the row's loss and gradient NaN instead of reading outside it.
+  // A label outside [0, c) makes the row's loss NaN (its gradient is that of a row without a
+  // target: finite), never a read outside the row; the NaN stops training at the next loss read.
   am.apply(y >= 0 && y < c ? row[y] : NAN, &phi, &dphi);
   // __fmul_rn: no FMA contraction, so the target's scaled logit is the same float in both passes and
   // tgt - M below is exact (0 when the target is the max).
