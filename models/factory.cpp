@@ -12,7 +12,7 @@ namespace ff {
 
 namespace {
 
-const char* const kKinds = "hourglass, embedding, resnet";
+const char* const kKinds = "hourglass, embedding, resnet, detector";
 const char* const kHeadPrefix = "head.";
 
 // Shortest decimal text that reads back as the same double ("0.1", "45").
@@ -72,6 +72,7 @@ std::pair<std::string, std::string> describe(Module& m) {
   if (auto* h = dynamic_cast<StackedHourglass*>(&m)) return {"hourglass", h->config().str()};
   if (auto* e = dynamic_cast<EmbeddingNet*>(&m)) return {"embedding", e->config().str()};
   if (auto* r = dynamic_cast<ResNet*>(&m)) return {"resnet", r->config().str()};
+  if (auto* d = dynamic_cast<FaceDetectorNet*>(&m)) return {"detector", d->config().str()};
   return {"", ""};
 }
 
@@ -80,6 +81,7 @@ std::string canonical(const std::string& kind, const std::string& config, const 
   if (kind == "hourglass") return parse_config<HourglassConfig>(kind, config, what).str();
   if (kind == "embedding") return parse_config<EmbeddingConfig>(kind, config, what).str();
   if (kind == "resnet") return parse_config<ResNetConfig>(kind, config, what).str();
+  if (kind == "detector") return parse_config<DetectorConfig>(kind, config, what).str();
   FF_FAIL(what, ": unknown model kind '", kind, "' (expected one of ", kKinds, ")");
 }
 
@@ -143,7 +145,7 @@ void save_model(const std::string& path, Module& module, Head* head, const std::
                 bool bf16) {
   auto [kind, config] = describe(module);
   FF_CHECK(!kind.empty(), "save_model(", path,
-           "): not a StackedHourglass, EmbeddingNet or ResNet; pass the kind and configuration explicitly");
+           "): not a StackedHourglass, EmbeddingNet, ResNet or FaceDetectorNet; pass the kind and configuration explicitly");
   save_model(path, module, kind, config, extra_meta, head, bf16);
 }
 
@@ -161,6 +163,7 @@ T& as(const LoadedModel& lm, const char* kind) {
 StackedHourglass& LoadedModel::hourglass() const { return as<StackedHourglass>(*this, "hourglass"); }
 EmbeddingNet& LoadedModel::embedding() const { return as<EmbeddingNet>(*this, "embedding"); }
 ResNet& LoadedModel::resnet() const { return as<ResNet>(*this, "resnet"); }
+FaceDetectorNet& LoadedModel::detector() const { return as<FaceDetectorNet>(*this, "detector"); }
 
 Head& LoadedModel::get_head() const {
   FF_CHECK(head != nullptr, "LoadedModel: the ", kind, " file has no classification head");
@@ -199,6 +202,8 @@ LoadedModel load_model(const SafeTensors& st, const std::string& what, uint64_t 
     lm.module = std::make_shared<EmbeddingNet>(parse_config<EmbeddingConfig>(lm.kind, config, what), rng);
   else if (lm.kind == "resnet")
     lm.module = std::make_shared<ResNet>(parse_config<ResNetConfig>(lm.kind, config, what), rng);
+  else if (lm.kind == "detector")
+    lm.module = std::make_shared<FaceDetectorNet>(parse_config<DetectorConfig>(lm.kind, config, what), rng);
   else
     FF_FAIL(what, ": unknown model kind '", lm.kind, "' (expected one of ", kKinds, ")");
 

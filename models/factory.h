@@ -3,8 +3,8 @@
 //
 // A model file is a safetensors file (layers/checkpoint.h) holding the network's state_dict under
 // its PyTorch names, and this metadata:
-//   "model"   "hourglass" | "embedding" | "resnet"
-//   "config"  HourglassConfig::str() | EmbeddingConfig::str() | ResNetConfig::str()
+//   "model"   "hourglass" | "embedding" | "resnet" | "detector"
+//   "config"  HourglassConfig::str() | EmbeddingConfig::str() | ResNetConfig::str() | DetectorConfig::str()
 // An embedding network may carry the classification head it was trained with: its tensors are
 // stored with the prefix "head." ("head.weight", and "head.bias" for softmax) and described by
 //   "head"    "arcface" | "softmax"
@@ -22,6 +22,7 @@
 
 #include "engine/safetensors.h"
 #include "layers/heads.h"
+#include "models/detector.h"
 #include "models/hourglass.h"
 #include "models/resnet.h"
 
@@ -45,7 +46,7 @@ void save_model(const std::string& path, Module& module, Head* head = nullptr,
 
 // A network rebuilt from a model file.
 struct LoadedModel {
-  std::string kind;                         // "hourglass", "embedding" or "resnet"
+  std::string kind;                         // "hourglass", "embedding", "resnet" or "detector"
   std::shared_ptr<Module> module;           // the network, weights loaded, in training mode
   std::shared_ptr<Head> head;               // the embedding network's head, when the file has one
   std::map<std::string, std::string> meta;  // every metadata entry of the file
@@ -54,6 +55,7 @@ struct LoadedModel {
   StackedHourglass& hourglass() const;
   EmbeddingNet& embedding() const;
   ResNet& resnet() const;
+  FaceDetectorNet& detector() const;
   bool has_head() const { return head != nullptr; }
   Head& get_head() const;        // throws when the file had no head
   ArcFaceHead& arcface() const;  // throws unless the head is an ArcFace head

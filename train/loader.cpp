@@ -131,10 +131,10 @@ struct Loader::Impl {
     int64_t batch = -1;
     // Written by the filling worker, read by the consumer once the slot is ready.
     std::vector<int64_t> indices;
-    Shape image_shape, points_shape;  // of one sample; points_shape empty when samples have none
-    bool has_points = false;
+    Shape image_shape, points_shape, targets_shape;  // of one sample; empty when samples have none
+    bool has_points = false, has_targets = false;
     std::string error;  // non-empty: making this batch failed
-    Buffer images, points, labels;
+    Buffer images, points, targets, labels;
   };
 
   int64_t num_items;
@@ -245,7 +245,7 @@ struct Loader::Impl {
     const int64_t end = std::min(begin + opt.batch_size, num_items);
     slot.indices.assign(ord.begin() + begin, ord.begin() + end);
     slot.error.clear();
-    size_t image_bytes = 0, points_bytes = 0;
+    size_t image_bytes = 0, points_bytes = 0, targets_bytes = 0;
     for (int64_t j = 0; j < end - begin; ++j) {
       if (stop.load() || generation.load() != gen) return false;
       const int64_t item = slot.indices[j];
@@ -259,6 +259,10 @@ struct Loader::Impl {
           slot.points_shape = slot.has_points ? s.points.shape() : Shape{};
           image_bytes = s.image.nbytes();
           points_bytes = slot.has_points ? s.points.nbytes() : 0;
+          slot.has_targets = s.targets.defined();
+          slot.targets_shape = slot.has_targets ? s.targets.shape() : Shape{};
+          targets_bytes = slot.has_targets ? s.targets.nbytes() : 0;
+          if (slot.has_targets) ensure(slot.targets, targets_bytes * opt.batch_size);
           ensure(slot.images, image_bytes * opt.batch_size);
           ensure(slot.labels, sizeof(int64_t) * opt.batch_size);
           if (slot.has_points) ensure(slot.points, points_bytes * opt.batch_size);
@@ -268,6 +272,9 @@ struct Loader::Impl {
         if (slot.has_points)
           std::memcpy(static_cast<char*>(slot.points.storage->data) + j * points_bytes,
                       s.points.raw(), points_bytes);
+        if (slot.has_targets)
+          std::memcpy(static_cast<char*>(slot.targets.storage->data) + j * targets_bytes,
+                      s.targets.raw(), targets_bytes);
         static_cast<int64_t*>(slot.labels.storage->data)[j] = s.label;
       } catch (const std::exception& e) {
         slot.error = detail::cat("Loader: making item ", item, " (epoch ", ep, ", batch ", b,
@@ -294,6 +301,9 @@ struct Loader::Impl {
       FF_CHECK(s.points.dtype() == DType::F32 && s.points.device().is_cpu() &&
                    s.points.dim() == 2 && s.points.size(1) == 2,
                "sample points must be a float32 [K, 2] CPU tensor, got ", s.points.str());
+    if (s.targets.defined())
+      FF_CHECK(s.targets.dtype() == DType::F32 && s.targets.device().is_cpu() && s.targets.dim() >= 1,
+               "sample targets must be a float32 CPU tensor, got ", s.targets.str());
     if (j == 0) return;
     FF_CHECK(s.image.shape() == slot.image_shape, "sample image ", s.image.str(),
              " does not match the batch's first image shape ", shape_str(slot.image_shape));
@@ -303,6 +313,12 @@ struct Loader::Impl {
     if (slot.has_points)
       FF_CHECK(s.points.shape() == slot.points_shape, "sample points ", s.points.str(),
                " do not match the batch's first points shape ", shape_str(slot.points_shape));
+    FF_CHECK(s.targets.defined() == slot.has_targets, "sample targets are ",
+             s.targets.defined() ? "defined" : "undefined", " but the batch's first sample's are ",
+             slot.has_targets ? "defined" : "undefined");
+    if (slot.has_targets)
+      FF_CHECK(s.targets.shape() == slot.targets_shape, "sample targets ", s.targets.str(),
+               " do not match the batch's first targets shape ", shape_str(slot.targets_shape));
   }
 
   // Fills a claimed slot and publishes it (called without the lock).
@@ -392,6 +408,7 @@ Loader::~Loader() {
   for (auto& slot : impl_->slots) {
     slot.images.release();
     slot.points.release();
+    slot.targets.release();
     slot.labels.release();
   }
   for (Buffer& b : impl_->retired) b.release();
@@ -432,6 +449,7 @@ bool Loader::next(Batch* batch) {
       batch->images = view(slot.images, prepend(n, slot.image_shape), DType::F32);
       batch->labels = view(slot.labels, {n}, DType::I64);
       if (slot.has_points) batch->points = view(slot.points, prepend(n, slot.points_shape), DType::F32);
+      if (slot.has_targets) batch->targets = view(slot.targets, prepend(n, slot.targets_shape), DType::F32);
       return true;
     }
     if (m.threads.empty() && m.claimable()) {  // no workers: make the batch here

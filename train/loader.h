@@ -19,17 +19,19 @@
 namespace ff {
 
 // One sample as the maker returns it. image: float32 [C, H, W]; points: float32 [K, 2] or
-// undefined; label: a class index or -1.
+// undefined; targets: float32 of any shape (dense training targets, e.g. the detector's heatmaps)
+// or undefined; label: a class index or -1.
 struct Sample {
   Tensor image;
   Tensor points;
+  Tensor targets;
   int64_t label = -1;
 };
 
-// A batch: images [B, C, H, W], points [B, K, 2] (undefined when samples have none), labels [B]
-// int64, and the item indices it holds (in order).
+// A batch: images [B, C, H, W], points [B, K, 2] and targets [B, ...] (undefined when samples
+// have none), labels [B] int64, and the item indices it holds (in order).
 struct Batch {
-  Tensor images, points, labels;
+  Tensor images, points, targets, labels;
   std::vector<int64_t> indices;
   int64_t size() const { return static_cast<int64_t>(indices.size()); }
 };

@@ -1,0 +1,143 @@
+// tests/test_detector.cpp — faceforge's detector: configuration strings, the network's shapes,
+// and targets -> decoding round trips (what training teaches is what inference reads).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "face/detector.h"
+#include "models/factory.h"
+#include "test_util.h"
+
+namespace ff {
+namespace {
+using namespace ff::test;
+
+TEST(Detector, ConfigRoundTrip) {
+  DetectorConfig c = DetectorConfig::small();
+  EXPECT_EQ(DetectorConfig::parse(c.str()).str(), c.str());
+  DetectorConfig d = DetectorConfig::parse("widths=8:8:16:16:32,extra=0:0:1:0:1,fpn=16,input=96");
+  EXPECT_EQ(d.widths[4], 32);
+  EXPECT_EQ(d.fpn, 16);
+  EXPECT_THROW(DetectorConfig::parse("widths=8:8:16,extra=0:0:1:0:1"), Error);
+  EXPECT_THROW(DetectorConfig::parse("input=100"), Error);
+  EXPECT_THROW(DetectorConfig::named("large"), Error);
+}
+
+TEST(Detector, ShapesAtAnyMultipleOf32) {
+  Rng rng(3);
+  FaceDetectorNet net(DetectorConfig::small(), rng);
+  net.eval();
+  NoGradGuard ng;
+  DetectorOutput o = net.forward_all(Tensor::zeros({2, 3, 96, 160}));
+  EXPECT_EQ(o.heatmap.shape(), (Shape{2, 1, 24, 40}));
+  EXPECT_EQ(o.size.shape(), (Shape{2, 2, 24, 40}));
+  EXPECT_EQ(o.offset.shape(), (Shape{2, 2, 24, 40}));
+  EXPECT_EQ(o.landmarks.shape(), (Shape{2, 10, 24, 40}));
+  // The heatmap starts at the 1% prior.
+  EXPECT_NEAR(1 / (1 + std::exp(-o.heatmap.to_vector<float>()[0])), 0.01, 0.01);
+  expect_throw_with([&] { net.forward_all(Tensor::zeros({1, 3, 100, 96})); }, {"FaceDetectorNet", "multiples of 32"});
+}
+
+TEST(Detector, SaveLoadAsModelFile) {
+  Rng rng(4);
+  FaceDetectorNet net(DetectorConfig::small(), rng);
+  TempDir dir;
+  std::string p = (dir.path / "d.safetensors").string();
+  save_model(p, net);
+  LoadedModel lm = load_model(p);
+  EXPECT_EQ(lm.kind, "detector");
+  EXPECT_EQ(lm.detector().config().str(), net.config().str());
+}
+
+// Perfect network outputs made from the targets decode to the faces that made them.
+DetectorOutput outputs_from_targets(const Tensor& t) {
+  const int64_t H = t.size(1), W = t.size(2), plane = H * W;
+  const float* d = t.data<float>();
+  auto part = [&](int c0, int n, bool logit) {
+    Tensor o = Tensor::zeros({1, n, H, W});
+    float* p = o.data<float>();
+    for (int c = 0; c < n; ++c)
+      for (int64_t k = 0; k < plane; ++k) {
+        float v = d[(c0 + c) * plane + k];
+        p[c * plane + k] = logit ? (v >= 1.0f ? 10.0f : std::log(std::max(v, 1e-6f) / (1 - std::min(v, 0.999f))) - 3)
+                                 : v;
+      }
+    return o;
+  };
+  return {part(kTargetHeatmap, 1, true), part(kTargetSize, 2, false), part(kTargetOffset, 2, false),
+          part(kTargetLandmarks, 10, false)};
+}
+
+TEST(Detector, TargetsDecodeToTheirFaces) {
+  std::vector<FaceDetection> faces(3);
+  faces[0].box = FaceBox{10.3f, 20.7f, 24.0f, 30.0f};
+  faces[1].box = FaceBox{80.0f, 40.0f, 60.0f, 66.0f};
+  faces[2].box = FaceBox{20.0f, 100.0f, 18.0f, 18.0f};
+  for (auto& f : faces) {
+    f.has_landmarks = true;
+    for (int k = 0; k < 5; ++k)
+      f.landmarks[k] = Point2{f.box.x + f.box.width * (0.3 + 0.1 * k), f.box.y + f.box.height * (0.4 + 0.08 * k)};
+  }
+  Tensor t = render_detector_targets(faces, 160, 160);
+  ASSERT_EQ(t.shape(), (Shape{kTargetChannels, 40, 40}));
+  DetectOptions opt;
+  opt.score_threshold = 0.5;
+  auto got = decode_detector_output(outputs_from_targets(t), 1.0, 160, 160, opt);
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& f : faces) {
+    bool found = false;
+    for (const auto& g : got) {
+      if (box_iou(f.box, g.box) < 0.999) continue;
+      found = true;
+      for (int k = 0; k < 5; ++k) {
+        EXPECT_NEAR(g.landmarks[k].x, f.landmarks[k].x, 1e-3);
+        EXPECT_NEAR(g.landmarks[k].y, f.landmarks[k].y, 1e-3);
+      }
+    }
+    EXPECT_TRUE(found) << f.box.x << "," << f.box.y;
+  }
+  // At scale 2 (the photo was halved), boxes come back in the photo's pixels.
+  auto big = decode_detector_output(outputs_from_targets(t), 2.0, 320, 320, opt);
+  ASSERT_EQ(big.size(), 3u);
+  bool found = false;
+  for (const auto& g : big)
+    found |= std::abs(g.box.x - ((faces[1].box.x + 0.5) * 2 - 0.5)) < 1e-3 && std::abs(g.box.width - 120.0f) < 1e-3;
+  EXPECT_TRUE(found);
+}
+
+TEST(Detector, TargetsEdgeCases) {
+  // A face whose centre lies outside the sample contributes nothing; the larger of two faces in
+  // one cell keeps the regressions; a face without landmarks has no landmark mask.
+  std::vector<FaceDetection> faces(3);
+  faces[0].box = FaceBox{-40.0f, 10.0f, 30.0f, 30.0f};
+  faces[1].box = FaceBox{40.0f, 40.0f, 20.0f, 20.0f};
+  faces[2].box = FaceBox{30.0f, 30.0f, 40.0f, 40.0f};
+  Tensor t = render_detector_targets(faces, 96, 96);
+  const int64_t W = 24, plane = 24 * 24;
+  const float* d = t.data<float>();
+  double mask_sum = 0, lmk_mask = 0;
+  for (int64_t k = 0; k < plane; ++k) mask_sum += d[kTargetBoxMask * plane + k], lmk_mask += d[kTargetLandmarkMask * plane + k];
+  EXPECT_EQ(mask_sum, 1.0);
+  EXPECT_EQ(lmk_mask, 0.0);
+  EXPECT_NEAR(d[kTargetSize * plane + 12 * W + 12], std::log(10.0), 1e-6);
+  EXPECT_THROW(render_detector_targets(faces, 30, 32), Error);
+}
+
+TEST(Detector, DetectorInputPadsAndScales) {
+  Image photo(700, 300, 3, 128);
+  double s = 0;
+  Tensor x = detector_input(photo, 640, &s);
+  EXPECT_NEAR(s, 700.0 / 640, 1e-12);
+  EXPECT_EQ(x.shape(), (Shape{1, 3, 288, 640}));
+  Image small(50, 40, 3, 0);
+  x = detector_input(small, 640, &s);
+  EXPECT_EQ(s, 1.0);
+  EXPECT_EQ(x.shape(), (Shape{1, 3, 64, 64}));
+  expect_throw_with([&] { detector_input(Image(), 640, &s); }, {"detector", "RGB and not empty"});
+}
+
+}  // namespace
+}  // namespace ff
