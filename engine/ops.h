@@ -69,6 +69,24 @@ Tensor mse_loss(const Tensor& x, const Tensor& target);
 // 24-byte count back from the device, the op's one host synchronisation.
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 
+// ---------------------------------------------------------------- detection losses (engine/ops_detect.cpp)
+// The training losses of the CenterNet-style face detector (stride-4 centre heatmap, box size and
+// landmark offsets regressed at face centres). Each reduces to a 0-dim tensor without a host
+// synchronisation on CUDA; only the prediction is differentiated (a target or mask that requires
+// a gradient throws); target and mask have the prediction's dtype and device.
+// Element-wise 1 / (1 + exp(-x)), without overflow at any |x|; gradient y (1 - y).
+Tensor sigmoid(const Tensor& x);
+// CenterNet's penalty-reduced pixel-wise focal loss from logits (p = sigmoid(logits)), target of
+// logits' shape with values in [0, 1] (not checked), a positive where target is exactly 1:
+// -(sum_pos (1-p)^alpha log p + sum_neg (1-target)^beta p^alpha log(1-p)) / max(1, positives),
+// with log p = -softplus(-x), log(1-p) = -softplus(x) (no log(0)). NaN logits give a NaN loss.
+Tensor focal_loss(const Tensor& logits, const Tensor& target, double alpha = 2, double beta = 4);
+// pred, target [N, C, H, W], mask [N, 1, H, W] of weights >= 0 (not checked) broadcast over C:
+// sum mask * |pred - target| / max(1, C * sum mask). Elements where mask == 0 are skipped (a NaN
+// or infinite target there changes nothing); the gradient is mask sign(pred - target) / denominator,
+// 0 where pred == target (torch's L1).
+Tensor masked_l1_loss(const Tensor& pred, const Tensor& target, const Tensor& mask);
+
 // ---------------------------------------------------------------- optimizer updates (engine/ops_optim.cpp)
 // One in-place update of parameter p from its gradient (same shape, dtype and device: float32, or
 // float64 on the CPU) with torch.optim's arithmetic, never recorded; one kernel, no host
