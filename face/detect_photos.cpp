@@ -104,20 +104,23 @@ DetectFolderResult detect_folder(const std::function<std::unique_ptr<FaceDetecto
     for (size_t i; (i = next++) < files.size();) {
       try {
         Image photo;
+        bool readable = true;
         try {
           photo = load_image(dir + "/" + files[i], 3);
         } catch (const Error& e) {
           errors[i] = e.what();
-          continue;
+          readable = false;
         }
-        PhotoDetections& p = photos[i];
-        p.file = files[i];
-        p.width = photo.width;
-        p.height = photo.height;
-        auto t0 = std::chrono::steady_clock::now();
-        p.faces = det.detect(photo);
-        p.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-        ok[i] = 1;
+        if (readable) {
+          PhotoDetections& p = photos[i];
+          p.file = files[i];
+          p.width = photo.width;
+          p.height = photo.height;
+          auto t0 = std::chrono::steady_clock::now();
+          p.faces = det.detect(photo);
+          p.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          ok[i] = 1;
+        }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(m);
         if (failure.empty()) failure = files[i] + ": " + e.what();
