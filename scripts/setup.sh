@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# scripts/setup.sh [demo|test|bench] — install the Debian packages one use of faceforge needs (run
+# scripts/setup.sh [demo|test|bench|baselines] — install the Debian packages one use of faceforge needs (run
 # as root or with sudo; a no-op when everything is present). Each set includes the one before it:
 #   demo   building the faceforge command (compiler, CMake, OpenBLAS, stb, JSON, CLI11)
 #   test   + GoogleTest, Google Benchmark (the benchmarks are compiled by the tests' build too),
 #          and Debian's PyTorch (python3-torch, torchvision, numpy: the tests generate reference data)
 #   bench  + OpenCV's Python module (bench/run_cpu_bench.sh compares our warp with cv2.warpAffine)
+#   baselines  demo + dlib and OpenCV for C++ and OpenCV's cascades: the classical face detectors
+#          of tools/baseline_detectors.cpp (scripts/baselines.sh)
 # CUDA (nvcc, cuBLAS, cuDNN) is not installed here: where it exists under /usr/local/cuda the CUDA
 # backend is built too.
 set -euo pipefail
@@ -13,11 +15,13 @@ DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libstb-dev nl
       libcairo2-dev fonts-dejavu-core)
 TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy)
 BENCH=(python3-opencv)
+BASELINES=(libdlib-dev libopencv-dev opencv-data)
 case "$WHAT" in
   demo) PKGS=("${DEMO[@]}") ;;
   test) PKGS=("${DEMO[@]}" "${TEST[@]}") ;;
   bench) PKGS=("${DEMO[@]}" "${TEST[@]}" "${BENCH[@]}") ;;
-  *) echo "setup.sh: unknown set '$WHAT' (demo, test or bench)" >&2; exit 2 ;;
+  baselines) PKGS=("${DEMO[@]}" "${BASELINES[@]}") ;;
+  *) echo "setup.sh: unknown set '$WHAT' (demo, test, bench or baselines)" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${PKGS[@]}"; do

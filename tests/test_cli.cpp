@@ -4,7 +4,13 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
+
+#include "data/detections.h"
+#include "data/image.h"
+#include "test_util.h"
 
 namespace {
 
@@ -58,6 +64,78 @@ TEST(Cli, MissingPhotoIsNamed) {
   CliRun r = run_cli("verify /nonexistent/a.jpg /nonexistent/b.jpg --model m.safetensors");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("no such image: /nonexistent/a.jpg"), std::string::npos) << r.output;
+}
+
+TEST(Cli, DetectWithoutArgumentsNamesThem) {
+  CliRun r = run_cli("detect");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("missing IMAGE, --out"), std::string::npos) << r.output;
+  r = run_cli("eval-detector");
+  EXPECT_EQ(r.status, 2) << r.output;
+  EXPECT_NE(r.output.find("missing --data"), std::string::npos) << r.output;
+}
+
+TEST(Cli, DetectWithoutADetectorFileFails) {
+  ff::test::TempDir dir("ff_cli_detect");
+  ff::save_png(ff::Image(20, 20, 3, 9), dir.file("a.png"));
+  CliRun r = run_cli("detect " + dir.file("a.png") + " --out " + dir.file("o") + " --detector " +
+                     dir.file("none.safetensors"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("faceforge: error:"), std::string::npos) << r.output;
+}
+
+// A CelebA-format folder of two photos with one labelled face each, and a detections file that
+// finds the first face and misses the second with a box elsewhere.
+TEST(Cli, EvalDetectorScoresADetectionsFile) {
+  ff::test::TempDir dir("ff_cli_evaldet");
+  std::filesystem::create_directories(dir.file("data/img_celeba"));
+  ff::save_jpeg(ff::Image(64, 48, 3, 90), dir.file("data/img_celeba/000001.jpg"));
+  ff::save_jpeg(ff::Image(64, 48, 3, 90), dir.file("data/img_celeba/000002.jpg"));
+  dir.write("data/list_bbox_celeba.txt", "2\nimage_id x_1 y_1 width height\n000001.jpg 10 10 20 20\n"
+                                         "000002.jpg 30 10 20 20\n");
+  ff::DetectionsFile d;
+  d.detector = "hand-made";
+  for (const char* f : {"000001.jpg", "000002.jpg"}) {
+    ff::PhotoDetections p;
+    p.file = f;
+    p.width = 64;
+    p.height = 48;
+    p.ms = 5;
+    ff::FaceDetection fd;
+    fd.box = p.file == "000001.jpg" ? ff::FaceBox{10, 10, 20, 20} : ff::FaceBox{0, 30, 10, 10};
+    fd.score = p.file == "000001.jpg" ? 0.9 : 0.8;
+    p.faces.push_back(fd);
+    d.photos.push_back(p);
+  }
+  ff::write_detections(dir.file("dets.json"), d);
+  CliRun r = run_cli("eval-detector --data " + dir.file("data") + " --detections " + dir.file("dets.json") +
+                     " --out " + dir.file("eval"));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("AP@0.5 (VOC all-point)                 0.5000"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 photos, 2 labelled faces, 2 detections"), std::string::npos) << r.output;
+  for (const char* f : {"metrics.json", "pr_curve.png", "pr_curve.svg", "pr_curve.csv"})
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir.file(std::string("eval/") + f))) << f;
+  std::ifstream m(dir.file("eval/metrics.json"));
+  std::string j((std::istreambuf_iterator<char>(m)), {});
+  EXPECT_NE(j.find("\"ap50\": 0.5,"), std::string::npos) << j;
+  EXPECT_NE(j.find("\"ms_per_photo_mean\": 5,"), std::string::npos) << j;
+  // --limit 1: the first photo only, found.
+  r = run_cli("eval-detector --data " + dir.file("data") + " --detections " + dir.file("dets.json") + " --limit 1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("AP@0.5 (VOC all-point)                 1.0000"), std::string::npos) << r.output;
+  // Neither or both of --detector and --detections.
+  r = run_cli("eval-detector --data " + dir.file("data"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("give --detector FILE or --detections FILE"), std::string::npos) << r.output;
+  r = run_cli("eval-detector --data " + dir.file("data") + " --detections a.json --detector b.safetensors");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("excludes"), std::string::npos) << r.output;
+  // A photo of the ground truth missing from the detections is named.
+  d.photos.pop_back();
+  ff::write_detections(dir.file("dets.json"), d);
+  r = run_cli("eval-detector --data " + dir.file("data") + " --detections " + dir.file("dets.json"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("(first: 000002.jpg)"), std::string::npos) << r.output;
 }
 
 }  // namespace
