@@ -888,3 +888,135 @@ size_t write_synth_dataset(const std::string& dir, const SynthConfig& cfg) {
 }
 
 }  // namespace ff
+
+// ---------------------------------------------------------------- scenes
+namespace ff {
+
+SynthScene synth_scene(uint64_t seed, int index, const SceneConfig& c) {
+  FF_CHECK(index >= 0, "synth_scene: index must be >= 0, got ", index);
+  FF_CHECK(c.min_width >= 64 && c.min_width <= c.max_width && c.max_width <= 2048,
+           "synth_scene: need 64 <= min_width <= max_width <= 2048, got ", c.min_width, ", ", c.max_width);
+  FF_CHECK(c.max_faces >= 0 && c.max_faces <= 4, "synth_scene: max_faces must be in 0..4, got ", c.max_faces);
+  FF_CHECK(c.min_face >= 8 && c.max_face_fraction > 0 && c.max_face_fraction <= 1,
+           "synth_scene: need min_face >= 8 and 0 < max_face_fraction <= 1, got ", c.min_face, ", ",
+           c.max_face_fraction);
+  FF_CHECK(c.identities >= 1, "synth_scene: identities must be >= 1, got ", c.identities);
+  Rng rng(derive_seed(seed, {static_cast<uint64_t>(index), 0x5343454E45ull}));  // "SCENE"
+  int W = c.min_width + static_cast<int>(rng.randint(c.max_width - c.min_width + 1));
+  int H = std::max(48, static_cast<int>(std::lround(W * rng.uniform(0.62, 0.9))));
+  if (rng.uniform() < 0.2) std::swap(W, H);
+  // The photography of the whole picture (blur as for a 128-px crop: at most 1.1 px).
+  const Shot photo = draw_shot(rng, 128);
+  Canvas cv(W, H);
+  draw_background(cv, rng);
+
+  const double weights[5] = {0.10, 0.35, 0.25, 0.15, 0.15};
+  int n = weighted_choice(rng, weights);
+  n = std::min(n, c.max_faces);
+  const double lo = c.min_face, hi = std::max(lo, c.max_face_fraction * std::min(W, H));
+  std::vector<double> sides(n);
+  for (double& t : sides) t = std::exp(rng.uniform(std::log(lo), std::log(hi) + 1e-12));
+  std::sort(sides.rbegin(), sides.rend());
+
+  SynthScene out;
+  std::vector<std::array<double, 4>> boxes;  // placed faces' extents
+  for (double side : sides) {
+    const int identity = static_cast<int>(rng.randint(c.identities));
+    const FaceParams f = synth_identity(seed, identity);
+    Shot s = draw_shot(rng, 128);
+    // The box at scale 1 about the origin: extents scale with the pose (orthographic).
+    s.pose.cx = s.pose.cy = 0;
+    s.pose.scale = 1;
+    const std::array<double, 4> e1 = person_box_extent(f, s.pose);
+    const double side1 = std::sqrt(std::max(1e-9, (e1[2] - e1[0]) * (e1[3] - e1[1])));
+    bool placed = false;
+    for (int attempt = 0; attempt < 30 && !placed; ++attempt) {
+      const double sc = side / side1 * (attempt < 15 ? 1.0 : 0.8);
+      const double x_lo = -e1[0] * sc, x_hi = W - 1 - e1[2] * sc;
+      const double y_lo = -e1[1] * sc, y_hi = H - 1 - e1[3] * sc;
+      if (x_hi < x_lo || y_hi < y_lo) continue;
+      const double cx = rng.uniform(x_lo, x_hi), cy = rng.uniform(y_lo, y_hi);
+      // The person's reach (hair, ears, shoulders) must leave earlier faces' boxes uncovered.
+      const double fx0 = cx - 2.0 * sc, fx1 = cx + 2.0 * sc, fy0 = cy - 1.4 * sc, fy1 = cy + 3.0 * sc;
+      bool clear = true;
+      for (const auto& b : boxes) {
+        const double gx = 0.1 * (b[2] - b[0]), gy = 0.1 * (b[3] - b[1]);
+        if (fx0 < b[2] + gx && fx1 > b[0] - gx && fy0 < b[3] + gy && fy1 > b[1] - gy) {
+          clear = false;
+          break;
+        }
+      }
+      if (!clear) continue;
+      s.pose.cx = cx;
+      s.pose.cy = cy;
+      s.pose.scale = sc;
+      placed = true;
+    }
+    if (!placed) continue;
+    draw_person(cv, f, s);
+    const std::array<double, 4> e = person_box_extent(f, s.pose);
+    boxes.push_back(e);
+    FaceDetection d;
+    d.box = whole_pixel_box(e, W, H);
+    d.score = 1;
+    d.has_landmarks = true;
+    d.landmarks = person_landmarks(f, s);
+    for (Point2& p : d.landmarks) p = {std::round(p.x * 100.0) / 100.0, std::round(p.y * 100.0) / 100.0};
+    out.faces.push_back(d);
+    out.identities.push_back(identity);
+  }
+  out.image = photograph(cv, photo, rng);
+  out.jpeg_quality = photo.jpeg_quality;
+  return out;
+}
+
+size_t write_synth_scenes(const std::string& dir, const SceneConfig& cfg) {
+  FF_CHECK(cfg.scenes >= 1 && cfg.scenes <= 10000000, "synth: --scenes must be in 1..10^7, got ", cfg.scenes);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "img_celeba", ec);
+  FF_CHECK(!ec, "synth: cannot create ", (fs::path(dir) / "img_celeba").string(), " (", ec.message(), ")");
+  const int64_t total = cfg.scenes;
+  std::vector<PhotoDetections> photos(total);
+  std::vector<std::string> errors(total);
+#pragma omp parallel for schedule(dynamic, 2)
+  for (int64_t j = 0; j < total; ++j) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%06lld.jpg", static_cast<long long>(j + 1));
+    try {
+      SynthScene s = synth_scene(cfg.seed, static_cast<int>(j), cfg);
+      save_jpeg(s.image, (fs::path(dir) / "img_celeba" / buf).string(), s.jpeg_quality);
+      photos[j] = {buf, s.image.width, s.image.height, 0, std::move(s.faces)};
+    } catch (const std::exception& e) {
+      errors[j] = e.what();
+    }
+  }
+  for (const std::string& e : errors)
+    if (!e.empty()) throw Error(e);
+  size_t faces = 0;
+  std::vector<BoxRow> boxes;
+  std::vector<LandmarkRow> marks;
+  std::vector<PartitionRow> parts;
+  const int64_t nval = std::max<int64_t>(1, total / 10);
+  for (int64_t j = 0; j < total; ++j) {
+    const PhotoDetections& p = photos[j];
+    faces += p.faces.size();
+    parts.push_back({p.file, j >= total - nval ? 1 : 0});
+    if (p.faces.empty()) continue;
+    const FaceDetection& big = *std::max_element(p.faces.begin(), p.faces.end(), [](const FaceDetection& a, const FaceDetection& b) {
+      return double(a.box.width) * a.box.height < double(b.box.width) * b.box.height;
+    });
+    boxes.push_back({p.file, big.box});
+    marks.push_back({p.file, big.landmarks});
+  }
+  DetectionsFile df;
+  df.detector = "synthetic ground truth";
+  df.photos = std::move(photos);
+  write_detections((fs::path(dir) / "faces.json").string(), df);
+  write_partitions((fs::path(dir) / "list_eval_partition.txt").string(), parts);
+  write_boxes((fs::path(dir) / "list_bbox_celeba.txt").string(), boxes);
+  write_landmarks((fs::path(dir) / "list_landmarks_celeba.txt").string(), marks);
+  return faces;
+}
+
+}  // namespace ff
