@@ -1,10 +1,14 @@
 // tests/test_cli.cpp — the `faceforge` command as a user meets it: an unknown subcommand is named
-// with the nearest valid one, and a subcommand missing arguments names every one it needs.
+// with the nearest valid one, a subcommand missing arguments names every one it needs, and
+// `synth --scenes` writes a detector folder.
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string>
+
+#include "tests/test_util.h"
 
 namespace {
 
@@ -58,6 +62,24 @@ TEST(Cli, MissingPhotoIsNamed) {
   CliRun r = run_cli("verify /nonexistent/a.jpg /nonexistent/b.jpg --model m.safetensors");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("no such image: /nonexistent/a.jpg"), std::string::npos) << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, SynthScenesWritesADetectorFolder) {
+  ff::test::TempDir dir("ff_cli_scenes");
+  const std::string out = dir.file("scenes");
+  CliRun r = run_cli("synth --out " + out + " --scenes 6 --scene-width 256 --seed 1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("wrote 6 scenes"), std::string::npos) << r.output;
+  for (const char* f : {"faces.json", "list_bbox_celeba.txt", "list_landmarks_celeba.txt", "list_eval_partition.txt",
+                        "img_celeba/000006.jpg"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(out) / f)) << f;
+  r = run_cli("synth --out " + out + " --scenes 6");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("already holds scenes"), std::string::npos) << r.output;
 }
 
 }  // namespace
