@@ -412,7 +412,7 @@ Shot draw_shot(Rng& rng, int size) {
 // Background: a two-colour gradient and random clutter (ellipses, quads, bars, strokes), some
 // crisp, some soft.
 void draw_background(Canvas& cv, Rng& rng) {
-  const double S = cv.w;
+  const double S = cv.w, SH = cv.h;  // a square canvas: SH == S
   float c0[3], c1[3];
   for (int c = 0; c < 3; ++c) {
     c0[c] = static_cast<float>(rng.uniform(10, 245));
@@ -421,14 +421,14 @@ void draw_background(Canvas& cv, Rng& rng) {
   double ga = rng.uniform(0, 2 * kPi), gx = std::cos(ga) / S, gy = std::sin(ga) / S;
   for (int y = 0; y < cv.h; ++y)
     for (int x = 0; x < cv.w; ++x) {
-      double t = clampd(0.5 + gx * (x - S / 2) + gy * (y - S / 2), 0, 1);
+      double t = clampd(0.5 + gx * (x - S / 2) + gy * (y - SH / 2), 0, 1);
       float* d = cv.px(x, y);
       for (int c = 0; c < 3; ++c) d[c] = static_cast<float>(c0[c] + t * (c1[c] - c0[c]));
     }
   int n = 3 + static_cast<int>(rng.randint(10));
   for (int i = 0; i < n; ++i) {
     Paint p = solid_rgb(rng.uniform(0, 255), rng.uniform(0, 255), rng.uniform(0, 255));
-    double x = rng.uniform(-0.1, 1.1) * S, y = rng.uniform(-0.1, 1.1) * S;
+    double x = rng.uniform(-0.1, 1.1) * S, y = rng.uniform(-0.1, 1.1) * SH;
     double r = rng.uniform(0.04, 0.35) * S, a = rng.uniform(0, kPi);
     double alpha = rng.uniform(0.3, 1.0);
     switch (rng.randint(4)) {
@@ -664,16 +664,12 @@ void draw_glasses(Canvas& cv, const FaceParams& f, const Pose& pose, const Shot&
 
 }  // namespace
 
-SynthSample synth_sample(uint64_t seed, int identity, int index, int size) {
-  FF_CHECK(identity >= 0 && index >= 0, "synth_sample: identity and index must be >= 0, got ", identity, " and ", index);
-  FF_CHECK(size >= 32 && size <= 1024, "synth_sample: size must be in 32..1024, got ", size);
-  const FaceParams f = synth_identity(seed, identity);
-  Rng rng(derive_seed(seed, {static_cast<uint64_t>(identity), static_cast<uint64_t>(index)}));
-  const Shot s = draw_shot(rng, size);
-  const Pose& pose = s.pose;
-  Canvas cv(size, size);
-  draw_background(cv, rng);
+namespace {
 
+// Draws the person of identity f as shot s: shoulders and neck, hair behind the head, ears, the
+// face and its features, the hair in front, glasses. No randomness.
+void draw_person(Canvas& cv, const FaceParams& f, const Shot& s) {
+  const Pose& pose = s.pose;
   // Shading across the face follows the light direction (per canonical unit -> per pixel).
   Paint skin = solid(f.skin);
   Vec2 centre = pose.project({0, 0, 0});
@@ -736,21 +732,23 @@ SynthSample synth_sample(uint64_t seed, int identity, int index, int size) {
   }
   draw_hair(cv, f, pose, hair, skin, false);
   if (s.glasses) draw_glasses(cv, f, pose, s);
+}
 
-  // Photography: brightness, colour cast, a light gradient over the whole picture, blur, noise.
-  const double S = size;
+// Photography over the whole canvas: brightness, colour cast, a light gradient, blur, noise (one
+// 64-bit seed drawn from rng); the uint8 picture.
+Image photograph(Canvas& cv, const Shot& s, Rng& rng) {
+  const double S = cv.w, SH = cv.h;  // a square canvas: SH == S
   double gx = s.light_x / S, gy = s.light_y / S;
-  for (int y = 0; y < size; ++y)
-    for (int x = 0; x < size; ++x) {
+  for (int y = 0; y < cv.h; ++y)
+    for (int x = 0; x < cv.w; ++x) {
       float* d = cv.px(x, y);
-      double k = s.brightness * (1 + gx * (x - S / 2) + gy * (y - S / 2));
+      double k = s.brightness * (1 + gx * (x - S / 2) + gy * (y - SH / 2));
       for (int c = 0; c < 3; ++c) d[c] = static_cast<float>(d[c] * k * s.cast[c]);
     }
   gaussian_blur(cv, s.blur);
   uint64_t state = (static_cast<uint64_t>(rng.next_u32()) << 32) | rng.next_u32();
-  SynthSample out;
-  out.image = Image(size, size, 3);
-  uint8_t* dst = out.image.data();
+  Image out(cv.w, cv.h, 3);
+  uint8_t* dst = out.data();
   // Noise: Irwin-Hall sum of four 16-bit uniforms from one splitmix64 draw (std sqrt(1/3)).
   const double ns = s.noise / std::sqrt(1.0 / 3.0) / 65536.0;
   for (size_t i = 0; i < cv.rgb.size(); ++i) {
@@ -759,21 +757,29 @@ SynthSample synth_sample(uint64_t seed, int identity, int index, int size) {
     double u = static_cast<double>((r & 0xFFFF) + ((r >> 16) & 0xFFFF) + ((r >> 32) & 0xFFFF) + (r >> 48)) - 2 * 65535.0;
     dst[i] = static_cast<uint8_t>(clampd(cv.rgb[i] + u * ns, 0, 255) + 0.5);  // rounded
   }
-  out.jpeg_quality = s.jpeg_quality;
+  return out;
+}
 
-  // Landmarks: the exact drawn positions.
+// The five landmarks: the exact drawn positions.
+Landmarks5 person_landmarks(const FaceParams& f, const Shot& s) {
+  const Pose& pose = s.pose;
+  Landmarks5 out;
   MouthCurve m{f.mouth_w, f.mouth_y, s.smile};
-  out.landmarks[kLeftEye] = {static_cast<float>(pose.project({-f.eye_dx, f.eye_y, 0.55}).x),
-                             static_cast<float>(pose.project({-f.eye_dx, f.eye_y, 0.55}).y)};
-  out.landmarks[kRightEye] = {static_cast<float>(pose.project({f.eye_dx, f.eye_y, 0.55}).x),
-                              static_cast<float>(pose.project({f.eye_dx, f.eye_y, 0.55}).y)};
+  out[kLeftEye] = {static_cast<float>(pose.project({-f.eye_dx, f.eye_y, 0.55}).x),
+                   static_cast<float>(pose.project({-f.eye_dx, f.eye_y, 0.55}).y)};
+  out[kRightEye] = {static_cast<float>(pose.project({f.eye_dx, f.eye_y, 0.55}).x),
+                    static_cast<float>(pose.project({f.eye_dx, f.eye_y, 0.55}).y)};
   Vec2 nose = pose.project({0, f.nose_y, f.nose_z});
-  out.landmarks[kNose] = {static_cast<float>(nose.x), static_cast<float>(nose.y)};
+  out[kNose] = {static_cast<float>(nose.x), static_cast<float>(nose.y)};
   Vec2 ml = pose.project(m.at(0)), mr = pose.project(m.at(1));
-  out.landmarks[kLeftMouth] = {static_cast<float>(ml.x), static_cast<float>(ml.y)};
-  out.landmarks[kRightMouth] = {static_cast<float>(mr.x), static_cast<float>(mr.y)};
+  out[kLeftMouth] = {static_cast<float>(ml.x), static_cast<float>(ml.y)};
+  out[kRightMouth] = {static_cast<float>(mr.x), static_cast<float>(mr.y)};
+  return out;
+}
 
-  // Box: the outline from brow level down, and the brows; whole pixels, clamped to the image.
+// The tight face box's extent (the outline from brow level down, and the brows), unclamped:
+// x0, y0, x1, y1 in pixels.
+std::array<double, 4> person_box_extent(const FaceParams& f, const Pose& pose) {
   double bx0 = 1e30, by0 = 1e30, bx1 = -1e30, by1 = -1e30;
   auto grow = [&](const Vec2& p) {
     bx0 = std::min(bx0, p.x);
@@ -785,11 +791,34 @@ SynthSample synth_sample(uint64_t seed, int identity, int index, int size) {
   for (const P3& p : face_outline(f, 64))
     if (p.y >= brow_y) grow(pose.project(p));
   for (int side = -1; side <= 1; side += 2) grow(pose.project({side * f.eye_dx, brow_y, 0.6}));
-  bx0 = clampd(std::floor(bx0), 0, S - 1);
-  by0 = clampd(std::floor(by0), 0, S - 1);
-  bx1 = clampd(std::ceil(bx1), 0, S - 1);
-  by1 = clampd(std::ceil(by1), 0, S - 1);
-  out.box = {static_cast<float>(bx0), static_cast<float>(by0), static_cast<float>(bx1 - bx0), static_cast<float>(by1 - by0)};
+  return {bx0, by0, bx1, by1};
+}
+
+// The extent in whole pixels, clamped to a W x H picture, as a box.
+FaceBox whole_pixel_box(const std::array<double, 4>& e, double W, double H) {
+  double bx0 = clampd(std::floor(e[0]), 0, W - 1);
+  double by0 = clampd(std::floor(e[1]), 0, H - 1);
+  double bx1 = clampd(std::ceil(e[2]), 0, W - 1);
+  double by1 = clampd(std::ceil(e[3]), 0, H - 1);
+  return {static_cast<float>(bx0), static_cast<float>(by0), static_cast<float>(bx1 - bx0), static_cast<float>(by1 - by0)};
+}
+
+}  // namespace
+
+SynthSample synth_sample(uint64_t seed, int identity, int index, int size) {
+  FF_CHECK(identity >= 0 && index >= 0, "synth_sample: identity and index must be >= 0, got ", identity, " and ", index);
+  FF_CHECK(size >= 32 && size <= 1024, "synth_sample: size must be in 32..1024, got ", size);
+  const FaceParams f = synth_identity(seed, identity);
+  Rng rng(derive_seed(seed, {static_cast<uint64_t>(identity), static_cast<uint64_t>(index)}));
+  const Shot s = draw_shot(rng, size);
+  Canvas cv(size, size);
+  draw_background(cv, rng);
+  draw_person(cv, f, s);
+  SynthSample out;
+  out.image = photograph(cv, s, rng);
+  out.jpeg_quality = s.jpeg_quality;
+  out.landmarks = person_landmarks(f, s);
+  out.box = whole_pixel_box(person_box_extent(f, s.pose), size, size);
   return out;
 }
 
@@ -856,6 +885,138 @@ size_t write_synth_dataset(const std::string& dir, const SynthConfig& cfg) {
   write_boxes((fs::path(dir) / "list_bbox_celeba.txt").string(), boxes);
   write_landmarks((fs::path(dir) / "list_landmarks_celeba.txt").string(), marks);
   return static_cast<size_t>(total);
+}
+
+}  // namespace ff
+
+// ---------------------------------------------------------------- scenes
+namespace ff {
+
+SynthScene synth_scene(uint64_t seed, int index, const SceneConfig& c) {
+  FF_CHECK(index >= 0, "synth_scene: index must be >= 0, got ", index);
+  FF_CHECK(c.min_width >= 64 && c.min_width <= c.max_width && c.max_width <= 2048,
+           "synth_scene: need 64 <= min_width <= max_width <= 2048, got ", c.min_width, ", ", c.max_width);
+  FF_CHECK(c.max_faces >= 0 && c.max_faces <= 4, "synth_scene: max_faces must be in 0..4, got ", c.max_faces);
+  FF_CHECK(c.min_face >= 8 && c.max_face_fraction > 0 && c.max_face_fraction <= 1,
+           "synth_scene: need min_face >= 8 and 0 < max_face_fraction <= 1, got ", c.min_face, ", ",
+           c.max_face_fraction);
+  FF_CHECK(c.identities >= 1, "synth_scene: identities must be >= 1, got ", c.identities);
+  Rng rng(derive_seed(seed, {static_cast<uint64_t>(index), 0x5343454E45ull}));  // "SCENE"
+  int W = c.min_width + static_cast<int>(rng.randint(c.max_width - c.min_width + 1));
+  int H = std::max(48, static_cast<int>(std::lround(W * rng.uniform(0.62, 0.9))));
+  if (rng.uniform() < 0.2) std::swap(W, H);
+  // The photography of the whole picture (blur as for a 128-px crop: at most 1.1 px).
+  const Shot photo = draw_shot(rng, 128);
+  Canvas cv(W, H);
+  draw_background(cv, rng);
+
+  const double weights[5] = {0.10, 0.35, 0.25, 0.15, 0.15};
+  int n = weighted_choice(rng, weights);
+  n = std::min(n, c.max_faces);
+  const double lo = c.min_face, hi = std::max(lo, c.max_face_fraction * std::min(W, H));
+  std::vector<double> sides(n);
+  for (double& t : sides) t = std::exp(rng.uniform(std::log(lo), std::log(hi) + 1e-12));
+  std::sort(sides.rbegin(), sides.rend());
+
+  SynthScene out;
+  std::vector<std::array<double, 4>> boxes;  // placed faces' extents
+  for (double side : sides) {
+    const int identity = static_cast<int>(rng.randint(c.identities));
+    const FaceParams f = synth_identity(seed, identity);
+    Shot s = draw_shot(rng, 128);
+    // The box at scale 1 about the origin: extents scale with the pose (orthographic).
+    s.pose.cx = s.pose.cy = 0;
+    s.pose.scale = 1;
+    const std::array<double, 4> e1 = person_box_extent(f, s.pose);
+    const double side1 = std::sqrt(std::max(1e-9, (e1[2] - e1[0]) * (e1[3] - e1[1])));
+    bool placed = false;
+    for (int attempt = 0; attempt < 30 && !placed; ++attempt) {
+      const double sc = side / side1 * (attempt < 15 ? 1.0 : 0.8);
+      const double x_lo = -e1[0] * sc, x_hi = W - 1 - e1[2] * sc;
+      const double y_lo = -e1[1] * sc, y_hi = H - 1 - e1[3] * sc;
+      if (x_hi < x_lo || y_hi < y_lo) continue;
+      const double cx = rng.uniform(x_lo, x_hi), cy = rng.uniform(y_lo, y_hi);
+      // The person's reach (hair, ears, shoulders) must leave earlier faces' boxes uncovered.
+      const double fx0 = cx - 2.0 * sc, fx1 = cx + 2.0 * sc, fy0 = cy - 1.4 * sc, fy1 = cy + 3.0 * sc;
+      bool clear = true;
+      for (const auto& b : boxes) {
+        const double gx = 0.1 * (b[2] - b[0]), gy = 0.1 * (b[3] - b[1]);
+        if (fx0 < b[2] + gx && fx1 > b[0] - gx && fy0 < b[3] + gy && fy1 > b[1] - gy) {
+          clear = false;
+          break;
+        }
+      }
+      if (!clear) continue;
+      s.pose.cx = cx;
+      s.pose.cy = cy;
+      s.pose.scale = sc;
+      placed = true;
+    }
+    if (!placed) continue;
+    draw_person(cv, f, s);
+    const std::array<double, 4> e = person_box_extent(f, s.pose);
+    boxes.push_back(e);
+    FaceDetection d;
+    d.box = whole_pixel_box(e, W, H);
+    d.score = 1;
+    d.has_landmarks = true;
+    d.landmarks = person_landmarks(f, s);
+    for (Point2& p : d.landmarks) p = {std::round(p.x * 100.0) / 100.0, std::round(p.y * 100.0) / 100.0};
+    out.faces.push_back(d);
+    out.identities.push_back(identity);
+  }
+  out.image = photograph(cv, photo, rng);
+  out.jpeg_quality = photo.jpeg_quality;
+  return out;
+}
+
+size_t write_synth_scenes(const std::string& dir, const SceneConfig& cfg) {
+  FF_CHECK(cfg.scenes >= 1 && cfg.scenes <= 10000000, "synth: --scenes must be in 1..10^7, got ", cfg.scenes);
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "img_celeba", ec);
+  FF_CHECK(!ec, "synth: cannot create ", (fs::path(dir) / "img_celeba").string(), " (", ec.message(), ")");
+  const int64_t total = cfg.scenes;
+  std::vector<PhotoDetections> photos(total);
+  std::vector<std::string> errors(total);
+#pragma omp parallel for schedule(dynamic, 2)
+  for (int64_t j = 0; j < total; ++j) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%06lld.jpg", static_cast<long long>(j + 1));
+    try {
+      SynthScene s = synth_scene(cfg.seed, static_cast<int>(j), cfg);
+      save_jpeg(s.image, (fs::path(dir) / "img_celeba" / buf).string(), s.jpeg_quality);
+      photos[j] = {buf, s.image.width, s.image.height, 0, std::move(s.faces)};
+    } catch (const std::exception& e) {
+      errors[j] = e.what();
+    }
+  }
+  for (const std::string& e : errors)
+    if (!e.empty()) throw Error(e);
+  size_t faces = 0;
+  std::vector<BoxRow> boxes;
+  std::vector<LandmarkRow> marks;
+  std::vector<PartitionRow> parts;
+  const int64_t nval = std::max<int64_t>(1, total / 10);
+  for (int64_t j = 0; j < total; ++j) {
+    const PhotoDetections& p = photos[j];
+    faces += p.faces.size();
+    parts.push_back({p.file, j >= total - nval ? 1 : 0});
+    if (p.faces.empty()) continue;
+    const FaceDetection& big = *std::max_element(p.faces.begin(), p.faces.end(), [](const FaceDetection& a, const FaceDetection& b) {
+      return double(a.box.width) * a.box.height < double(b.box.width) * b.box.height;
+    });
+    boxes.push_back({p.file, big.box});
+    marks.push_back({p.file, big.landmarks});
+  }
+  DetectionsFile df;
+  df.detector = "synthetic ground truth";
+  df.photos = std::move(photos);
+  write_detections((fs::path(dir) / "faces.json").string(), df);
+  write_partitions((fs::path(dir) / "list_eval_partition.txt").string(), parts);
+  write_boxes((fs::path(dir) / "list_bbox_celeba.txt").string(), boxes);
+  write_landmarks((fs::path(dir) / "list_landmarks_celeba.txt").string(), marks);
+  return faces;
 }
 
 }  // namespace ff

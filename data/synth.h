@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "data/celeba.h"
+#include "data/detections.h"
 #include "data/image.h"
 
 namespace ff {
@@ -79,5 +80,44 @@ struct SynthConfig {
 // File numbers are a seeded shuffle of all images, so identities are interleaved as in CelebA.
 // Checks identities >= 2, per_identity >= 2, 32 <= size <= 1024. Returns the number of images.
 size_t write_synth_dataset(const std::string& dir, const SynthConfig& config);
+
+// ---------------------------------------------------------------- scenes (detector data)
+// Photos with zero to four synthetic people of various sizes on a cluttered background, for
+// training and testing face detectors on a fresh machine. Per scene: the size (width uniform in
+// [min_width, max_width], height 0.62-0.9 of it, portrait one time in five), the number of faces
+// (0: 10%, 1: 35%, 2: 25%, 3: 15%, 4: 15%, capped at max_faces), each face's side (the tight box's
+// sqrt(w h)) log-uniform in [min_face, max_face_fraction x the picture's smaller side], placed
+// largest first with the whole box inside the picture and so that no later person (hair,
+// shoulders) covers an earlier face's box; a face that finds no place in 30 tries is left out.
+// Identities are drawn from [0, identities) (synth_identity), each face's pose, expression,
+// glasses and lighting as synth_sample draws them; one photography (brightness, cast, blur at most
+// 1.1 px, noise, JPEG quality) for the whole picture. Deterministic: scene i draws from
+// Rng(derive_seed(seed, {i, "SCENE"})).
+struct SceneConfig {
+  int scenes = 200;
+  int min_width = 320, max_width = 640;
+  int max_faces = 4;
+  double min_face = 20, max_face_fraction = 0.8;
+  int identities = 1000;
+  uint64_t seed = 0;
+};
+
+struct SynthScene {
+  Image image;                        // RGB
+  std::vector<FaceDetection> faces;   // largest first; score 1, landmarks (the drawn positions)
+  std::vector<int> identities;        // per face
+  int jpeg_quality = 92;
+};
+
+SynthScene synth_scene(uint64_t seed, int index, const SceneConfig& config);
+
+// Writes `config.scenes` scenes to `dir` (created if needed): img_celeba/NNNNNN.jpg;
+// faces.json, a detections file (data/detections.h) of every face with its landmarks (detector
+// "synthetic ground truth", ms 0); list_eval_partition.txt (the last 10% of the files, at least
+// one, are 1, the rest 0); list_bbox_celeba.txt and list_landmarks_celeba.txt with the largest
+// face of each photo that has one. Landmarks rounded to two decimals everywhere (as the CelebA
+// files write them). Checks 1 <= scenes <= 10^7, 64 <= min_width <= max_width <= 2048,
+// 0 <= max_faces <= 4, 8 <= min_face. Returns the number of faces written.
+size_t write_synth_scenes(const std::string& dir, const SceneConfig& config);
 
 }  // namespace ff

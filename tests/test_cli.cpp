@@ -1,5 +1,6 @@
 // tests/test_cli.cpp — the `faceforge` command as a user meets it: an unknown subcommand is named
-// with the nearest valid one, and a subcommand missing arguments names every one it needs.
+// with the nearest valid one, a subcommand missing arguments names every one it needs, and
+// `synth --scenes` writes a detector folder.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -136,6 +137,24 @@ TEST(Cli, EvalDetectorScoresADetectionsFile) {
   r = run_cli("eval-detector --data " + dir.file("data") + " --detections " + dir.file("dets.json"));
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("(first: 000002.jpg)"), std::string::npos) << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Cli, SynthScenesWritesADetectorFolder) {
+  ff::test::TempDir dir("ff_cli_scenes");
+  const std::string out = dir.file("scenes");
+  CliRun r = run_cli("synth --out " + out + " --scenes 6 --scene-width 256 --seed 1");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("wrote 6 scenes"), std::string::npos) << r.output;
+  for (const char* f : {"faces.json", "list_bbox_celeba.txt", "list_landmarks_celeba.txt", "list_eval_partition.txt",
+                        "img_celeba/000006.jpg"})
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(out) / f)) << f;
+  r = run_cli("synth --out " + out + " --scenes 6");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("already holds scenes"), std::string::npos) << r.output;
 }
 
 }  // namespace
