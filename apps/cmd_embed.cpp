@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "apps/commands.h"
+#include "apps/detector_flags.h"
 #include "engine/error.h"
 #include "face/pipeline.h"
 #include "train/progress.h"
@@ -16,12 +17,15 @@ ff::app::Command reg("embed", "Embed every photo of a folder (landmarks -> align
   struct Opts {
     std::string dir, out, model, lmk;
     int64_t batch = 32;
+    ff::app::DetectorFlags det;
   };
   auto o = std::make_shared<Opts>();
   sub.footer(
-      "Photos are taken as face-centred (no detector; see `faceforge align --help`). Each face is\n"
-      "aligned at the model's input size and embedded with its mirror image (flip test-time\n"
-      "augmentation); rows are L2-normalised, so a dot product is the cosine similarity.\n"
+      "Each photo's face is found by the face detector (the largest face unless --face picks\n"
+      "another; a photo with no face is an error naming it), aligned at the model's input size and\n"
+      "embedded with its mirror image (flip test-time augmentation); rows are L2-normalised, so a dot\n"
+      "product is the cosine similarity. The file records each photo's face box, detector score and\n"
+      "number of faces found (metadata \"boxes\", \"scores\", \"faces_found\": JSON arrays in row order).\n"
       "FILE is safetensors: tensor \"embeddings\" float32 [N, D]; metadata \"names\" (a JSON array of\n"
       "the file names, in row order), \"model\", \"dim\", \"count\", \"format\". In Python, numpy only:\n"
       "  import json, struct, numpy as np\n"
@@ -35,24 +39,36 @@ ff::app::Command reg("embed", "Embed every photo of a folder (landmarks -> align
   sub.add_option("--model", o->model, "Embedding model file (RUN/best.safetensors of train-embed)")->required();
   sub.add_option("--landmarks-model", o->lmk,
                  "Landmark model file [default: demo_out/landmarks/best.safetensors, written by `faceforge demo`]");
+  ff::app::add_detector_flags(sub, o->det);
   sub.add_option("--batch", o->batch, "Photos per batch")->check(CLI::Range(1, 4096))->capture_default_str();
   return [o] {
     std::vector<std::string> paths = ff::list_images(o->dir);
     ff::EmbeddingModel em = ff::load_embedding_model(o->model);
     ff::LandmarkModel lm = ff::load_landmark_model(o->lmk.empty() ? ff::default_landmark_model() : o->lmk);
+    std::unique_ptr<ff::FaceDetector> det = o->det.open();
     std::vector<std::string> names;
     std::vector<float> rows;
+    std::string boxes = "[", scores = "[", found = "[";
     ff::Progress progress("embed", static_cast<int64_t>(paths.size()), "photos");
     for (size_t b0 = 0; b0 < paths.size(); b0 += static_cast<size_t>(o->batch)) {
       const size_t bn = std::min(static_cast<size_t>(o->batch), paths.size() - b0);
       std::vector<ff::Image> photos;
       std::vector<std::string> bnames;
+      std::vector<ff::FaceLocation> where;
       for (size_t i = 0; i < bn; ++i) {
         photos.push_back(ff::load_image(paths[b0 + i], 3));
         bnames.push_back(std::filesystem::path(paths[b0 + i]).filename().string());
+        where.push_back(ff::locate_face(det.get(), photos.back(), paths[b0 + i], std::nullopt, o->det.face));
+        const ff::FaceLocation& w = where.back();
+        char b[200];
+        std::snprintf(b, sizeof b, "%s[%.2f,%.2f,%.2f,%.2f]", names.empty() && i == 0 ? "" : ",", w.box.x, w.box.y,
+                      w.box.width, w.box.height);
+        boxes += b;
+        std::snprintf(b, sizeof b, "%s%.4f", names.empty() && i == 0 ? "" : ",", w.score);
+        scores += b;
+        found += (names.empty() && i == 0 ? "" : ",") + std::to_string(w.found);
       }
-      std::vector<ff::AlignedFace> faces =
-          ff::align_faces(lm, photos, bnames, std::vector<std::optional<ff::FaceBox>>(bn), em.input_size);
+      std::vector<ff::AlignedFace> faces = ff::align_faces(lm, photos, bnames, where, em.input_size);
       std::vector<const ff::Image*> ptrs;
       std::vector<ff::Landmarks5> pts;
       for (const ff::AlignedFace& f : faces) {
@@ -65,7 +81,9 @@ ff::app::Command reg("embed", "Embed every photo of a folder (landmarks -> align
       progress.update(static_cast<int64_t>(names.size()));
     }
     ff::Tensor emb = ff::Tensor::from_vector<float>(rows, {static_cast<int64_t>(names.size()), em.dim});
-    ff::write_embeddings(o->out, names, emb, {{"model", o->model}});
+    ff::write_embeddings(o->out, names, emb,
+                         {{"model", o->model}, {"detector", det->name()}, {"boxes", boxes + "]"},
+                          {"scores", scores + "]"}, {"faces_found", found + "]"}});
     std::printf("%zu embeddings of dimension %lld -> %s\n", names.size(), static_cast<long long>(em.dim),
                 o->out.c_str());
     return 0;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "apps/commands.h"
+#include "apps/detector_flags.h"
 #include "engine/error.h"
 #include "face/pipeline.h"
 
@@ -16,11 +17,13 @@ ff::app::Command reg("verify", "Verify two face photos: cosine similarity of the
   struct Opts {
     std::string a, b, model, lmk, report, box_a, box_b;
     double threshold = 0.6;
+    ff::app::DetectorFlags det;
+    int face_a = 1, face_b = 1;
   };
   auto o = std::make_shared<Opts>();
   sub.footer(
-      "Each photo: face box (central square unless --box-a/--box-b: there is no detector, photos are\n"
-      "taken as face-centred) -> landmarks (hourglass) -> alignment to the 5-point template at the\n"
+      "Each photo: face box (the face detector's largest face unless --face-a/--face-b pick another,\n"
+      "or --box-a/--box-b give it) -> landmarks (hourglass) -> alignment to the 5-point template at the\n"
       "model's input size -> embedding with flip TTA, L2-normalised. Same person when the cosine\n"
       "similarity is at least --threshold (0.6: the reference notebooks' fixed threshold; eval-embed\n"
       "reports the accuracy there and the best 10-fold thresholds). --report draws each photo with its\n"
@@ -34,6 +37,9 @@ ff::app::Command reg("verify", "Verify two face photos: cosine similarity of the
       ->check(CLI::Range(-1.0, 1.0))->capture_default_str();
   sub.add_option("--report", o->report, "Write the figure to FILE.png");
   sub.add_option("--box-a", o->box_a, "Face box x,y,w,h in the first photo");
+  ff::app::add_detector_flags(sub, o->det, false);
+  sub.add_option("--face-a", o->face_a, "Which face of the first photo: 1 = the largest")->check(CLI::Range(1, 1000));
+  sub.add_option("--face-b", o->face_b, "Which face of the second photo: 1 = the largest")->check(CLI::Range(1, 1000));
   sub.add_option("--box-b", o->box_b, "Face box x,y,w,h in the second photo");
   return [o] {
     for (const std::string& p : {o->a, o->b}) FF_CHECK(std::filesystem::is_regular_file(p), "no such image: ", p);
@@ -43,10 +49,16 @@ ff::app::Command reg("verify", "Verify two face photos: cosine similarity of the
     if (!o->box_b.empty()) bb = ff::parse_box(o->box_b, b.width, b.height);
     ff::EmbeddingModel em = ff::load_embedding_model(o->model);
     ff::LandmarkModel lm = ff::load_landmark_model(o->lmk.empty() ? ff::default_landmark_model() : o->lmk);
-    ff::VerifyResult r = ff::verify_faces(lm, em, a, b, std::filesystem::path(o->a).filename().string(),
-                                          std::filesystem::path(o->b).filename().string(), ba, bb, o->threshold);
-    std::printf("cosine similarity %.4f (threshold %.2f): %s  [landmarks + alignment + embeddings: %.0f ms]\n",
-                r.cosine, r.threshold, r.same ? "same person" : "different people", 1000 * r.seconds);
+    std::unique_ptr<ff::FaceDetector> det;
+    if (!ba || !bb) det = o->det.open();
+    ff::VerifyResult r = ff::verify_faces(det.get(), lm, em, a, b, o->a, o->b, ba, bb, o->threshold, o->face_a,
+                                          o->face_b);
+    for (const ff::AlignedFace* f : {&r.a, &r.b})
+      std::printf("%s: %s\n", f->name.c_str(), ff::describe_location(f->where).c_str());
+    std::printf("cosine similarity %.4f (threshold %.2f): %s  [detection + landmarks + alignment + embeddings: "
+                "%.0f ms, of which detection %.0f ms]\n",
+                r.cosine, r.threshold, r.same ? "same person" : "different people", 1000 * r.seconds,
+                1000 * r.detect_seconds);
     if (!o->report.empty()) {
       ff::save_png(ff::verify_report_image(r), o->report);
       std::printf("report: %s\n", o->report.c_str());

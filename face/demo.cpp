@@ -236,8 +236,8 @@ DemoResult run_demo(const DemoOptions& o) {
   fs::create_directories(o.out + "/verify");
   VerifyResult same, diff;
   timed("verify 2 pairs", [&] {
-    same = verify_faces(lm, em, load_image(a0.path), load_image(a1.path), a0.file, a1.file, a0.box, a1.box, 0.6);
-    diff = verify_faces(lm, em, load_image(a0.path), load_image(b0.path), a0.file, b0.file, a0.box, b0.box, 0.6);
+    same = verify_faces(nullptr, lm, em, load_image(a0.path), load_image(a1.path), a0.file, a1.file, a0.box, a1.box, 0.6);
+    diff = verify_faces(nullptr, lm, em, load_image(a0.path), load_image(b0.path), a0.file, b0.file, a0.box, b0.box, 0.6);
   });
   save_png(verify_report_image(same), o.out + "/verify/same.png");
   save_png(verify_report_image(diff), o.out + "/verify/different.png");

@@ -15,7 +15,8 @@ namespace {
 constexpr int kStride = FaceDetectorNet::kStride;
 }  // namespace
 
-Tensor render_detector_targets(const std::vector<FaceDetection>& faces, int64_t height, int64_t width) {
+Tensor render_detector_targets(const std::vector<FaceDetection>& faces, int64_t height, int64_t width,
+                               const std::vector<FaceDetection>& ignored) {
   FF_CHECK(height > 0 && width > 0 && height % kStride == 0 && width % kStride == 0,
            "render_detector_targets: the sample's sides must be positive multiples of ", kStride, ", got ", width,
            "x", height);
@@ -23,6 +24,14 @@ Tensor render_detector_targets(const std::vector<FaceDetection>& faces, int64_t 
   Tensor t = Tensor::zeros({kTargetChannels, H, W});
   float* d = t.data<float>();
   auto at = [&](int c, int64_t i, int64_t j) -> float& { return d[c * plane + i * W + j]; };
+  for (const auto& f : ignored) {
+    const int64_t j0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(f.box.x / kStride)));
+    const int64_t i0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(f.box.y / kStride)));
+    const int64_t j1 = std::min<int64_t>(W - 1, static_cast<int64_t>(std::floor((f.box.x + f.box.width) / kStride)));
+    const int64_t i1 = std::min<int64_t>(H - 1, static_cast<int64_t>(std::floor((f.box.y + f.box.height) / kStride)));
+    for (int64_t i = i0; i <= i1; ++i)
+      for (int64_t j = j0; j <= j1; ++j) at(kTargetHeatmap, i, j) = 0.9999f;
+  }
   // Larger faces last, so they keep a shared cell's regression targets.
   std::vector<const FaceDetection*> order;
   for (const auto& f : faces)

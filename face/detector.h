@@ -38,8 +38,12 @@ enum DetectorTarget : int {
   kTargetHeatmap = 0, kTargetSize = 1, kTargetOffset = 3, kTargetLandmarks = 5, kTargetBoxMask = 15,
   kTargetLandmarkMask = 16, kTargetChannels = 17
 };
-// The targets of faces (input pixels) for a sample of height x width (multiples of 4).
-Tensor render_detector_targets(const std::vector<FaceDetection>& faces, int64_t height, int64_t width);
+// The targets of faces (input pixels) for a sample of height x width (multiples of 4). `ignored`
+// faces (visible but too small or cut, data/detect_sample.h) are neither faces nor background:
+// the heatmap target is 0.9999 over the cells their box covers (not a positive, and the focal
+// loss's negative weight (1 - t)^4 = 1e-16 there), and nothing is regressed.
+Tensor render_detector_targets(const std::vector<FaceDetection>& faces, int64_t height, int64_t width,
+                               const std::vector<FaceDetection>& ignored = {});
 
 // Faces from one image's outputs (CPU float32 [1, C, Ho, Wo] each, the heatmap as logits).
 // scale: input pixels -> photo pixels (the photo was resized by 1 / scale before the network).

@@ -24,13 +24,42 @@ namespace fs = std::filesystem;
 namespace ff {
 
 // ---------------------------------------------------------------- inputs
-FaceBox central_face_box(int width, int height) {
-  FF_CHECK(width > 0 && height > 0, "central_face_box: empty photo ", width, "x", height);
-  // Measured on the synthetic set (data/synth.h at 128 px): the tight box averages 0.40 of the
-  // side, centred 0.09 of the height below the photo's centre (the hair sits above the face).
-  const float side = 0.42f * static_cast<float>(std::min(width, height));
-  const float cx = 0.5f * static_cast<float>(width), cy = 0.57f * static_cast<float>(height);
-  return {cx - side / 2, cy - side / 2, side, side};
+FaceLocation locate_face(FaceDetector* detector, const Image& photo, const std::string& name,
+                         const std::optional<FaceBox>& given, int face) {
+  FaceLocation w;
+  if (given) {
+    w.box = *given;
+    w.box_given = true;
+    return w;
+  }
+  FF_CHECK(detector != nullptr, name, ": no face box and no face detector (give --detector FILE or --box x,y,w,h)");
+  FF_CHECK(face >= 1, name, ": --face must be at least 1 (1 = the largest face), got ", face);
+  std::vector<FaceDetection> found = detector->detect(photo.channels == 3 ? photo : to_channels(photo, 3));
+  w.detector = detector->name();
+  w.found = static_cast<int>(found.size());
+  FF_CHECK(!found.empty(), name, ": no face found by ", w.detector, " (score threshold ",
+           detector->options.score_threshold, "); give the box with --box x,y,w,h");
+  std::stable_sort(found.begin(), found.end(), [](const FaceDetection& a, const FaceDetection& b) {
+    return double(a.box.width) * a.box.height > double(b.box.width) * b.box.height;
+  });
+  FF_CHECK(face <= w.found, name, ": --face ", face, " asked for, but ", w.detector, " found ", w.found,
+           w.found == 1 ? " face" : " faces");
+  w.index = face;
+  w.box = found[face - 1].box;
+  w.score = found[face - 1].score;
+  return w;
+}
+
+std::string describe_location(const FaceLocation& w) {
+  if (w.box_given) return "the given box";
+  char b[160];
+  if (w.found == 1)
+    std::snprintf(b, sizeof b, "detected (score %.2f, the only face)", w.score);
+  else if (w.index == 1)
+    std::snprintf(b, sizeof b, "detected (score %.2f, the largest of %d faces)", w.score, w.found);
+  else
+    std::snprintf(b, sizeof b, "detected (score %.2f, face %d of %d by size)", w.score, w.index, w.found);
+  return b;
 }
 
 FaceBox parse_box(const std::string& text, int photo_width, int photo_height) {
@@ -116,9 +145,9 @@ std::string default_landmark_model() {
 // ---------------------------------------------------------------- stages
 std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image>& photos,
                                      const std::vector<std::string>& names,
-                                     const std::vector<std::optional<FaceBox>>& boxes, int64_t size) {
-  FF_CHECK(photos.size() == names.size() && photos.size() == boxes.size(), "align_faces: ", photos.size(),
-           " photos, ", names.size(), " names, ", boxes.size(), " boxes");
+                                     const std::vector<FaceLocation>& faces, int64_t size) {
+  FF_CHECK(photos.size() == names.size() && photos.size() == faces.size(), "align_faces: ", photos.size(),
+           " photos, ", names.size(), " names, ", faces.size(), " face locations");
   FF_CHECK(size >= 16 && size <= 1024, "align_faces: --size must be in [16, 1024], got ", size);
   std::vector<AlignedFace> out(photos.size());
   std::vector<const Image*> ptrs;
@@ -127,8 +156,9 @@ std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image
     AlignedFace& f = out[i];
     f.name = names[i];
     f.photo = photos[i].channels == 3 ? photos[i] : to_channels(photos[i], 3);
-    f.box_given = boxes[i].has_value();
-    f.box = f.box_given ? *boxes[i] : central_face_box(f.photo.width, f.photo.height);
+    f.where = faces[i];
+    f.box = faces[i].box;
+    FF_CHECK(f.box.width > 0 && f.box.height > 0, "align_faces: ", f.name, ": empty face box");
     used.push_back(f.box);
   }
   for (const AlignedFace& f : out) ptrs.push_back(&f.photo);
@@ -174,11 +204,15 @@ Tensor embed_photos(EmbeddingModel& emb, const std::vector<const Image*>& photos
 }
 
 // ---------------------------------------------------------------- verification
-VerifyResult verify_faces(LandmarkModel& lmk, EmbeddingModel& emb, const Image& a, const Image& b,
-                          const std::string& name_a, const std::string& name_b, std::optional<FaceBox> box_a,
-                          std::optional<FaceBox> box_b, double threshold) {
+VerifyResult verify_faces(FaceDetector* detector, LandmarkModel& lmk, EmbeddingModel& emb, const Image& a,
+                          const Image& b, const std::string& name_a, const std::string& name_b,
+                          std::optional<FaceBox> box_a, std::optional<FaceBox> box_b, double threshold, int face_a,
+                          int face_b) {
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<AlignedFace> f = align_faces(lmk, {a, b}, {name_a, name_b}, {box_a, box_b}, emb.input_size);
+  FaceLocation la = locate_face(detector, a, name_a, box_a, face_a);
+  FaceLocation lb = locate_face(detector, b, name_b, box_b, face_b);
+  const double detect_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<AlignedFace> f = align_faces(lmk, {a, b}, {name_a, name_b}, {la, lb}, emb.input_size);
   Tensor e = embed_photos(emb, {&f[0].photo, &f[1].photo}, {f[0].landmarks, f[1].landmarks});
   std::vector<float> v = e.to_vector<float>();
   const int64_t D = e.size(1);
@@ -186,6 +220,7 @@ VerifyResult verify_faces(LandmarkModel& lmk, EmbeddingModel& emb, const Image& 
   for (int64_t k = 0; k < D; ++k) dot += static_cast<double>(v[k]) * v[D + k];
   VerifyResult r;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.detect_seconds = detect_seconds;
   r.a = std::move(f[0]);
   r.b = std::move(f[1]);
   r.cosine = dot;
@@ -253,7 +288,7 @@ Image verify_report_image(const VerifyResult& r) {
     panels.insert(panels.end(), p.begin(), p.end());
     std::string label = f->name.size() > 22 ? "..." + f->name.substr(f->name.size() - 19) : f->name;
     captions.push_back(label);
-    captions.push_back(f->box_given ? "crop of the given box" : "crop of the central box");
+    captions.push_back(f->where.box_given ? "crop of the given box" : describe_location(f->where));
     captions.push_back("aligned " + std::to_string(f->aligned.width) + " px");
   }
   Image grid = montage(panels, captions, 3, 8, {255, 255, 255}, 13);

@@ -11,8 +11,9 @@
 //                      and flip_tta_embeddings (the embedding with its mirror)
 // so the commands see faces exactly as training and evaluation did.
 //
-// Without a face detector, a photo is taken to be face-centred: the face box is central_face_box()
-// (see there) unless the caller gives one.
+// The face box of a photo comes from a face detector (face/detect.h: ours or MTCNN), or from the
+// caller (--box). A photo with several faces uses the largest unless the caller picks another;
+// a photo where the detector finds none is an error naming it.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include "engine/image_types.h"
 #include "models/factory.h"
 #include "data/image.h"
+#include "face/detect.h"
 #include "face/landmarks.h"
 
 namespace ff {
@@ -33,11 +35,23 @@ namespace ff {
 // ---------------------------------------------------------------- inputs
 // Face boxes are data/celeba.h's FaceBox: x_1, y_1 (top-left pixel), width, height, photo pixels.
 
-// The box assumed when no detector is run: a square of side 0.42 * min(width, height), centred
-// 7% of the height below the photo's centre (at 0.57 of it). Measured on the synthetic set, whose
-// tight boxes average 0.40 of the side; the landmark crop (1.35 x this box) then spans 0.57 of
-// the shorter side.
-FaceBox central_face_box(int width, int height);
+// Where the face of a photo is, and how that was decided.
+struct FaceLocation {
+  FaceBox box;
+  bool box_given = false;   // the caller's box (--box); no detector ran
+  double score = 0;         // the detector's score of the face (0 for a given box)
+  int found = 0;            // faces the detector found in the photo
+  int index = 1;            // which of them: 1 = the largest (by box area), 2 = the next, ...
+  std::string detector;     // what found it (FaceDetector::name()), empty for a given box
+};
+// The face of `photo`: `given` when set; otherwise detector's faces ordered by box area (largest
+// first) and the face-th of them (1-based). Throws a one-line ff::Error naming the photo when the
+// detector finds no face ("NAME: no face found by DETECTOR; give the box with --box x,y,w,h"), when
+// face exceeds the faces found, and when there is neither a box nor a detector.
+FaceLocation locate_face(FaceDetector* detector, const Image& photo, const std::string& name,
+                         const std::optional<FaceBox>& given, int face = 1);
+// "detected (score 0.98, the largest of 3 faces)", "the given box": for messages and figures.
+std::string describe_location(const FaceLocation& where);
 
 // Parses "x,y,w,h" (numbers, w and h > 0) and checks that the box overlaps the photo; throws a
 // one-line ff::Error beginning with "--box" otherwise.
@@ -81,7 +95,7 @@ struct AlignedFace {
   std::string name;                 // the photo's file name (or a caller's label)
   Image photo;                      // RGB, as read
   FaceBox box;                      // the face box used
-  bool box_given = false;           // false: central_face_box
+  FaceLocation where;               // how it was found (where.box == box)
   Landmarks5 landmarks;             // photo pixels: left eye, right eye, nose, left/right mouth
   double crop_scale = 1.35;         // the landmark framing's: crop side = crop_scale * max(w, h)
   Image crop;                       // what the hourglass saw: the box enlarged (crop_scale), input_size^2
@@ -90,11 +104,11 @@ struct AlignedFace {
   Image aligned;                    // size x size, the face on the template
 };
 
-// Landmarks for each photo (boxes[i] or the central box when absent), then the similarity onto the
+// Landmarks for each photo in the box of faces[i] (locate_face), then the similarity onto the
 // template scaled to `size` and one warp. Runs the hourglass in batches on the CPU.
 std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image>& photos,
                                      const std::vector<std::string>& names,
-                                     const std::vector<std::optional<FaceBox>>& boxes, int64_t size);
+                                     const std::vector<FaceLocation>& faces, int64_t size);
 
 // Embeddings of faces with known landmarks (photo pixels): each face aligned at the model's input
 // size, plain and mirrored, through the network (eval mode, no gradients, batches of `batch`),
@@ -107,11 +121,15 @@ struct VerifyResult {
   AlignedFace a, b;
   double cosine = 0, threshold = 0.6;
   bool same = false;  // cosine >= threshold
-  double seconds = 0;  // landmarks + alignment + embeddings of the pair (files already decoded)
+  double seconds = 0;  // detection + landmarks + alignment + embeddings of the pair (files already decoded)
+  double detect_seconds = 0;  // of which detection
 };
-VerifyResult verify_faces(LandmarkModel& lmk, EmbeddingModel& emb, const Image& a, const Image& b,
-                          const std::string& name_a, const std::string& name_b, std::optional<FaceBox> box_a,
-                          std::optional<FaceBox> box_b, double threshold);
+// Each photo's face by locate_face (detector may be null when both boxes are given; face_a/face_b
+// pick among several faces), then landmarks, alignment and embeddings.
+VerifyResult verify_faces(FaceDetector* detector, LandmarkModel& lmk, EmbeddingModel& emb, const Image& a,
+                          const Image& b, const std::string& name_a, const std::string& name_b,
+                          std::optional<FaceBox> box_a, std::optional<FaceBox> box_b, double threshold,
+                          int face_a = 1, int face_b = 1);
 
 // The figure of the reference notebooks: per input a row with the photo (box and crop square,
 // predicted landmarks), the hourglass crop (landmarks), the aligned face (template points), then

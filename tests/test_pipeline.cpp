@@ -13,9 +13,11 @@
 #include "engine/safetensors.h"
 #include "models/factory.h"
 #include "face/pipeline.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace ff;
+using ff::test::expect_throw_with;
 
 namespace {
 
@@ -48,21 +50,42 @@ TEST(Pipeline, ParseBox) {
   }
 }
 
-TEST(Pipeline, CentralBoxInsidePhoto) {
-  for (auto [w, h] : {std::pair{128, 128}, std::pair{178, 218}, std::pair{640, 360}}) {
-    FaceBox b = central_face_box(w, h);
-    EXPECT_GT(b.width, 0);
-    EXPECT_FLOAT_EQ(b.width, b.height);
-    EXPECT_GE(b.x, 0);
-    EXPECT_GE(b.y, 0);
-    EXPECT_LE(b.x + b.width, w);
-    EXPECT_LE(b.y + b.height, h);
-    EXPECT_NEAR(b.x + b.width / 2, w / 2.0, 1e-3);  // centred horizontally
-    // As face/pipeline.h documents it: side 0.42 of the shorter side, centre at 0.57 of the height.
-    EXPECT_NEAR(b.width, 0.42 * std::min(w, h), 1e-3);
-    EXPECT_NEAR(b.y + b.height / 2, 0.57 * h, 1e-3);
-  }
-  EXPECT_THROW(central_face_box(0, 10), Error);
+// A detector that returns fixed faces, to test how the pipeline chooses among them.
+class FixedDetector : public FaceDetector {
+ public:
+  explicit FixedDetector(std::vector<FaceDetection> faces) : faces_(std::move(faces)) {}
+  std::vector<FaceDetection> detect(const Image&) override { return faces_; }
+  std::string name() const override { return "fixed"; }
+
+ private:
+  std::vector<FaceDetection> faces_;
+};
+
+TEST(Pipeline, LocateFacePicksTheLargestOrTheAskedOne) {
+  std::vector<FaceDetection> faces(3);
+  faces[0].box = FaceBox{0, 0, 10, 10}, faces[0].score = 0.99;   // small, best score
+  faces[1].box = FaceBox{20, 20, 40, 40}, faces[1].score = 0.7;  // the largest
+  faces[2].box = FaceBox{5, 50, 20, 20}, faces[2].score = 0.8;
+  FixedDetector det(faces);
+  Image photo(100, 100, 3, 0);
+  FaceLocation w = locate_face(&det, photo, "p.jpg", std::nullopt);
+  EXPECT_FLOAT_EQ(w.box.x, 20);
+  EXPECT_EQ(w.found, 3);
+  EXPECT_EQ(w.index, 1);
+  EXPECT_DOUBLE_EQ(w.score, 0.7);
+  EXPECT_FALSE(w.box_given);
+  EXPECT_NE(describe_location(w).find("largest of 3"), std::string::npos) << describe_location(w);
+  FaceLocation w3 = locate_face(&det, photo, "p.jpg", std::nullopt, 3);
+  EXPECT_FLOAT_EQ(w3.box.width, 10);
+  expect_throw_with([&] { locate_face(&det, photo, "p.jpg", std::nullopt, 4); }, {"p.jpg", "--face 4", "found 3 faces"});
+  // A given box wins and needs no detector.
+  FaceLocation g = locate_face(nullptr, photo, "p.jpg", FaceBox{1, 2, 3, 4});
+  EXPECT_TRUE(g.box_given);
+  EXPECT_FLOAT_EQ(g.box.height, 4);
+  expect_throw_with([&] { locate_face(nullptr, photo, "p.jpg", std::nullopt); }, {"p.jpg", "no face detector"});
+  FixedDetector none({});
+  expect_throw_with([&] { locate_face(&none, photo, "empty.jpg", std::nullopt); },
+                    {"empty.jpg", "no face found by fixed", "--box"});
 }
 
 TEST(Pipeline, JsonNamesRoundTrip) {
@@ -220,8 +243,15 @@ TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
   std::vector<std::string> paths = list_images(*dir_ + "/demo/data/img_celeba");
   ASSERT_GE(paths.size(), 3u);
   std::vector<Image> photos = {load_image(paths[0]), load_image(paths[1]), load_image(paths[2])};
-  std::vector<std::optional<FaceBox>> boxes = {std::nullopt, FaceBox{30, 40, 60, 60}, std::nullopt};
-  std::vector<AlignedFace> faces = align_faces(lm, photos, {"a", "b", "c"}, boxes, 96);
+  // Boxes from a detector (a fixed one here; the demo's own is tested in DemoDetector) and given.
+  FaceDetection centred;
+  centred.box = FaceBox{30, 35, 68, 68};
+  centred.score = 0.9;
+  FixedDetector det({centred});
+  std::vector<FaceLocation> where = {locate_face(&det, photos[0], "a", std::nullopt),
+                                     locate_face(&det, photos[1], "b", FaceBox{30, 40, 60, 60}),
+                                     locate_face(&det, photos[2], "c", std::nullopt)};
+  std::vector<AlignedFace> faces = align_faces(lm, photos, {"a", "b", "c"}, where, 96);
   ASSERT_EQ(faces.size(), 3u);
   for (const AlignedFace& f : faces) {
     EXPECT_EQ(f.aligned.width, 96);
@@ -229,11 +259,11 @@ TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
     EXPECT_EQ(f.crop.width, lm.framing.input_size);
     for (const Point2& p : f.landmarks) EXPECT_TRUE(std::isfinite(p.x) && std::isfinite(p.y));
   }
-  EXPECT_FALSE(faces[0].box_given);
-  EXPECT_TRUE(faces[1].box_given);
+  EXPECT_FALSE(faces[0].where.box_given);
+  EXPECT_TRUE(faces[1].where.box_given);
   EXPECT_FLOAT_EQ(faces[1].box.x, 30);
   // The same photo and box give the same landmarks whatever else is in the batch.
-  std::vector<AlignedFace> alone = align_faces(lm, {photos[2]}, {"c"}, {std::nullopt}, 96);
+  std::vector<AlignedFace> alone = align_faces(lm, {photos[2]}, {"c"}, {where[2]}, 96);
   for (int k = 0; k < 5; ++k) {
     EXPECT_NEAR(alone[0].landmarks[k].x, faces[2].landmarks[k].x, 1e-3);
     EXPECT_NEAR(alone[0].landmarks[k].y, faces[2].landmarks[k].y, 1e-3);
@@ -256,14 +286,14 @@ TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
   for (int64_t k = 0; k < em.dim; ++k) EXPECT_NEAR(v1[k], v[2 * em.dim + k], 1e-4);
 
   // Verification: a photo against itself is the same person with cosine 1; the score is symmetric.
-  VerifyResult self = verify_faces(lm, em, photos[0], photos[0], "a", "a", std::nullopt, std::nullopt, 0.6);
+  VerifyResult self = verify_faces(&det, lm, em, photos[0], photos[0], "a", "a", std::nullopt, std::nullopt, 0.6);
   EXPECT_NEAR(self.cosine, 1.0, 1e-4);
   EXPECT_TRUE(self.same);
-  VerifyResult ab = verify_faces(lm, em, photos[0], photos[1], "a", "b", std::nullopt, std::nullopt, 0.6);
-  VerifyResult ba = verify_faces(lm, em, photos[1], photos[0], "b", "a", std::nullopt, std::nullopt, 0.6);
+  VerifyResult ab = verify_faces(&det, lm, em, photos[0], photos[1], "a", "b", std::nullopt, std::nullopt, 0.6);
+  VerifyResult ba = verify_faces(&det, lm, em, photos[1], photos[0], "b", "a", std::nullopt, std::nullopt, 0.6);
   EXPECT_NEAR(ab.cosine, ba.cosine, 1e-5);
   EXPECT_EQ(ab.same, ab.cosine >= 0.6);
-  VerifyResult strict = verify_faces(lm, em, photos[0], photos[0], "a", "a", std::nullopt, std::nullopt, 1.01);
+  VerifyResult strict = verify_faces(&det, lm, em, photos[0], photos[0], "a", "a", std::nullopt, std::nullopt, 1.01);
   EXPECT_FALSE(strict.same);
   Image fig = verify_report_image(ab);
   EXPECT_GT(fig.width, 3 * 200);
