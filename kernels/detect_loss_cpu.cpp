@@ -40,6 +40,7 @@ void focal_bwd_impl(const T* x, const T* t, const T* denom, const T* g, T* gx, i
 template <typename T>
 void masked_l1_fwd_impl(const T* p, const T* t, const T* m, T* denom, T* out, int64_t n, int64_t c, int64_t hw) {
   double msum = 0.0;
+#pragma omp parallel for reduction(+ : msum) if (n * hw > kParallel)
   for (int64_t i = 0; i < n * hw; ++i) msum += static_cast<double>(m[i]);
   const T d = detect::at_least_one(static_cast<T>(static_cast<double>(c) * msum));
   double s = 0.0;

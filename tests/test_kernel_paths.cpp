@@ -178,6 +178,26 @@ std::vector<Path> paths() {
          return std::vector<Tensor>{
              warp_affine(img, Tensor::from_vector(m, {2, 2, 3}), 64, 56, ImageLayout::HWC, BorderMode::Replicate)};
        }},
+      {"sigmoid forward and backward (n > 32768)", false,
+       [] {
+         Tensor x = leaf(52, {kBig}, -8, 8);
+         return with_grads(sigmoid(x), {x});
+       }},
+      {"focal_loss (reduction, n > 32768)", true,
+       [] {
+         Tensor x = leaf(53, {8, 1, 512, 512}, -4, 4), t = leaf(54, {8, 1, 512, 512}, 0, 0.95).detach();
+         float* pt = t.data<float>();
+         for (int64_t i = 3; i < t.numel(); i += 101) pt[i] = 1.f;
+         return with_grads(focal_loss(x, t), {x});
+       }},
+      {"masked_l1_loss (reduction, N C H W > 32768)", true,
+       [] {
+         Tensor p = leaf(55, {8, 4, 256, 256}), t = leaf(56, {8, 4, 256, 256}).detach();
+         Tensor m = leaf(57, {8, 1, 256, 256}, -1, 1).detach();
+         float* pm = m.data<float>();
+         for (int64_t i = 0; i < m.numel(); ++i) pm[i] = pm[i] > 0.5f ? pm[i] : 0.f;
+         return with_grads(masked_l1_loss(p, t, m), {p});
+       }},
   };
 }
 
