@@ -58,7 +58,8 @@ ff::app::Command reg("eval-detector", "Measure a face detector: AP, PR curve, re
       "false positive in the main AP, not in this one). NME: five points of the faces matched at\n"
       "IoU 0.5, over the labelled inter-ocular distance. ms: detection alone, decoding excluded.\n"
       "With --out: metrics.json, pr_curve.png, pr_curve.svg, pr_curve.csv and (with --detector)\n"
-      "detections.json.");
+      "detections.json. --threads N runs N detectors side by side, each with the engine's OpenMP\n"
+      "threads: on 2 cores, --threads 2 with OMP_NUM_THREADS=1, or --threads 1 with 2.");
   sub.add_option("--data", o->data, "Folder with the labelled photos (CelebA format or faces.json)")->required();
   auto* det = sub.add_option("--detector", o->detector, "Detector file to run (face/detect.h)");
   auto* dets = sub.add_option("--detections", o->detections, "A detections file to score instead (faceforge-detections-1)");
