@@ -239,11 +239,17 @@ void mean_colour(const Image& im, double out[3]) {
   for (int c = 0; c < 3; ++c) out[c] = n ? s[c] / n : 128;
 }
 
-// A rectangle of `photo` (photo pixels, [x0, x1) x [y0, y1)) of about `aspect` = width / height
-// that overlaps no face box grown by 30%; false when 24 tries find none.
+// A rectangle of a photo (photo pixels, [x0, x1) x [y0, y1)) of about `aspect` = width / height
+// that overlaps no face box grown by 15% on each side (hair, ears and neck may show; eyes, nose
+// and mouth not): first 12 random tries, then the largest piece of one of the bands left,
+// right, above and below all the faces (chosen by area); false when all are under 8 px.
 bool face_free_crop(const DetectPhoto& info, int W, int H, double aspect, Rng& rng, Rect* out) {
-  for (int t = 0; t < 24; ++t) {
-    double frac = rng.uniform(0.15, 0.7);
+  auto grown = [](const FaceBox& b) {
+    const double gx = 0.15 * b.width, gy = 0.15 * b.height;
+    return std::array<double, 4>{b.x - gx, b.y - gy, b.x + b.width + gx, b.y + b.height + gy};
+  };
+  for (int t = 0; t < 12; ++t) {
+    double frac = rng.uniform(0.1, 0.6);
     double cw = frac * W, ch = cw / aspect;
     if (ch > H) {
       ch = frac * H;
@@ -253,18 +259,43 @@ bool face_free_crop(const DetectPhoto& info, int W, int H, double aspect, Rng& r
     double x0 = rng.uniform(0, W - cw), y0 = rng.uniform(0, H - ch);
     bool clear = true;
     for (const FaceDetection& f : info.faces) {
-      const double gx = 0.3 * f.box.width, gy = 0.3 * f.box.height;
-      if (x0 < f.box.x + f.box.width + gx && x0 + cw > f.box.x - gx && y0 < f.box.y + f.box.height + gy &&
-          y0 + ch > f.box.y - gy) {
+      const auto g = grown(f.box);
+      if (x0 < g[2] && x0 + cw > g[0] && y0 < g[3] && y0 + ch > g[1]) {
         clear = false;
         break;
       }
     }
     if (!clear) continue;
     *out = {static_cast<int>(x0), static_cast<int>(y0), static_cast<int>(x0 + cw), static_cast<int>(y0 + ch)};
-    return out->w() >= 8 && out->h() >= 8;
+    if (out->w() >= 8 && out->h() >= 8) return true;
   }
-  return false;
+  if (info.faces.empty()) return false;
+  double ux0 = 1e30, uy0 = 1e30, ux1 = -1e30, uy1 = -1e30;
+  for (const FaceDetection& f : info.faces) {
+    const auto g = grown(f.box);
+    ux0 = std::min(ux0, g[0]);
+    uy0 = std::min(uy0, g[1]);
+    ux1 = std::max(ux1, g[2]);
+    uy1 = std::max(uy1, g[3]);
+  }
+  // Whole pixels strictly outside the faces' union.
+  const int lx = static_cast<int>(std::floor(clampd(ux0, 0, W))), rx = static_cast<int>(std::ceil(clampd(ux1, 0, W)));
+  const int ty = static_cast<int>(std::floor(clampd(uy0, 0, H))), by = static_cast<int>(std::ceil(clampd(uy1, 0, H)));
+  const Rect bands[4] = {{0, 0, lx, H}, {rx, 0, W, H}, {0, 0, W, ty}, {0, by, W, H}};
+  double area[4], total = 0;
+  for (int i = 0; i < 4; ++i) total += area[i] = (bands[i].w() >= 8 && bands[i].h() >= 8) ? double(bands[i].w()) * bands[i].h() : 0;
+  if (total <= 0) return false;
+  double u = rng.uniform(0, total);
+  int bi = 0;
+  while (bi < 3 && u >= area[bi]) u -= area[bi++];
+  if (area[bi] <= 0) return false;
+  const Rect& b = bands[bi];
+  const double scale = rng.uniform(0.6, 1.0);
+  double ch = std::min<double>(b.h(), b.w() / aspect) * scale, cw = std::min<double>(b.w(), ch * aspect);
+  if (cw < 8 || ch < 8) return false;
+  const double x0 = b.x0 + rng.uniform(0, b.w() - cw), y0 = b.y0 + rng.uniform(0, b.h() - ch);
+  *out = {static_cast<int>(x0), static_cast<int>(y0), static_cast<int>(x0 + cw), static_cast<int>(y0 + ch)};
+  return out->w() >= 8 && out->h() >= 8;
 }
 
 // The map taking the pixels of crop c (of a photo) onto the whole tile, mirrored when flip.
@@ -384,11 +415,33 @@ struct Builder {
     return false;
   }
 
+  // A face-free crop of a random photo pasted as a smaller, slightly turned picture with a
+  // feathered edge: the seams of a zoomed-out sample, without a face.
+  void paste_face_free(const Rect& tile, int64_t avoid) {
+    const int64_t j = other_photo(avoid);
+    const Image p = src.image(j);
+    const double aspect = std::exp(rng.uniform(-0.5, 0.5));
+    Rect c;
+    if (!face_free_crop(src.photos[j], p.width, p.height, aspect, rng, &c)) return;
+    Image crop(c.w(), c.h(), 3);
+    for (int y = 0; y < c.h(); ++y)
+      for (int x = 0; x < c.w(); ++x)
+        for (int k = 0; k < 3; ++k) crop.at(x, y, k) = p.at(c.x0 + x, c.y0 + y, k);
+    const double side = rng.uniform(0.25, 0.8) * std::min(tile.w(), tile.h());
+    const double k = side / std::sqrt(double(c.w()) * c.h());
+    const double angle = rng.uniform(-o.max_rotation_deg, o.max_rotation_deg) * kPi / 180.0;
+    const double cx = rng.uniform(tile.x0, tile.x1 - 1), cy = rng.uniform(tile.y0, tile.y1 - 1);
+    const Affine2 m = compose(Affine2::similarity(k, angle, cx, cy),
+                              Affine2::translation(-(c.w() - 1) / 2.0, -(c.h() - 1) / 2.0));
+    draw_photo(out.image, tile, crop, m, false, rng.uniform(0, o.max_feather));
+  }
+
   void no_face_tile(const Rect& tile, int64_t avoid) {
     if (rng.uniform() < o.no_face_photo_fraction)
       face_free_fill(tile, avoid);
     else
       synthetic_background(out.image, tile, rng);
+    if (rng.uniform() < o.no_face_paste) paste_face_free(tile, avoid);
   }
 
   // Maps face f of the photo into the tile and files it under faces / ignored / nowhere.
@@ -409,6 +462,10 @@ struct Builder {
       for (int i = 0; i < 5; ++i) g.landmarks[i] = apply_affine(m, f.landmarks[i]);
       if (flip)
         for (auto [a, b] : kFlipPairs) std::swap(g.landmarks[a], g.landmarks[b]);
+      // A point cut off by the tile's edge would point at another picture's pixels.
+      for (const Point2& q : g.landmarks)
+        if (!(q.x >= tile.x0 - 0.5 && q.x < tile.x1 - 0.5 && q.y >= tile.y0 - 0.5 && q.y < tile.y1 - 0.5))
+          g.has_landmarks = false;
     }
     const bool centre_in = c.x >= tile.x0 - 0.5 && c.x < tile.x1 - 0.5 && c.y >= tile.y0 - 0.5 && c.y < tile.y1 - 0.5;
     const bool big = std::sqrt(w * h) >= o.min_kept_face;

@@ -17,7 +17,8 @@
 //     texture, real colours) and is the default's majority;
 //   - sometimes is a mosaic instead: 2x2 or 3x3 tiles split at random lines, each tile a sample of
 //     another photo made as above (several smaller faces per image);
-//   - sometimes holds no face: a face-free crop of a photo, a flat / gradient / noise picture;
+//   - sometimes holds no face: a face-free crop of a photo, a flat / gradient / noise picture,
+//     half of them with another face-free crop pasted on as a zoomed-out photo would be;
 //   - then colour jitter (brightness, contrast, saturation; torchvision's formulas, per tile) and
 //     sometimes grayscale.
 // Downscaling by more than 2x first averages the photo over whole-pixel blocks (area filter), so a
@@ -25,7 +26,8 @@
 //
 // Faces of a sample: every face of every photo shown (not only the chosen one) in output pixels:
 // its centre mapped by the warp; its width and height scaled (a small rotation keeps a face box's
-// size); landmarks mapped, left/right pairs swapped when mirrored; score 1. A face lands in
+// size); landmarks mapped, left/right pairs swapped when mirrored (has_landmarks turns false when
+// a point falls outside the face's tile: a cut face); score 1. A face lands in
 //   - `faces` when its centre lies inside its tile and its side is >= min_kept_face px; the box is
 //     clipped to its tile;
 //   - `ignored` when it is visible but too small or its centre is outside its tile: a trainer
@@ -55,8 +57,10 @@ struct DetectPhoto {
 };
 
 enum class DetectCache {
-  Encoded,  // the files' bytes in memory, decoded for each use (celeba_subset: 68 MB)
-  Decoded,  // RGB pixels in memory (celeba_subset: about 3980 x 200 x 200 x 3 bytes, 0.5 GB)
+  Encoded,  // the files' bytes in memory, decoded for each use (celeba_subset: 62 MB; 1200-2300
+            // decodes/s on one core, so 160-240 samples/s: the default)
+  Decoded,  // RGB pixels in memory (celeba_subset: 623 MB; a sample decodes one photo per tile
+            // and one to four per padding, so decoding is most of its cost)
   None,     // read and decoded from disk for each use
 };
 
@@ -110,6 +114,9 @@ struct DetectAugment {
   // crop of a photo (no_face_photo_fraction of them) or a flat / gradient / noise picture.
   double no_face_probability = 0.07;
   double no_face_photo_fraction = 0.7;
+  // Of the no-face pictures, this fraction also gets a smaller face-free crop of a photo pasted
+  // on (turned, feathered), so a pasted photo's seams are no sign of a face.
+  double no_face_paste = 0.5;
   // What fills the output where the photo does not reach: another photo's face-free crop
   // (pad_photo), the photo's border repeated (pad_replicate), else the photo's mean colour.
   double pad_photo = 0.7, pad_replicate = 0.15;
