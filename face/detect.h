@@ -17,6 +17,8 @@ struct DetectOptions {
   double nms_iou = 0.4;          // suppression of overlapping boxes (ours; MTCNN keeps its own cascade's)
   int min_face = 20;             // the smallest face side in pixels the detector looks for
   int max_faces = 100;           // at most this many, highest scores first
+  int input_side = 0;            // ours: a photo's longer side is scaled down to this first (0: the
+                                 // file's default, twice its training crop: the face sizes it learnt)
 };
 
 class FaceDetector {

@@ -178,6 +178,9 @@ OurFaceDetector::OurFaceDetector(const std::string& path, const DetectOptions& o
   loaded_ = load_model(path);
   FF_CHECK(loaded_.kind == "detector", path, " holds a ", loaded_.kind, " model, not a face detector");
   loaded_.eval();
+  // Trained on crops of config.input pixels with faces up to the whole crop: a photo is shown at
+  // twice that, so faces up to half the photo's longer side look like faces it learnt.
+  max_side = opts.input_side > 0 ? opts.input_side : 2 * static_cast<int>(loaded_.detector().config().input_size);
 }
 
 std::vector<FaceDetection> OurFaceDetector::detect(const Image& photo) {
