@@ -211,6 +211,7 @@ struct EmbedEvalResult {
   // and the dataset side's numbers on the same photos.
   int64_t wild_photos = 0, wild_no_face = 0, wild_several_faces = 0;
   double wild_detect_ms = 0;
+  double wild_landmark_nme = -1, wild_landmark_failures = 0;  // against wild's own labels (-1: none)
   std::string wild_landmarks;
   double crops_closed_acc_flip = 0, crops_auc = 0, crops_acc10_mean = 0;
   std::string table;     // the printed table

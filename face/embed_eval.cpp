@@ -179,6 +179,26 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
         for (size_t k = 0; k < recs.size(); ++k) wild.faces[recs[k]].landmarks = pts[k];
       }
     }
+    // How far the pipeline's landmarks are from the wild folder's own labels, where it has them.
+    if (std::filesystem::is_regular_file(o.wild + "/list_landmarks_celeba.txt")) {
+      const FaceSet labelled = load_faces(o.wild, FaceFilter::Landmarks);
+      std::map<std::string, const FaceRecord*> by_file;
+      for (const FaceRecord& f : labelled.faces) by_file[f.file] = &f;
+      std::vector<double> pred, gt;
+      for (size_t i : todo) {
+        auto it = by_file.find(wild.faces[i].file);
+        if (missing[i] || it == by_file.end()) continue;
+        for (int k = 0; k < 5; ++k) {
+          pred.push_back((*wild.faces[i].landmarks)[k].x), pred.push_back((*wild.faces[i].landmarks)[k].y);
+          gt.push_back((*it->second->landmarks)[k].x), gt.push_back((*it->second->landmarks)[k].y);
+        }
+      }
+      if (!pred.empty()) {
+        const LandmarkMetrics m = landmark_metrics(pred, gt, 5);
+        r.wild_landmark_nme = m.mean_nme;
+        r.wild_landmark_failures = m.failure_rate;
+      }
+    }
     r.wild_photos = static_cast<int64_t>(todo.size());
     r.wild_detect_ms = todo.empty() ? 0 : 1000 * detect_s / static_cast<double>(todo.size());
     say("wild photos: " + std::to_string(r.wild_no_face) + " without a face found, " +
@@ -285,7 +305,11 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     t << "  the photos of " << o.wild << " (" << r.wild_photos << "), each face found by " << o.detector
       << " (the largest; " << r.wild_no_face << " photos without a face, " << r.wild_several_faces
       << " with several; " << std::fixed << std::setprecision(1) << r.wild_detect_ms
-      << " ms/photo), aligned by " << r.wild_landmarks << "\n";
+      << " ms/photo), aligned by " << r.wild_landmarks;
+    if (r.wild_landmark_nme >= 0)
+      t << " (NME " << std::setprecision(4) << r.wild_landmark_nme << " against " << o.wild << "'s labels, "
+        << std::setprecision(1) << 100 * r.wild_landmark_failures << "% above 0.1)";
+    t << "\n";
     t << "  beside: the same photos from " << o.data << ", aligned by " << landmarks.str() << "\n";
     t.unsetf(std::ios::floatfield);
   }
@@ -342,6 +366,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
       put("wild_no_face", static_cast<double>(r.wild_no_face));
       put("wild_several_faces", static_cast<double>(r.wild_several_faces));
       put("wild_detect_ms", r.wild_detect_ms);
+      if (r.wild_landmark_nme >= 0) put("wild_landmark_nme", r.wild_landmark_nme);
       put("crops_closed_acc_flip", r.crops_closed_acc_flip);
       put("crops_roc_auc", r.crops_auc);
       put("crops_acc10_mean", r.crops_acc10_mean);
