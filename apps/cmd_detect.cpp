@@ -31,7 +31,7 @@ ff::app::Command reg("detect", "Find the faces of photos: boxes, scores, five po
   sub.add_option("IMAGE", o->photos, "Photos (PNG or JPEG)")->required();
   sub.add_option("--out", o->out, "Folder for the detections and the figures")->required();
   sub.add_option("--detector", o->detector, "Detector file (default: the demo's, demo_out/detector/best.safetensors)");
-  sub.add_option("--threshold", o->threshold, "Score threshold (default: the detector's, 0.5)")->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--threshold", o->threshold, "Score threshold (default: the detector's own: ours records one in its file, MTCNN 0.7)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--nms", o->nms, "Non-maximum suppression IoU (default: the detector's, 0.4)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--input-side", o->input_side,
                  "Our detector: a photo's longer side is scaled down to this before the network [default: the "

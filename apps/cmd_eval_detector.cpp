@@ -71,7 +71,7 @@ ff::app::Command reg("eval-detector", "Measure a face detector: AP, PR curve, re
   sub.add_option("--threads", o->threads, "Photos detected side by side, one detector each (--detector)")
       ->check(CLI::Range(1, 256))->capture_default_str();
   sub.add_option("--threshold", o->threshold,
-                 "Detector score threshold (--detector; default: the detector's, 0.5; lower it for a longer PR curve)");
+                 "Detector score threshold (--detector; default: the detector's own; lower it for a longer PR curve)");
   sub.add_option("--nms", o->nms, "Detector NMS IoU (--detector; default: the detector's)");
   sub.add_option("--input-side", o->input_side,
                  "Our detector: a photo's longer side is scaled down to this before the network [default: the "
