@@ -210,6 +210,7 @@ struct EmbedEvalResult {
   // against every other face) and with several; detection ms per photo; how they were aligned;
   // and the dataset side's numbers on the same photos.
   int64_t wild_photos = 0, wild_no_face = 0, wild_several_faces = 0;
+  int64_t wild_other_face = 0;  // the face used is not the one wild labels (IoU < 0.5 with its box)
   double wild_detect_ms = 0;
   double wild_landmark_nme = -1, wild_landmark_failures = 0;  // against wild's own labels (-1: none)
   std::string wild_landmarks;

@@ -125,6 +125,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     wild.root = o.wild;
     wild.image_dir = wild_dir;
     missing.assign(wild.faces.size(), 0);
+    std::vector<std::optional<FaceBox>> chosen(wild.faces.size());  // the box each photo's face came from
     std::vector<size_t> todo = val;
     todo.insert(todo.end(), holdout.begin(), holdout.end());
     DetectOptions dopt;
@@ -162,6 +163,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
         for (const FaceDetection& d : found)
           if (d.box.width * d.box.height > best->box.width * best->box.height) best = &d;
         if (found.size() > 1) ++r.wild_several_faces;
+        chosen[todo[k]] = best->box;
         if (o.detector_landmarks) {
           FF_CHECK(best->has_landmarks, "eval-embed: ", detector->name(), " gives no landmarks; use --landmarks-model");
           f.landmarks = best->landmarks;
@@ -188,6 +190,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
       for (size_t i : todo) {
         auto it = by_file.find(wild.faces[i].file);
         if (missing[i] || it == by_file.end()) continue;
+        if (it->second->box && box_iou(*chosen[i], *it->second->box) < 0.5) ++r.wild_other_face;
         for (int k = 0; k < 5; ++k) {
           pred.push_back((*wild.faces[i].landmarks)[k].x), pred.push_back((*wild.faces[i].landmarks)[k].y);
           gt.push_back((*it->second->landmarks)[k].x), gt.push_back((*it->second->landmarks)[k].y);
@@ -304,7 +307,8 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   } else {
     t << "  the photos of " << o.wild << " (" << r.wild_photos << "), each face found by " << o.detector
       << " (the largest; " << r.wild_no_face << " photos without a face, " << r.wild_several_faces
-      << " with several; " << std::fixed << std::setprecision(1) << r.wild_detect_ms
+      << " with several; " << r.wild_other_face << " where the face used is not the labelled one (IoU < 0.5); "
+      << std::fixed << std::setprecision(1) << r.wild_detect_ms
       << " ms/photo), aligned by " << r.wild_landmarks;
     if (r.wild_landmark_nme >= 0)
       t << " (NME " << std::setprecision(4) << r.wild_landmark_nme << " against " << o.wild << "'s labels, "
@@ -365,6 +369,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
       put("wild_photos", static_cast<double>(r.wild_photos));
       put("wild_no_face", static_cast<double>(r.wild_no_face));
       put("wild_several_faces", static_cast<double>(r.wild_several_faces));
+      put("wild_other_face", static_cast<double>(r.wild_other_face));
       put("wild_detect_ms", r.wild_detect_ms);
       if (r.wild_landmark_nme >= 0) put("wild_landmark_nme", r.wild_landmark_nme);
       put("crops_closed_acc_flip", r.crops_closed_acc_flip);
