@@ -66,6 +66,21 @@ void stage(int i, int n, const std::string& what) {
   std::fflush(stdout);
 }
 
+// The options every demo training shares (train-detector, train-landmarks, train-embed): the small
+// configuration, the data and run folders, the epochs, progress, workers and seed.
+template <typename TrainOptions>
+TrainOptions small_run(const std::string& data, const std::string& out, int64_t epochs, const DemoOptions& o) {
+  TrainOptions t;
+  t.data = data;
+  t.out = out;
+  t.config = "small";
+  t.fit.epochs = epochs;
+  t.fit.progress = o.progress;
+  t.workers = o.workers;
+  t.seed = o.seed;
+  return t;
+}
+
 // A photo as users have them: the face `face` pasted left of centre on a wider face-free scene
 // (so the detector, not a centred guess, must find it). Returns the photo and the face's box.
 std::pair<Image, FaceBox> off_centre_photo(const Image& face, const FaceBox& box, uint64_t seed, int index) {
@@ -187,14 +202,7 @@ DemoResult run_demo(const DemoOptions& o) {
     sc.seed = o.seed;
     write_synth_scenes(scenes, sc);
   });
-  DetectorTrainOptions dt;
-  dt.data = scenes;
-  dt.out = o.out + "/detector";
-  dt.config = "small";
-  dt.fit.epochs = p.det_epochs;
-  dt.fit.progress = o.progress;
-  dt.workers = o.workers;
-  dt.seed = o.seed;
+  const auto dt = small_run<DetectorTrainOptions>(scenes, o.out + "/detector", p.det_epochs, o);
   stage(3, n_stages, "training the face detector (small, anchor-free, " + std::to_string(p.det_epochs) +
                          " epochs, CPU) -> " + dt.out);
   DetectorTrainResult dr;
@@ -215,15 +223,8 @@ DemoResult run_demo(const DemoOptions& o) {
   }
 
   // 3. landmarks
-  LandmarkTrainOptions lt;
-  lt.data = data;
-  lt.out = o.out + "/landmarks";
-  lt.config = "small";
-  lt.fit.epochs = p.lmk_epochs;
-  lt.fit.progress = o.progress;
+  auto lt = small_run<LandmarkTrainOptions>(data, o.out + "/landmarks", p.lmk_epochs, o);
   lt.batch = p.lmk_batch;
-  lt.workers = o.workers;
-  lt.seed = o.seed;
   stage(4, n_stages, "training the landmark network (small stacked hourglass, " + std::to_string(p.lmk_epochs) +
                          " epochs, CPU) -> " + lt.out);
   LandmarkTrainResult lr;
@@ -245,16 +246,9 @@ DemoResult run_demo(const DemoOptions& o) {
   save_png(landmark_sheet(lev, data + "/img_celeba", 8), report_dir + "/landmarks_val.png");
 
   // 4. embeddings
-  EmbedTrainOptions et;
-  et.data = data;
-  et.out = o.out + "/embed";
-  et.config = "small";
-  et.fit.epochs = p.emb_epochs;
-  et.fit.progress = o.progress;
+  auto et = small_run<EmbedTrainOptions>(data, o.out + "/embed", p.emb_epochs, o);
   et.batch = p.emb_batch;
   et.lr = p.emb_lr;
-  et.workers = o.workers;
-  et.seed = o.seed;
   stage(6, n_stages, "training the embedding network (small ResNet + ArcFace, " + std::to_string(p.emb_epochs) +
                          " epochs, CPU) -> " + et.out);
   EmbedTrainResult er;

@@ -189,12 +189,30 @@ OurFaceDetector::OurFaceDetector(const std::string& path, const DetectOptions& o
   }
 }
 
-std::vector<FaceDetection> OurFaceDetector::detect(const Image& photo) {
+std::vector<FaceDetection> OurFaceDetector::detect_at(const Image& photo, int side) {
   double scale = 1;
-  Tensor x = detector_input(photo, max_side, &scale);
+  Tensor x = detector_input(photo, side, &scale);
   NoGradGuard no_grad;
   DetectorOutput out = loaded_.detector().forward_all(x);
   return decode_detector_output(out, scale, photo.width, photo.height, options);
+}
+
+std::vector<FaceDetection> OurFaceDetector::detect(const Image& photo) {
+  std::vector<FaceDetection> faces = detect_at(photo, max_side);
+  const int crop = static_cast<int>(loaded_.detector().config().input_size);
+  const int longer = std::max(photo.width, photo.height);
+  if (!pyramid || longer <= max_side / 2 || max_side / 2 < FaceDetectorNet::kAlign) return faces;
+  // The second level: the photo at half the side, for faces too large for the first (over half
+  // the training crop there, i.e. over the crop itself at the first level).
+  const double scale2 = static_cast<double>(longer) / (max_side / 2);
+  for (const FaceDetection& f : detect_at(photo, max_side / 2))
+    if (std::sqrt(double(f.box.width) * f.box.height) / scale2 >= crop / 2.0) faces.push_back(f);
+  std::vector<FaceDetection> merged;
+  for (int64_t k : nms(faces, options.nms_iou)) {
+    if (static_cast<int>(merged.size()) >= options.max_faces) break;
+    merged.push_back(faces[k]);
+  }
+  return merged;
 }
 
 std::unique_ptr<FaceDetector> load_our_detector(const std::string& path, const DetectOptions& options) {

@@ -61,8 +61,12 @@ class OurFaceDetector : public FaceDetector {
   std::vector<FaceDetection> detect(const Image& photo) override;
   std::string name() const override { return "faceforge-detector (" + path_ + ")"; }
   int max_side = 320;  // photos whose longer side exceeds this are downscaled first (options.input_side)
+  // A second pass at half max_side for faces larger than the training crop at the first: the two
+  // levels cover faces from min_face to the whole photo (DetectOptions::pyramid).
+  bool pyramid = true;
 
  private:
+  std::vector<FaceDetection> detect_at(const Image& photo, int side);
   std::string path_;
   LoadedModel loaded_;
 };
