@@ -13,7 +13,10 @@
 namespace ff {
 
 struct DetectOptions {
-  double score_threshold = 0.5;  // faces scoring below are not reported (MTCNN: its O-Net threshold)
+  double score_threshold = 0.5;  // faces scoring below are not reported
+  // true: the caller chose score_threshold. MTCNN keeps facenet's O-Net threshold (0.7) unless
+  // this is set, and then uses score_threshold in its place.
+  bool score_threshold_set = false;
   double nms_iou = 0.4;          // suppression of overlapping boxes (ours; MTCNN keeps its own cascade's)
   int min_face = 20;             // the smallest face side in pixels the detector looks for
   int max_faces = 100;           // at most this many, highest scores first
