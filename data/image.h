@@ -1,5 +1,5 @@
-// data/image.h — an 8-bit image in memory, PNG/JPEG decoding and encoding (stb_image,
-// stb_image_write), and conversions to and from tensors. Drawing on images: report/draw.h.
+// data/image.h — an 8-bit image in memory, PNG/JPEG decoding (libjpeg-turbo for JPEG, stb_image
+// for the rest) and encoding (stb_image_write), and conversions to and from tensors. Drawing on images: report/draw.h.
 //
 // Pixels are uint8, rows top to bottom, interleaved channels (HWC); 1 channel (gray) or 3 (RGB).
 // Pixel coordinates follow CelebA and OpenCV: pixel (x, y) has its centre at (x, y), so an image
@@ -33,9 +33,11 @@ struct Image {
 };
 
 // ---------------------------------------------------------------- decoding
-// Reads a PNG or JPEG (anything stb_image reads: also BMP, TGA, GIF's first frame, PNM). channels:
-// 3 gives RGB (gray is replicated, alpha dropped), 1 gives gray (ITU-R 601 luma, as stb computes
-// it), 0 keeps what the file stores (gray and gray+alpha -> 1, RGB and RGBA -> 3).
+// Reads a PNG or JPEG (anything stb_image reads: also BMP, TGA, GIF's first frame, PNM). JPEGs go
+// through libjpeg-turbo with its accurate IDCT and smooth chroma upsampling: the same pixels as
+// PIL (tests/test_image.cpp JpegDecodingEqualsPil). channels: 3 gives RGB (gray is replicated,
+// alpha dropped), 1 gives gray (ITU-R 601 luma as stb computes it; for a colour JPEG, its decoded
+// luma plane), 0 keeps what the file stores (gray and gray+alpha -> 1, RGB and RGBA -> 3).
 // A JPEG whose data ends before its end-of-image marker, or a PNG before its IEND chunk, is
 // rejected as truncated.
 Image load_image(const std::string& path, int channels = 3);

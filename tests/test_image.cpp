@@ -11,6 +11,8 @@
 #include <string>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/random.h"
 #include "data/image.h"
 #include "tests/test_util.h"
@@ -124,6 +126,33 @@ TEST(Image, DecodesJpegWrittenByOpenCV) {
     EXPECT_LT(mean, 2.0) << name;  // quality 95 on a smooth pattern with 4:2:0 chroma
     EXPECT_LE(worst, 16) << name;
   }
+}
+
+// Our JPEG decoding (libjpeg-turbo) gives exactly PIL's pixels (tools/make_jpeg_reference.py):
+// facenet-pytorch's MTCNN and the PyTorch recipes read photos through PIL, so parity with them
+// starts from the same bytes. The photos of ../shared/data are checked where that folder exists.
+TEST(Image, JpegDecodingEqualsPil) {
+  std::ifstream f(std::string(FF_SOURCE_DIR) + "/tests/data/images/pil_decoded.json");
+  ASSERT_TRUE(f.good());
+  const nlohmann::json ref = nlohmann::json::parse(f);
+  int checked = 0;
+  for (const auto& [file, want] : ref.items()) {
+    const std::string path = std::string(FF_SOURCE_DIR) + "/" + file;
+    if (!std::filesystem::exists(path)) {
+      ASSERT_NE(file.find("../shared/"), std::string::npos) << "missing committed file " << path;
+      continue;
+    }
+    const Image img = load_image(path, 3);
+    ASSERT_EQ(img.width, want["width"].get<int>()) << file;
+    ASSERT_EQ(img.height, want["height"].get<int>()) << file;
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (uint8_t b : img.pixels) h = (h ^ b) * 0x100000001B3ull;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    EXPECT_EQ(std::string(hex), want["fnv1a64"].get<std::string>()) << file << ": pixels differ from PIL's";
+    ++checked;
+  }
+  EXPECT_GE(checked, 2);
 }
 
 TEST(Image, PngRoundTripIsExact) {
