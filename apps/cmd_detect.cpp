@@ -30,14 +30,16 @@ ff::app::Command reg("detect", "Find the faces of photos: boxes, scores, five po
   sub.add_option("IMAGE", o->photos, "Photos (PNG or JPEG)")->required();
   sub.add_option("--out", o->out, "Folder for the detections and the figures")->required();
   sub.add_option("--detector", o->detector, "Detector file (default: the demo's, demo_out/detector/best.safetensors)");
-  sub.add_option("--threshold", o->threshold, "Score threshold (default: the detector's: 0.5 for ours, 0.7 (O-Net) for MTCNN)")->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--threshold", o->threshold,
+                 "Score threshold (default: the detector's: 0.5 for ours, 0.7 (O-Net) for MTCNN)")
+      ->check(CLI::Range(0.0, 1.0));
   sub.add_option("--nms", o->nms, "Non-maximum suppression IoU (default: the detector's, 0.4)")->check(CLI::Range(0.0, 1.0));
   return [o] {
     ff::DetectOptions dopt;
     if (o->threshold >= 0) {
-        dopt.score_threshold = o->threshold;
-        dopt.score_threshold_set = true;
-      }
+      dopt.score_threshold = o->threshold;
+      dopt.score_threshold_set = true;
+    }
     if (o->nms >= 0) dopt.nms_iou = o->nms;
     const std::string model = o->detector.empty() ? ff::default_detector_model() : o->detector;
     std::unique_ptr<ff::FaceDetector> det = ff::load_detector(model, dopt);

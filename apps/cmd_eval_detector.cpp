@@ -70,7 +70,8 @@ ff::app::Command reg("eval-detector", "Measure a face detector: AP, PR curve, re
   sub.add_option("--threads", o->threads, "Photos detected side by side, one detector each (--detector)")
       ->check(CLI::Range(1, 256))->capture_default_str();
   sub.add_option("--threshold", o->threshold,
-                 "Detector score threshold (--detector; default: the detector's: 0.5 for ours, MTCNN 0.7; lower it for a longer PR curve)");
+                 "Detector score threshold (--detector; default: the detector's: 0.5 for ours, MTCNN 0.7; lower it for "
+                 "a longer PR curve)");
   sub.add_option("--nms", o->nms, "Detector NMS IoU (--detector; default: the detector's)");
   sub.add_option("--min-score", o->min_score, "Score only detections at or above this (e.g. a baseline's default point)");
   return [o] {

@@ -34,7 +34,8 @@ inline void add_detector_flags(CLI::App& sub, DetectorFlags& f, bool face_option
     sub.add_option("--face", f.face, "Which face of a photo with several: 1 = the largest, 2 = the next, ...")
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
-  sub.add_option("--detect-threshold", f.threshold, "Detector score threshold [default: the detector's: 0.5 for ours, 0.7 (O-Net) for MTCNN]")
+  sub.add_option("--detect-threshold", f.threshold,
+                 "Detector score threshold [default: the detector's: 0.5 for ours, 0.7 (O-Net) for MTCNN]")
       ->check(CLI::Range(0.0, 1.0));
 }
 

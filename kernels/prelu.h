@@ -30,12 +30,11 @@ FF_HD T gw_term(T x, T g) {
 }
 }  // namespace ff::prelu_math
 
-#define FF_PRELU_DECLS(T)                                                                      \
-  /* x [n, c, inner], w [c] -> y [n, c, inner] (y may alias x) */                               \
-  void prelu_forward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, T* y);        \
-  /* gy [n, c, inner] -> gx [n, c, inner], gw [c] (either may be null) */                       \
-  void prelu_backward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, const T* gy, \
-                      T* gx, T* gw);
+#define FF_PRELU_DECLS(T)                                                                \
+  /* x [n, c, inner], w [c] -> y [n, c, inner] (y may alias x) */                        \
+  void prelu_forward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, T* y); \
+  /* gy [n, c, inner] -> gx [n, c, inner], gw [c] (either may be null) */                \
+  void prelu_backward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, const T* gy, T* gx, T* gw);
 
 namespace ff::cpu {
 FF_PRELU_DECLS(float)

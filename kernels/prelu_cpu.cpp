@@ -35,13 +35,12 @@ void bwd_impl(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, const
 
 }  // namespace
 
-#define FF_PRELU_CPU_DEFS(T)                                                                         \
-  void prelu_forward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, T* y) {            \
-    fwd_impl(n, c, inner, x, w, y);                                                                  \
-  }                                                                                                  \
-  void prelu_backward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, const T* gy, T* gx, \
-                      T* gw) {                                                                       \
-    bwd_impl(n, c, inner, x, w, gy, gx, gw);                                                         \
+#define FF_PRELU_CPU_DEFS(T)                                                                                    \
+  void prelu_forward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, T* y) {                       \
+    fwd_impl(n, c, inner, x, w, y);                                                                             \
+  }                                                                                                             \
+  void prelu_backward(int64_t n, int64_t c, int64_t inner, const T* x, const T* w, const T* gy, T* gx, T* gw) { \
+    bwd_impl(n, c, inner, x, w, gy, gx, gw);                                                                    \
   }
 
 FF_PRELU_CPU_DEFS(float)
