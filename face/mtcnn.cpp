@@ -321,13 +321,15 @@ std::vector<FaceDetection> mtcnn_detect(MtcnnNets& nets, const Image& photo_in, 
 
 MtcnnDetector::MtcnnDetector(const std::string& path, const DetectOptions& opts) : path_(path) {
   options = opts;
+  // Not chosen by the caller: facenet's O-Net threshold, so options says what the cascade uses.
+  if (!options.score_threshold_set) options.score_threshold = MtcnnParams{}.thresholds[2];
   nets_ = load_mtcnn(path);
 }
 
 MtcnnParams MtcnnDetector::params() const {
   MtcnnParams p;
   p.min_face = options.min_face;
-  if (options.score_threshold_set) p.thresholds[2] = options.score_threshold;
+  p.thresholds[2] = options.score_threshold;
   return p;
 }
 

@@ -188,6 +188,7 @@ TEST(Mtcnn, LoadDetectorOpensMtcnnFiles) {
   auto* m = dynamic_cast<MtcnnDetector*>(d.get());
   ASSERT_NE(m, nullptr);
   EXPECT_DOUBLE_EQ(m->params().thresholds[2], 0.7);  // DetectOptions' 0.5 is not facenet's
+  EXPECT_DOUBLE_EQ(d->options.score_threshold, 0.7);  // what the cascade uses, for messages
   DetectOptions o;
   o.score_threshold = 0.9;
   o.score_threshold_set = true;
