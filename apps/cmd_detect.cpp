@@ -17,6 +17,7 @@ struct Options {
   std::vector<std::string> photos;
   std::string out, detector;
   double threshold = -1, nms = -1;
+  int input_side = 0;
 };
 
 ff::app::Command reg("detect", "Find the faces of photos: boxes, scores, five points (JSON, CSV, figures)",
@@ -30,17 +31,16 @@ ff::app::Command reg("detect", "Find the faces of photos: boxes, scores, five po
   sub.add_option("IMAGE", o->photos, "Photos (PNG or JPEG)")->required();
   sub.add_option("--out", o->out, "Folder for the detections and the figures")->required();
   sub.add_option("--detector", o->detector, "Detector file (default: the demo's, demo_out/detector/best.safetensors)");
-  sub.add_option("--threshold", o->threshold,
-                 "Score threshold (default: the detector's: 0.5 for ours, 0.7 (O-Net) for MTCNN)")
-      ->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--threshold", o->threshold, "Score threshold (default: the detector's own: ours records one in its file, MTCNN 0.7)")->check(CLI::Range(0.0, 1.0));
   sub.add_option("--nms", o->nms, "Non-maximum suppression IoU (default: the detector's, 0.4)")->check(CLI::Range(0.0, 1.0));
+  sub.add_option("--input-side", o->input_side,
+                 "Our detector: a photo's longer side is scaled down to this before the network [default: the "
+                 "file's, twice its training crop]")->check(CLI::Range(32, 8192));
   return [o] {
     ff::DetectOptions dopt;
-    if (o->threshold >= 0) {
-      dopt.score_threshold = o->threshold;
-      dopt.score_threshold_set = true;
-    }
+    if (o->threshold >= 0) dopt.score_threshold = o->threshold;
     if (o->nms >= 0) dopt.nms_iou = o->nms;
+    dopt.input_side = o->input_side;
     const std::string model = o->detector.empty() ? ff::default_detector_model() : o->detector;
     std::unique_ptr<ff::FaceDetector> det = ff::load_detector(model, dopt);
     ff::DetectPhotosResult r = ff::detect_photos(*det, o->photos, o->out, [](const std::string& m) {

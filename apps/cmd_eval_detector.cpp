@@ -20,6 +20,7 @@ struct Options {
   int64_t limit = 0;
   int threads = 1;
   double threshold = -1, nms = -1, min_score = -1;
+  int input_side = 0;
 };
 
 void print_summary(const ff::DetectionEval& e, const std::string& what) {
@@ -70,9 +71,11 @@ ff::app::Command reg("eval-detector", "Measure a face detector: AP, PR curve, re
   sub.add_option("--threads", o->threads, "Photos detected side by side, one detector each (--detector)")
       ->check(CLI::Range(1, 256))->capture_default_str();
   sub.add_option("--threshold", o->threshold,
-                 "Detector score threshold (--detector; default: the detector's: 0.5 for ours, MTCNN 0.7; lower it for "
-                 "a longer PR curve)");
+                 "Detector score threshold (--detector; default: the detector's own; lower it for a longer PR curve)");
   sub.add_option("--nms", o->nms, "Detector NMS IoU (--detector; default: the detector's)");
+  sub.add_option("--input-side", o->input_side,
+                 "Our detector: a photo's longer side is scaled down to this before the network [default: the "
+                 "file's, twice its training crop]")->check(CLI::Range(32, 8192));
   sub.add_option("--min-score", o->min_score, "Score only detections at or above this (e.g. a baseline's default point)");
   return [o] {
     FF_CHECK(!o->detector.empty() || !o->detections.empty(), "eval-detector: give --detector FILE or --detections FILE");
@@ -85,11 +88,9 @@ ff::app::Command reg("eval-detector", "Measure a face detector: AP, PR curve, re
     std::string source = o->detections;
     if (!o->detector.empty()) {
       ff::DetectOptions dopt;
-      if (o->threshold >= 0) {
-        dopt.score_threshold = o->threshold;
-        dopt.score_threshold_set = true;
-      }
+      if (o->threshold >= 0) dopt.score_threshold = o->threshold;
       if (o->nms >= 0) dopt.nms_iou = o->nms;
+      dopt.input_side = o->input_side;
       std::vector<std::string> files;
       for (const auto& p : truth.photos) files.push_back(p.file);
       auto last = std::chrono::steady_clock::now();

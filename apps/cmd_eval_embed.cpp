@@ -18,6 +18,11 @@ ff::app::Command reg("eval-embed", "Evaluate a trained face-embedding network: c
       "Open set: the identities the run held out (never trained on): all same-identity pairs and as\n"
       "many random different-identity pairs, cosine similarity of the L2-normalised flip-TTA\n"
       "embeddings; ROC AUC, TAR at FAR 1e-2 and 1e-3, LFW-style 10-fold accuracy (mean +- std).\n"
+      "With --wild DIR --detector FILE: the same numbers from DIR's uncropped photos, each face found\n"
+      "by the detector (the largest), its landmarks predicted from that box by the landmark network,\n"
+      "aligned and embedded, beside the same photos of DATA aligned by DATA's landmarks, and the gap\n"
+      "in ROC AUC: what the pipeline's own stages lose. A photo without a face found counts as\n"
+      "misclassified and scores 0 against every other.\n"
       "With --out: OUT/metrics.csv, OUT/roc.csv, OUT/roc.svg.");
   sub.add_option("--data", o->data, "The dataset the model was trained on (CelebA layout)")->required();
   sub.add_option("--model", o->model, "A checkpoint of train-embed (RUN/best.safetensors)")->required();
@@ -29,6 +34,14 @@ ff::app::Command reg("eval-embed", "Evaluate a trained face-embedding network: c
                  "Align by this landmark network (default: the one the model was trained with, if any)");
   sub.add_flag("--ground-truth-landmarks", o->ground_truth_landmarks,
                "Align by the dataset's landmark file even if the model was trained on predicted landmarks");
+  sub.add_option("--wild", o->wild,
+                 "The whole pipeline on photos as taken: a folder whose img_celeba/ holds DATA's validation and "
+                 "held-out photos uncropped (e.g. ../shared/data/celeba_wild_val); needs --detector");
+  sub.add_option("--detector", o->detector, "With --wild: the face detector (ours or a converted MTCNN)");
+  sub.add_option("--detect-threshold", o->detect_threshold, "With --wild: the detector's score threshold [default: its own]")
+      ->check(CLI::Range(0.0, 1.0));
+  sub.add_flag("--detector-landmarks", o->detector_landmarks,
+               "With --wild: align by the detector's five points instead of the landmark network's");
   sub.add_option("--pair-seed", o->pair_seed, "Seed of the random different-identity pairs and the folds")
       ->capture_default_str();
   return [o]() {

@@ -18,10 +18,7 @@ struct DetectorFlags {
   // Opens the detector (the default model when --detector is not given).
   std::unique_ptr<FaceDetector> open() const {
     DetectOptions o;
-    if (threshold >= 0) {
-      o.score_threshold = threshold;
-      o.score_threshold_set = true;
-    }
+    if (threshold >= 0) o.score_threshold = threshold;
     return load_detector(path.empty() ? default_detector_model() : path, o);
   }
 };
@@ -34,8 +31,7 @@ inline void add_detector_flags(CLI::App& sub, DetectorFlags& f, bool face_option
     sub.add_option("--face", f.face, "Which face of a photo with several: 1 = the largest, 2 = the next, ...")
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
-  sub.add_option("--detect-threshold", f.threshold,
-                 "Detector score threshold [default: the detector's: 0.5 for ours, 0.7 (O-Net) for MTCNN]")
+  sub.add_option("--detect-threshold", f.threshold, "Detector score threshold [default: the detector's own: ours records one in its file, MTCNN 0.7]")
       ->check(CLI::Range(0.0, 1.0));
 }
 

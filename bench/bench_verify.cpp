@@ -6,7 +6,12 @@
 // weights written to and loaded from model files as the command loads them: the work does not
 // depend on the weight values.
 //
-//   ./build/ff_bench --benchmark_filter=Verify
+// BM_DetectPhoto is the detection `faceforge verify` adds per photo: our small detector
+// (models/detector.h, fresh weights: the same work) on a 640-px synthetic scene, shown at its
+// default input side (twice the training crop: 320 px), forward and decoding. The command's
+// latency after start-up is BM_VerifyPair + 2 x BM_DetectPhoto.
+//
+//   ./build/ff_bench --benchmark_filter='Verify|Detect'
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -14,7 +19,9 @@
 
 #include "engine/random.h"
 #include "models/factory.h"
+#include "face/detect.h"
 #include "face/pipeline.h"
+#include "models/detector.h"
 #include "data/synth.h"
 
 namespace {
@@ -60,5 +67,35 @@ void BM_VerifyPair(benchmark::State& st) {
   st.SetLabel("small landmark + small embedding models, 250x250 photos, flip TTA");
 }
 BENCHMARK(BM_VerifyPair)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+struct DetectModel {
+  std::unique_ptr<ff::FaceDetector> det;
+  ff::Image photo;
+  DetectModel() {
+    const fs::path dir = fs::temp_directory_path() / ("ff_bench_detect_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    ff::Rng rng(1);
+    const ff::DetectorConfig cfg = ff::DetectorConfig::named("small");
+    ff::FaceDetectorNet net(cfg, rng);
+    ff::save_model((dir / "det.safetensors").string(), net, "detector", cfg.str());
+    det = ff::load_detector((dir / "det.safetensors").string());
+    ff::SceneConfig sc;
+    sc.min_width = sc.max_width = 640;
+    photo = ff::synth_scene(1, 0, sc).image;
+    fs::remove_all(dir);
+  }
+};
+
+void BM_DetectPhoto(benchmark::State& st) {
+  static DetectModel m;
+  m.det->detect(m.photo);  // warm-up
+  for (auto _ : st) {
+    auto faces = m.det->detect(m.photo);
+    benchmark::DoNotOptimize(faces.data());
+  }
+  st.SetLabel("small detector, " + std::to_string(m.photo.width) + "x" + std::to_string(m.photo.height) +
+              " photo shown at 320 px");
+}
+BENCHMARK(BM_DetectPhoto)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

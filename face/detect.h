@@ -13,13 +13,14 @@
 namespace ff {
 
 struct DetectOptions {
-  double score_threshold = 0.5;  // faces scoring below are not reported
-  // true: the caller chose score_threshold. MTCNN keeps facenet's O-Net threshold (0.7) unless
-  // this is set, and then uses score_threshold in its place.
-  bool score_threshold_set = false;
+  // Faces scoring below are not reported; < 0: the detector's own default (ours: the one its file
+  // records, the best F1 on its validation samples, else 0.5; MTCNN: its O-Net threshold, 0.7).
+  double score_threshold = -1;
   double nms_iou = 0.4;          // suppression of overlapping boxes (ours; MTCNN keeps its own cascade's)
   int min_face = 20;             // the smallest face side in pixels the detector looks for
   int max_faces = 100;           // at most this many, highest scores first
+  int input_side = 0;            // ours: a photo's longer side is scaled down to this first (0: the
+                                 // file's default, twice its training crop: the face sizes it learnt)
 };
 
 class FaceDetector {

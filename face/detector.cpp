@@ -92,7 +92,7 @@ std::vector<FaceDetection> decode_detector_output(const DetectorOutput& out, dou
   const float* of = out.offset.data<float>();
   const float* lm = out.landmarks.data<float>();
   // A logit threshold instead of a sigmoid per cell: sigmoid is monotonic.
-  const double thr = std::clamp(options.score_threshold, 1e-6, 1 - 1e-6);
+  const double thr = std::clamp(options.score_threshold < 0 ? 0.5 : options.score_threshold, 1e-6, 1 - 1e-6);
   const float logit_thr = static_cast<float>(std::log(thr / (1 - thr)));
   std::vector<FaceDetection> cand;
   for (int64_t i = 0; i < H; ++i)
@@ -178,6 +178,15 @@ OurFaceDetector::OurFaceDetector(const std::string& path, const DetectOptions& o
   loaded_ = load_model(path);
   FF_CHECK(loaded_.kind == "detector", path, " holds a ", loaded_.kind, " model, not a face detector");
   loaded_.eval();
+  // Trained on crops of config.input pixels with faces up to the whole crop: a photo is shown at
+  // twice that, so faces up to half the photo's longer side look like faces it learnt.
+  max_side = opts.input_side > 0 ? opts.input_side : 2 * static_cast<int>(loaded_.detector().config().input_size);
+  if (options.score_threshold < 0) {
+    auto it = loaded_.meta.find("score_threshold");
+    options.score_threshold = it != loaded_.meta.end() ? std::stod(it->second) : 0.5;
+    FF_CHECK(options.score_threshold > 0 && options.score_threshold < 1, path, ": metadata score_threshold ",
+             options.score_threshold, " is not in (0, 1)");
+  }
 }
 
 std::vector<FaceDetection> OurFaceDetector::detect(const Image& photo) {

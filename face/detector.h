@@ -60,7 +60,7 @@ class OurFaceDetector : public FaceDetector {
   OurFaceDetector(const std::string& path, const DetectOptions& options);
   std::vector<FaceDetection> detect(const Image& photo) override;
   std::string name() const override { return "faceforge-detector (" + path_ + ")"; }
-  int max_side = 640;  // photos whose longer side exceeds this are downscaled first
+  int max_side = 320;  // photos whose longer side exceeds this are downscaled first (options.input_side)
 
  private:
   std::string path_;

@@ -189,6 +189,14 @@ struct EmbedEvalOptions {
   int workers = 2;
   uint64_t pair_seed = 0;  // the random different-identity pairs and the folds
   bool quiet = false;      // no progress lines on stderr
+  // The whole pipeline on photos as taken: wild is a folder with img_celeba/ holding (some of)
+  // data's validation and held-out photos uncropped (../shared/data/celeba_wild_val). Each face
+  // is found by `detector` (the largest), its landmarks predicted from that box by the landmark
+  // network (or taken from the detector when detector_landmarks), aligned and embedded; the
+  // result is that, and the crops_* fields the same photos of `data` aligned by its landmarks.
+  std::string wild, detector;
+  double detect_threshold = -1;  // the detector's score threshold (< 0: its default)
+  bool detector_landmarks = false;
 };
 
 struct EmbedEvalResult {
@@ -198,6 +206,15 @@ struct EmbedEvalResult {
   double auc = 0, tar_at_far_1e2 = 0, tar_at_far_1e3 = 0, acc10_mean = 0, acc10_std = 0;
   double acc_at_06 = 0;  // accuracy at the notebooks' fixed cosine threshold 0.6
   LandmarkSource landmarks;
+  // With options.wild: photos looked at, of them without a face found (misclassified, and scoring 0
+  // against every other face) and with several; detection ms per photo; how they were aligned;
+  // and the dataset side's numbers on the same photos.
+  int64_t wild_photos = 0, wild_no_face = 0, wild_several_faces = 0;
+  int64_t wild_other_face = 0;  // the face used is not the one wild labels (IoU < 0.5 with its box)
+  double wild_detect_ms = 0;
+  double wild_landmark_nme = -1, wild_landmark_failures = 0;  // against wild's own labels (-1: none)
+  std::string wild_landmarks;
+  double crops_closed_acc_flip = 0, crops_auc = 0, crops_acc10_mean = 0;
   std::string table;     // the printed table
 };
 

@@ -165,7 +165,8 @@ void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, 
   double smallest = 1;
   for (const RocPoint& p : roc)
     if (p.far > 0) smallest = std::min(smallest, p.far);
-  o.x_min = std::pow(10.0, std::floor(std::log10(smallest)));
+  // At least one decade, also when every score ties (the ROC is then the point (1, 1)).
+  o.x_min = std::min(0.1, std::pow(10.0, std::floor(std::log10(smallest))));
   o.x_max = 1;
   save_line_chart(path, {s}, o);
 }

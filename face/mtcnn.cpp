@@ -321,8 +321,8 @@ std::vector<FaceDetection> mtcnn_detect(MtcnnNets& nets, const Image& photo_in, 
 
 MtcnnDetector::MtcnnDetector(const std::string& path, const DetectOptions& opts) : path_(path) {
   options = opts;
-  // Not chosen by the caller: facenet's O-Net threshold, so options says what the cascade uses.
-  if (!options.score_threshold_set) options.score_threshold = MtcnnParams{}.thresholds[2];
+  // Not chosen by the caller (< 0): facenet's O-Net threshold, so options says what the cascade uses.
+  if (options.score_threshold < 0) options.score_threshold = MtcnnParams{}.thresholds[2];
   nets_ = load_mtcnn(path);
 }
 

@@ -25,8 +25,8 @@
 // points in O-Net's order (the image's left eye, right eye, nose, left and right mouth corner).
 // Thresholds 0.6 / 0.7 / 0.7, min_face 20 (DetectOptions::min_face), factor 0.709: facenet's
 // defaults; DetectOptions::score_threshold replaces the O-Net threshold only when the caller
-// set it (DetectOptions::score_threshold_set); otherwise the detector's options.score_threshold
-// is set to facenet's 0.7. A box whose crop is empty (entirely outside the
+// set it (>= 0); otherwise (< 0, the default) the detector's options.score_threshold is set to
+// facenet's 0.7. A box whose crop is empty (entirely outside the
 // photo) is dropped (facenet would fail on it: its crop list and its boxes would disagree).
 #pragma once
 #include <memory>

@@ -172,7 +172,9 @@ struct DemoOptions {
 };
 struct DemoResult {
   std::string report;      // out/report/index.html
-  std::string landmark_model, embedding_model;
+  std::string landmark_model, embedding_model, detector_model;
+  double detector_ap50 = 0;  // the detector's validation AP at IoU 0.5 (augmented scenes)
+  int undetected_faces = 0;  // verify photos where the detector found no face (the data's box used)
   double nme = 0;          // validation NME of the landmark model
   double failure_rate = 0; // fraction of validation images with NME > 0.1
   double closed_acc = 0, auc = 0, tar_at_far_1e2 = 0, tar_at_far_1e3 = 0, acc10 = 0, acc10_std = 0, acc_at_06 = 0;
@@ -181,8 +183,8 @@ struct DemoResult {
   double seconds = 0;
   std::vector<std::pair<std::string, double>> stage_seconds;
 };
-// Generates the synthetic set into out/data, trains the small landmark and embedding networks on
-// the CPU, evaluates both, verifies a same-identity and a different-identity pair of held-out
+// Generates the synthetic set into out/data and scenes into out/scenes, trains the small face
+// detector, landmark and embedding networks on the CPU, evaluates them, verifies a same-identity and a different-identity pair of held-out
 // identities and writes out/report/index.html and the figures as JSON in out/summary.json. `out` must be absent, empty or an earlier demo's
 // folder (marked by out/faceforge_demo.txt): its stage folders are replaced.
 DemoResult run_demo(const DemoOptions& options);

@@ -297,7 +297,7 @@ TEST(DetectSample, CelebALayoutAndPartitions) {
 
 // The real photos, when present: a contact sheet to look at and the speed on one thread.
 TEST(DetectSample, CelebaSubsetSheetAndSpeed) {
-  const std::string dir = "/work/shared/data/celeba_subset";
+  const std::string dir = std::string(FF_SOURCE_DIR) + "/../shared/data/celeba_subset";
   if (!fs::exists(fs::path(dir) / "list_bbox_celeba.txt")) GTEST_SKIP() << dir << " is not here";
   auto t0 = std::chrono::steady_clock::now();
   DetectSource src = load_detect_source(dir, {.partition = 0});
@@ -336,7 +336,16 @@ TEST(DetectSample, CelebaSubsetSheetAndSpeed) {
   save_png(detect_contact_sheet(empty, 8), (sheets / "ff_detect_sheet_noface.png").string());
   std::cout << "detect samples: " << src.size() << " photos (partition 0) read in " << load_s << " s; " << n / secs
             << " samples/s at 160 px, " << 200 / secs192 << " at 192 px on this thread; " << 200 / dec << " photo decodes/s; sheet " << sheet << "\n";
-  EXPECT_GT(n / secs, 20.0);
+  // (Speed is printed, never asserted: bench/ measures it.) Most samples hold a face, inside the sample.
+  int with_face = 0;
+  for (const DetectSample& s : samples) {
+    with_face += !s.faces.empty();
+    for (const FaceDetection& f : s.faces) {
+      EXPECT_GE(f.box.x + f.box.width, 0) << "face box left of the sample";
+      EXPECT_LE(f.box.x, 160) << "face box right of the sample";
+    }
+  }
+  EXPECT_GE(with_face, 36) << "of " << samples.size();
 }
 
 // Samples of synthetic scenes (several faces per photo, all of them labelled): a contact sheet.

@@ -187,11 +187,10 @@ TEST(Mtcnn, LoadDetectorOpensMtcnnFiles) {
   EXPECT_EQ(d->name(), "mtcnn (" + weights_path() + ")");
   auto* m = dynamic_cast<MtcnnDetector*>(d.get());
   ASSERT_NE(m, nullptr);
-  EXPECT_DOUBLE_EQ(m->params().thresholds[2], 0.7);  // DetectOptions' 0.5 is not facenet's
+  EXPECT_DOUBLE_EQ(m->params().thresholds[2], 0.7);  // DetectOptions' -1: the detector's own
   EXPECT_DOUBLE_EQ(d->options.score_threshold, 0.7);  // what the cascade uses, for messages
   DetectOptions o;
   o.score_threshold = 0.9;
-  o.score_threshold_set = true;
   std::unique_ptr<FaceDetector> d2 = load_detector(weights_path(), o);
   auto* m2 = dynamic_cast<MtcnnDetector*>(d2.get());
   ASSERT_NE(m2, nullptr);

@@ -12,6 +12,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "models/factory.h"
+#include "face/embed.h"
 #include "face/pipeline.h"
 #include "test_util.h"
 
@@ -205,7 +206,16 @@ TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
     EXPECT_DOUBLE_EQ(j["auc"].get<double>(), g6(r.auc));
     EXPECT_DOUBLE_EQ(j["different_cosine"].get<double>(), g6(r.different_cosine));
     EXPECT_TRUE(j.contains("seconds train landmarks"));
+    EXPECT_TRUE(j.contains("seconds train detector"));
+    EXPECT_DOUBLE_EQ(j["detector_ap50"].get<double>(), g6(r.detector_ap50));
   }
+  EXPECT_EQ(load_model(r.detector_model).kind, "detector");
+  EXPECT_TRUE(fs::is_regular_file(out + "/report/detections.png"));
+  EXPECT_TRUE(fs::is_regular_file(out + "/scenes/faces.json"));
+  EXPECT_GE(r.detector_ap50, 0);
+  EXPECT_LE(r.detector_ap50, 1);
+  EXPECT_LE(r.undetected_faces, 3);
+  EXPECT_NE(html.find("2. Face detection"), std::string::npos);
   EXPECT_EQ(load_model(r.landmark_model).kind, "hourglass");
   EXPECT_EQ(load_model(r.embedding_model).kind, "embedding");
   for (double v : {r.nme, r.closed_acc, r.auc, r.tar_at_far_1e2, r.acc10, r.same_cosine, r.different_cosine})
@@ -214,7 +224,7 @@ TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
   EXPECT_LE(r.auc, 1);
   EXPECT_LE(std::abs(r.same_cosine), 1.0 + 1e-5);
   EXPECT_EQ(r.same_decision, r.same_cosine >= 0.6);
-  EXPECT_EQ(r.stage_seconds.size(), 6u);  // every stage but the report itself
+  EXPECT_EQ(r.stage_seconds.size(), 8u);  // every stage but the report itself
   // A second run replaces the demo folder; a foreign non-empty folder is refused.
   const std::string foreign = *dir_ + "/foreign";
   fs::create_directories(foreign);
@@ -225,6 +235,49 @@ TEST_F(PipelineDemo, WritesReportModelsAndFigures) {
   o.progress = false;
   EXPECT_THROW(run_demo(o), Error);
   EXPECT_TRUE(fs::exists(foreign + "/keep.txt"));
+}
+
+// eval-embed --wild: the demo's own photos as the "wild" folder. The dataset side must equal a
+// plain eval-embed (same photos, the data's landmarks); the wild side finds every face itself.
+TEST_F(PipelineDemo, EvalEmbedWildRunsThePipelineBesideTheCrops) {
+  EmbedEvalOptions plain;
+  plain.data = *dir_ + "/demo/data";
+  plain.model = result_->embedding_model;
+  plain.quiet = true;
+  const EmbedEvalResult base = eval_embed(plain);
+  EmbedEvalOptions w = plain;
+  w.wild = plain.data;
+  // The --quick detector is too briefly trained to find faces; with its heatmap bias raised and
+  // its box sizes set near 64 px it "finds" faces everywhere, so every photo goes through the
+  // landmark and alignment path.
+  SafeTensors st = read_safetensors(result_->detector_model);
+  for (auto& [name, t] : st.tensors) {
+    if (name == "heatmap.bias") t.data<float>()[0] = 12.0f;
+    if (name == "size.bias") t.data<float>()[0] = t.data<float>()[1] = std::log(64.0f / 4);
+    if (name == "size.weight") t.fill_(0.0);
+  }
+  const std::string eager = *dir_ + "/eager_detector.safetensors";
+  write_safetensors(eager, st.tensors, st.metadata);
+  w.detector = eager;
+  w.landmarks_model = result_->landmark_model;
+  w.out = *dir_ + "/wild_eval";
+  const EmbedEvalResult r = eval_embed(w);
+  EXPECT_EQ(r.wild_photos, base.val_images + base.holdout_images);
+  EXPECT_EQ(r.val_images, base.val_images);
+  EXPECT_DOUBLE_EQ(r.crops_auc, base.auc);
+  EXPECT_DOUBLE_EQ(r.crops_closed_acc_flip, base.closed_acc_flip);
+  EXPECT_EQ(r.wild_no_face, 0);  // the landmark and alignment path ran for every photo
+  EXPECT_GE(r.auc, 0);
+  EXPECT_LE(r.auc, 1);
+  EXPECT_NE(r.table.find("gap in ROC AUC"), std::string::npos) << r.table;
+  std::ifstream m(w.out + "/metrics.csv");
+  std::string csv((std::istreambuf_iterator<char>(m)), std::istreambuf_iterator<char>());
+  EXPECT_NE(csv.find("crops_roc_auc,"), std::string::npos);
+  EXPECT_NE(csv.find("wild_no_face,"), std::string::npos);
+  // Without a detector or a landmark network the wild side cannot run: named errors.
+  EmbedEvalOptions bad = w;
+  bad.detector.clear();
+  EXPECT_THROW(eval_embed(bad), Error);
 }
 
 TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
