@@ -17,6 +17,9 @@ Tensor mul(const Tensor& a, const Tensor& b);  // same shapes, element-wise prod
 Tensor scale(const Tensor& x, double s);       // s * x
 Tensor add_scalar(const Tensor& x, double s);  // x + s
 Tensor relu(const Tensor& x);
+// PReLU, one slope per channel (PyTorch's F.prelu with a [C] weight): x [N, C, ...] (at least 2
+// dimensions; channel = dimension 1), w [C] -> x > 0 ? x : w[c] * x. Gradients for x and w.
+Tensor prelu(const Tensor& x, const Tensor& w);
 Tensor sqrt(const Tensor& x);                          // element-wise; x >= 0
 Tensor clamp(const Tensor& x, double lo, double hi);   // gradient passes where lo <= x <= hi (torch.clamp)
 // 1 where x > threshold, else 0; float, never requires a gradient.
@@ -34,8 +37,11 @@ void fill_(Tensor& a, double value);
 // x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or undefined -> [N, Cout, Ho, Wo],
 // Ho = (H + 2 pad - k) / stride + 1. Square kernels, symmetric padding, no dilation, no groups.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
-// Max pooling, square window; padding counts as -inf (PyTorch semantics, floor mode).
-Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad);
+// Max pooling, square window; padding counts as -inf (PyTorch semantics). Floor mode by default;
+// ceil_mode rounds the output size up, as PyTorch's: Ho = ceil((H + 2 pad - k) / stride) + 1,
+// less one when the last window would start past the input and the left padding
+// ((Ho - 1) * stride >= H + pad); that last window is clipped to the input.
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad, bool ceil_mode = false);
 // [N, C, H, W] -> [N, C, 1, 1], the mean over H and W.
 Tensor adaptive_avg_pool2d_1x1(const Tensor& x);
 

@@ -78,7 +78,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
 
 // ---------------------------------------------------------------- max_pool2d
 
-Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad) {
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad, bool ceil_mode) {
   const char* op = "max_pool2d";
   check_float(op, x, "input x");
   check_dim(op, x, 4, "input x [N, C, H, W]");
@@ -98,8 +98,17 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad) {
   FF_CHECK(s.h + 2 * s.pad >= s.k && s.w + 2 * s.pad >= s.k, "max_pool2d: kernel ", kernel, " with pad ", pad,
            " does not fit input x ", x.str(), ": output size would be < 1");
   FF_CHECK(s.h * s.w < (int64_t{1} << 31), "max_pool2d: plane of x ", x.str(), " too large for int32 indices");
-  s.ho = (s.h + 2 * s.pad - s.k) / s.stride + 1;
-  s.wo = (s.w + 2 * s.pad - s.k) / s.stride + 1;
+  // PyTorch's pooling_output_shape: with ceil_mode, round up, but the last window must start inside
+  // the input or the left padding. The kernels clip every window to the input, so a window that
+  // ceil mode adds (it starts at most at h - 1) holds at least one real element.
+  auto out_size = [&](int64_t in) {
+    const int64_t span = in + 2 * s.pad - s.k;
+    int64_t o = (ceil_mode ? (span + s.stride - 1) / s.stride : span / s.stride) + 1;
+    if (ceil_mode && (o - 1) * s.stride >= in + s.pad) --o;
+    return o;
+  };
+  s.ho = out_size(s.h);
+  s.wo = out_size(s.w);
   Tensor y = Tensor::empty({s.n, s.c, s.ho, s.wo}, x.dtype(), x.device());
   // The argmax positions are kept only when a backward will need them.
   const bool need_idx = any_requires_grad({x});

@@ -5,6 +5,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/elementwise.h"
+#include "kernels/prelu.h"
 
 namespace ff {
 
@@ -76,6 +77,30 @@ Tensor relu(const Tensor& x) {
     int64_t m = g.numel();
     FF_DISPATCH_FLOAT("relu_backward", g, BK::relu_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), m));
     return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor prelu(const Tensor& x, const Tensor& w) {
+  const char* op = "prelu";
+  check_float(op, x, "x");
+  check_float(op, w, "weight w");
+  check_same_device(op, x, w);
+  check_same_dtype(op, x, w);
+  FF_CHECK(x.dim() >= 2, "prelu: x ", x.str(), " must be [N, C, ...] (at least 2 dimensions)");
+  FF_CHECK(w.dim() == 1 && w.size(0) == x.size(1), "prelu: weight w ", w.str(), " must be [", x.size(1),
+           "], one slope per channel of x ", x.str());
+  const int64_t n = x.size(0), c = x.size(1), inner = c == 0 || n == 0 ? 0 : x.numel() / (n * c);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  FF_DISPATCH_FLOAT(op, x, BK::prelu_forward(n, c, inner, x.data<T>(), w.data<T>(), y.data<T>()));
+  Tensor sx = x.detach(), sw = w.detach();
+  const bool need_x = x.requires_grad(), need_w = w.requires_grad();
+  return record(y, op, {x, w}, [sx, sw, n, c, inner, need_x, need_w](const Tensor& g) {
+    Tensor gx = need_x ? Tensor::empty(sx.shape(), g.dtype(), g.device()) : Tensor();
+    Tensor gw = need_w ? Tensor::empty(sw.shape(), g.dtype(), g.device()) : Tensor();
+    FF_DISPATCH_FLOAT("prelu_backward", g,
+                      BK::prelu_backward(n, c, inner, sx.data<T>(), sw.data<T>(), g.data<T>(),
+                                         need_x ? gx.data<T>() : nullptr, need_w ? gw.data<T>() : nullptr));
+    return std::vector<Tensor>{gx, gw};
   });
 }
 

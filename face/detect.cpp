@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/safetensors.h"
 #include "face/detector.h"
+#include "face/mtcnn.h"
 
 namespace ff {
 
@@ -15,6 +16,7 @@ std::unique_ptr<FaceDetector> load_detector(const std::string& path, const Detec
   auto it = st.metadata.find("model");
   const std::string kind = it == st.metadata.end() ? std::string() : it->second;
   if (kind == "detector") return load_our_detector(path, options);
+  if (kind == "mtcnn") return std::make_unique<MtcnnDetector>(path, options);
   FF_FAIL(path, ": not a face detector (its metadata 'model' is '", kind,
           "'; expected 'detector' from `faceforge train-detector`, or 'mtcnn' from tools/convert_mtcnn.py)");
 }

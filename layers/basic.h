@@ -42,6 +42,7 @@ class Linear : public Module {
   Linear(int64_t in, int64_t out, bool bias, Rng& rng);
   Tensor forward(const Tensor& x) override;
   Tensor& weight() { return *weight_; }
+  Tensor* bias() { return bias_; }
 
  private:
   Tensor* weight_;
@@ -53,11 +54,20 @@ class ReLU : public Module {
   Tensor forward(const Tensor& x) override { return relu(x); }
 };
 
+// torch.nn.PReLU(channels): weight [channels], initialised to 0.25 as PyTorch does.
+class PReLU : public Module {
+ public:
+  explicit PReLU(int64_t channels) : weight(register_parameter("weight", Tensor::full({channels}, 0.25))) {}
+  Tensor forward(const Tensor& x) override { return prelu(x, weight); }
+  Tensor& weight;
+};
 class MaxPool2d : public Module {
  public:
-  MaxPool2d(int kernel, int stride, int pad = 0) : kernel(kernel), stride(stride), pad(pad) {}
-  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel, stride, pad); }
+  MaxPool2d(int kernel, int stride, int pad = 0, bool ceil_mode = false)
+      : kernel(kernel), stride(stride), pad(pad), ceil_mode(ceil_mode) {}
+  Tensor forward(const Tensor& x) override { return max_pool2d(x, kernel, stride, pad, ceil_mode); }
   int kernel, stride, pad;
+  bool ceil_mode;
 };
 
 // Dropout draws its masks from the Rng it was given (which must outlive it).

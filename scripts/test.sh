@@ -11,6 +11,9 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 bash scripts/setup.sh test
 python3 scripts/check_layers.py  # includes point down the layers (the table is in CMakeLists.txt)
 bash scripts/build.sh build
+# facenet-pytorch's trained MTCNN (downloaded once, sha256-pinned, converted): tests/test_mtcnn.cpp
+# compares the cascade with facenet's on it (skipped, "needs build/mtcnn.safetensors", without).
+bash scripts/mtcnn_weights.sh build/mtcnn.safetensors
 echo "== CUDA sources compiled into this build:"
 if grep -q '\.cu\.o' build/build.ninja; then
   grep -o 'ff_[a-z]*\.dir/[A-Za-z0-9_/]*\.cu\.o' build/build.ninja | sort -u | sed 's|^ff_[a-z]*\.dir/|   |; s|\.o$||'

@@ -92,12 +92,15 @@ FF_OP_CASE(conv2d_3x3_image_chunks) { return path_case("conv2d_3x3_image_chunks"
 FF_OP_CASE(conv2d_3x3_gemm_split) { return path_case("conv2d_3x3_gemm_split", 3, 1, true, {{1, 4, 32, 32, 8}}); }
 
 // Max pooling: uniform random inputs have no ties, so the argmax (and the gradient) is unique.
-OpCase pool_case(const std::string& name, int k, int stride, int pad, std::vector<Shape> shapes) {
+OpCase pool_case(const std::string& name, int k, int stride, int pad, std::vector<Shape> shapes,
+                 bool ceil_mode = false) {
   OpCase c;
   c.name = name;
   c.shape_sets = static_cast<int>(shapes.size());
   c.make = [shapes](Rng& rng, DType dt, int i) { return std::vector<Tensor>{rand_tensor(rng, shapes[i], dt)}; };
-  c.fn = [k, stride, pad](const std::vector<Tensor>& in) { return max_pool2d(in[0], k, stride, pad); };
+  c.fn = [k, stride, pad, ceil_mode](const std::vector<Tensor>& in) {
+    return max_pool2d(in[0], k, stride, pad, ceil_mode);
+  };
   c.grad_inputs = {0};
   // Forward is a selection, backward adds each window's gradient into its argmax in increasing
   // output order, as PyTorch's CPU kernel does: exact. The CUDA gather adds in the same order;
@@ -119,6 +122,21 @@ FF_OP_CASE(max_pool2d_3x3_s2) {
 }
 FF_OP_CASE(max_pool2d_3x3_s1) {
   return pool_case("max_pool2d_3x3_s1", 3, 1, 1, {{1, 2, 5, 6}, {2, 1, 4, 4}});
+}
+
+// ceil_mode (MTCNN's pools): the output rounds up, and the last window, clipped to the input,
+// holds fewer elements (7x7 with 2x2/2 -> 4x4, the last row and column windows of one element).
+FF_OP_CASE(max_pool2d_2x2_ceil) {
+  return pool_case("max_pool2d_2x2_ceil", 2, 2, 0, {{2, 3, 7, 7}, {1, 2, 6, 5}, {1, 1, 5, 8}}, true);
+}
+FF_OP_CASE(max_pool2d_3x3_s2_ceil) {
+  // R-Net's and O-Net's 3x3/2: 8 -> 4 (floor: 3), 10 -> 5 (floor: 4), 7 -> 3 (no change).
+  return pool_case("max_pool2d_3x3_s2_ceil", 3, 2, 0, {{2, 3, 7, 7}, {1, 2, 8, 6}, {1, 2, 10, 11}}, true);
+}
+FF_OP_CASE(max_pool2d_3x3_s3_p1_ceil) {
+  // 5 with pad 1: rounding up gives 3 windows, but the third would start at 5 = h + pad - 1 + 1,
+  // in the right padding: PyTorch drops it (2); 8 -> 3 (floor: 3), 7 -> 3 (floor: 2).
+  return pool_case("max_pool2d_3x3_s3_p1_ceil", 3, 3, 1, {{1, 2, 5, 5}, {2, 1, 7, 8}}, true);
 }
 
 FF_OP_CASE(adaptive_avg_pool2d_1x1) {

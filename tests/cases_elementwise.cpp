@@ -34,6 +34,25 @@ FF_OP_CASE(mul) { return binary_case("mul", [](const Tensor& a, const Tensor& b)
 FF_OP_CASE(scale) { return unary("scale", [](const Tensor& x) { return scale(x, -2.5); }); }
 FF_OP_CASE(add_scalar) { return unary("add_scalar", [](const Tensor& x) { return add_scalar(x, 0.75); }); }
 FF_OP_CASE(relu) { return unary("relu", [](const Tensor& x) { return relu(x); }); }
+// PReLU with a [C] slope: x [N, C, ...] and w [C], both uniform in [-1, 1) (negative slopes too).
+// Shapes: an image batch, a linear layer's [N, C] output, a 1x1 plane, and one of 17,280 elements
+// (many CUDA blocks; the OpenMP branches run in tests/test_kernel_paths.cpp).
+FF_OP_CASE(prelu) {
+  OpCase c;
+  c.name = "prelu";
+  c.shape_sets = 4;
+  c.make = [](Rng& rng, DType dt, int k) {
+    const Shape xs[] = {{2, 3, 5, 7}, {4, 6}, {3, 10, 1, 1}, {2, 3, 40, 72}};
+    return std::vector<Tensor>{rand_tensor(rng, xs[k], dt), rand_tensor(rng, {xs[k][1]}, dt)};
+  };
+  c.fn = [](const std::vector<Tensor>& in) { return prelu(in[0], in[1]); };
+  c.grad_inputs = {0, 1};
+  // The slope gradient sums up to 5,760 products per channel (in double on both backends, in
+  // float32 by PyTorch).
+  c.atol = 1e-4;
+  c.rtol = 1e-5;
+  return c;
+}
 FF_OP_CASE(sum) {
   OpCase c = unary("sum", [](const Tensor& x) { return sum(x); });
   c.rtol = 1e-5;

@@ -124,6 +124,16 @@ std::vector<Path> paths() {
          r.insert(r.end(), r2.begin(), r2.end());
          return r;
        }},
+      {"prelu forward, input and slope gradients (n C inner = 73728 > 65536; slopes per channel)", false,
+       [] {
+         Tensor x = leaf(60, {8, 9, 32, 32}), w = leaf(61, {9});
+         return with_grads(prelu(x, w), {x, w});
+       }},
+      {"max_pool2d 3x3/2 ceil_mode (planes * window work > 65536)", false,
+       [] {
+         Tensor x = leaf(62, {8, 9, 33, 31});
+         return with_grads(max_pool2d(x, 3, 2, 0, true), {x});
+       }},
       {"upsample_bilinear2d, both corner modes (N C OH OW = 73728 > 32768)", false,
        [] {
          Tensor x = leaf(21, {8, 9, 16, 16});

@@ -25,8 +25,8 @@ def conv_case(name, k, stride, pad, bias, sets, ref64=False):
     return Case(name, conv_sets(sets, k, bias), fn, grads, ref64=ref64)
 
 
-def pool_case(name, k, stride, pad, shapes):
-    return Case(name, [[s] for s in shapes], lambda x: F.max_pool2d(x, k, stride, pad), [0])
+def pool_case(name, k, stride, pad, shapes, ceil_mode=False):
+    return Case(name, [[s] for s in shapes], lambda x: F.max_pool2d(x, k, stride, pad, ceil_mode=ceil_mode), [0])
 
 
 CASES = [
@@ -46,6 +46,9 @@ CASES = [
     pool_case("max_pool2d_2x2", 2, 2, 0, [(2, 3, 7, 7), (1, 2, 6, 5), (2, 1, 4, 4)]),
     pool_case("max_pool2d_3x3_s2", 3, 2, 1, [(2, 3, 7, 7), (1, 2, 5, 6), (1, 2, 8, 8)]),
     pool_case("max_pool2d_3x3_s1", 3, 1, 1, [(1, 2, 5, 6), (2, 1, 4, 4)]),
+    pool_case("max_pool2d_2x2_ceil", 2, 2, 0, [(2, 3, 7, 7), (1, 2, 6, 5), (1, 1, 5, 8)], ceil_mode=True),
+    pool_case("max_pool2d_3x3_s2_ceil", 3, 2, 0, [(2, 3, 7, 7), (1, 2, 8, 6), (1, 2, 10, 11)], ceil_mode=True),
+    pool_case("max_pool2d_3x3_s3_p1_ceil", 3, 3, 1, [(1, 2, 5, 5), (2, 1, 7, 8)], ceil_mode=True),
     Case("adaptive_avg_pool2d_1x1", [[(2, 3, 7, 7)], [(1, 4, 5, 6)], [(2, 2, 1, 1)]],
          lambda x: F.adaptive_avg_pool2d(x, 1), [0]),
 ]

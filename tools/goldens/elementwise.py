@@ -27,6 +27,8 @@ CASES = [
     Case("scale", S, lambda x: x * -2.5, [0]),
     Case("add_scalar", S, lambda x: x + 0.75, [0]),
     Case("relu", S, lambda x: x.relu(), [0]),
+    Case("prelu", [[(2, 3, 5, 7), (3,)], [(4, 6), (6,)], [(3, 10, 1, 1), (10,)], [(2, 3, 40, 72), (3,)]],
+         torch.nn.functional.prelu, [0, 1]),
     Case("sum", S, lambda x: x.sum(), [0]),
     Case("mean", S, lambda x: x.mean(), [0]),
     Case("flatten", S, lambda x: x.flatten(1 if x.dim() > 1 else 0) ** 2, [0]),
