@@ -8,8 +8,13 @@
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "face/detector.h"
+#include "data/synth.h"
+#include "engine/safetensors.h"
 #include "models/factory.h"
 #include "test_util.h"
+
+#include <filesystem>
+#include <fstream>
 
 namespace ff {
 namespace {
@@ -140,4 +145,78 @@ TEST(Detector, DetectorInputPadsAndScales) {
 }
 
 }  // namespace
+
+// train-detector through the one training loop: its files, the recorded score threshold, an
+// exact resume after an interruption, and the NaN stop. A tiny network on tiny synthetic scenes.
+TEST(DetectorTrain, RunFilesExactResumeAndNanStop) {
+  TempDir dir("ff_det_train");
+  SceneConfig sc;
+  sc.scenes = 20;
+  sc.min_width = 96;
+  sc.max_width = 128;
+  sc.seed = 3;
+  write_synth_scenes(dir.str("scenes"), sc);
+  auto options = [&](const std::string& out) {
+    DetectorTrainOptions o;
+    o.data = dir.str("scenes");
+    o.out = dir.str(out);
+    o.config = "widths=8:8:16:16:16,extra=0:0:0:0:0,fpn=8,input=64";
+    o.batch = 4;
+    o.workers = 0;
+    o.max_val_images = 4;
+    o.fit.epochs = 2;
+    o.fit.progress = false;
+    return o;
+  };
+  const DetectorTrainResult straight = train_detector(options("straight"));
+  const int64_t per_epoch = straight.steps / 2;
+  ASSERT_GE(per_epoch, 2);
+  for (const char* f : {"log.csv", "val.csv", "best.safetensors", "last.safetensors", "report/metrics.json"})
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir.str("straight/") + f)) << f;
+  const SafeTensors best = read_safetensors(straight.best);
+  ASSERT_TRUE(best.metadata.count("score_threshold"));
+  const double thr = std::stod(best.metadata.at("score_threshold"));
+  EXPECT_GE(thr, 0.05);
+  EXPECT_LE(thr, 0.95);
+  // The file's own threshold is what its detector uses by default; an explicit one wins.
+  EXPECT_DOUBLE_EQ(load_detector(straight.best)->options.score_threshold, thr);
+  DetectOptions explicit_thr;
+  explicit_thr.score_threshold = 0.9;
+  EXPECT_DOUBLE_EQ(load_detector(straight.best, explicit_thr)->options.score_threshold, 0.9);
+
+  // Interrupted in the middle of the second epoch, then resumed with another worker count: the
+  // same weights, bit for bit.
+  DetectorTrainOptions a = options("interrupted");
+  a.fit.stop_after_steps = per_epoch + 1;
+  train_detector(a);
+  DetectorTrainOptions b = a;
+  b.fit.stop_after_steps = -1;
+  b.resume = true;
+  b.workers = 1;
+  train_detector(b);
+  const auto w1 = read_safetensors(dir.str("straight/last.safetensors")).tensors;
+  const auto w2 = read_safetensors(dir.str("interrupted/last.safetensors")).tensors;
+  ASSERT_EQ(w1.size(), w2.size());
+  for (size_t i = 0; i < w1.size(); ++i) {
+    ASSERT_EQ(w1[i].first, w2[i].first);
+    EXPECT_EQ(w1[i].second.to_vector<float>(), w2[i].second.to_vector<float>()) << w1[i].first;
+  }
+  std::ifstream log(dir.str("interrupted/log.csv"));
+  std::string line;
+  int rows = -1;
+  while (std::getline(log, line)) ++rows;
+  EXPECT_EQ(rows, straight.steps);  // every step logged once
+
+  // A NaN loss stops the run with an error naming the step; no --resume: an old run is refused.
+  DetectorTrainOptions n = options("nan");
+  n.fit.nan_at_step = 2;
+  try {
+    train_detector(n);
+    ADD_FAILURE() << "no error on a NaN loss";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("step 2"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(train_detector(options("straight")), Error);
+}
+
 }  // namespace ff
