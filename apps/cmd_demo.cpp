@@ -19,7 +19,7 @@ ff::app::Command reg("demo", "The face pipeline end to end on generated faces, o
       "10-fold accuracy on held-out identities), verifies a same- and a different-identity pair\n"
       "with every face found by the detector (DIR/verify) and writes DIR/report/index.html. About\n"
       "6 minutes on two CPU cores; --quick runs every stage on less data in about a minute.\n"
-      "Running it again replaces DIR. align, embed and verify use DIR/detector by default.");
+      "Running it again replaces DIR. align, embed and verify use demo_out/detector by default.");
   sub.add_option("--out", o->out, "Output folder DIR")->capture_default_str();
   sub.add_flag("--quick", o->quick, "A ~1-minute version (fewer faces, fewer epochs)");
   sub.add_option("--workers", o->workers, "Threads preparing samples")->check(CLI::Range(0, 64))->capture_default_str();
