@@ -179,7 +179,8 @@ OurFaceDetector::OurFaceDetector(const std::string& path, const DetectOptions& o
   FF_CHECK(loaded_.kind == "detector", path, " holds a ", loaded_.kind, " model, not a face detector");
   loaded_.eval();
   // Trained on crops of config.input pixels with faces up to the whole crop: a photo is shown at
-  // twice that, so faces up to half the photo's longer side look like faces it learnt.
+  // twice that, so faces up to half the photo's longer side look like faces it learnt (detect()'s
+  // second pass at half the side takes the larger ones).
   max_side = opts.input_side > 0 ? opts.input_side : 2 * static_cast<int>(loaded_.detector().config().input_size);
   if (options.score_threshold < 0) {
     auto it = loaded_.meta.find("score_threshold");

@@ -2,6 +2,7 @@
 // and targets -> decoding round trips (what training teaches is what inference reads).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -145,6 +146,52 @@ TEST(Detector, DetectorInputPadsAndScales) {
 }
 
 }  // namespace
+
+// The second pass at half size adds only faces larger than the training crop at the first pass.
+// A network whose heads ignore the picture (zero weights): every cell scores alike and predicts a
+// box of `side` input pixels, so which pass a box came from shows in its size.
+TEST(Detector, SecondPassAddsOnlyFacesLargerThanTheCrop) {
+  TempDir dir;
+  auto detector_with_side = [&](float side) {
+    Rng rng(5);
+    FaceDetectorNet net(DetectorConfig::small(), rng);  // input 160: passes at 320 and 160 px
+    for (auto& [name, t] : net.named_parameters()) {
+      if (name.rfind("heatmap.", 0) == 0 || name.rfind("size.", 0) == 0 || name.rfind("offset.", 0) == 0)
+        t->fill_(0.0);
+      if (name == "heatmap.bias") t->fill_(8.0);
+      if (name == "size.bias") t->fill_(std::log(side / FaceDetectorNet::kStride));
+      if (name == "offset.bias") t->fill_(0.5);
+    }
+    const std::string p = (dir.path / ("side" + std::to_string(int(side)) + ".safetensors")).string();
+    save_model(p, net);
+    DetectOptions o;
+    o.score_threshold = 0.5;
+    o.max_faces = 1000;
+    return std::make_unique<OurFaceDetector>(p, o);
+  };
+  Image photo(640, 480, 3, 128);
+  auto sides = [](const std::vector<FaceDetection>& faces) {
+    std::vector<int> s;
+    for (const FaceDetection& f : faces) s.push_back(static_cast<int>(std::lround(std::max(f.box.width, f.box.height))));
+    std::sort(s.begin(), s.end());
+    s.erase(std::unique(s.begin(), s.end()), s.end());
+    return s;
+  };
+  // side 100 input px: 200 photo px at the first pass (scale 2), 400 at the second (scale 4),
+  // where 100 >= 160 / 2: both passes contribute.
+  auto big = detector_with_side(100);
+  const std::vector<int> both = sides(big->detect(photo));
+  EXPECT_TRUE(std::find(both.begin(), both.end(), 200) != both.end()) << "first pass missing";
+  EXPECT_TRUE(std::find(both.begin(), both.end(), 400) != both.end()) << "second pass missing";
+  big->pyramid = false;
+  const std::vector<int> one = sides(big->detect(photo));
+  EXPECT_TRUE(std::find(one.begin(), one.end(), 400) == one.end()) << "second pass ran with pyramid off";
+  // side 40: 160 photo px at the second pass, but 40 < 80 there: only the first pass's 80 px boxes.
+  auto small = detector_with_side(40);
+  const std::vector<int> small_sides = sides(small->detect(photo));
+  ASSERT_FALSE(small_sides.empty());
+  for (int s : small_sides) EXPECT_LE(s, 80) << "a small second-pass face was kept";
+}
 
 // train-detector through the one training loop: its files, the recorded score threshold, an
 // exact resume after an interruption, and the NaN stop. A tiny network on tiny synthetic scenes.
