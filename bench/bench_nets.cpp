@@ -12,9 +12,24 @@
 // bench/torch_nets_bench.py exactly what to build, so both sides time the same work.
 #include <benchmark/benchmark.h>
 
+#include <fstream>
+#include <string>
+
 #include "bench/net_steps.h"
 
 namespace {
+
+// Resident memory in MB from /proc/self/status: "VmRSS" now or "VmHWM" (the peak since the last
+// reset_peak_rss()). 0 where /proc is not there.
+double status_mb(const char* key) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(line.find(':') + 1)) / 1024.0;  // kB
+  return 0;
+}
+// Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0+).
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 constexpr int64_t kClasses = 1000;  // ArcFace classes of the embedding training step
 
@@ -22,15 +37,26 @@ std::string config_of(const std::string& kind, const std::string& size) {
   return kind == "hourglass" ? ff::HourglassConfig::named(size).str() : ff::EmbeddingConfig::named(size).str();
 }
 
-void run(benchmark::State& st, const std::string& kind, const std::string& size, int64_t batch, bool train) {
+void run(benchmark::State& st, const std::string& kind, const std::string& size, int64_t batch, bool train,
+         int64_t classes = kClasses) {
   std::string config = config_of(kind, size);
-  ff::bench::NetSteps net(kind, config, batch, kClasses, ff::Device::cpu());
+  // Peak memory of the case: the resident peak while it runs above the resident size before its
+  // network was made (bench/nets_compare.py runs each case in a process of its own, as the
+  // allocator keeps what an earlier case freed; torch_nets_bench.py measures torch the same way).
+  // Google Benchmark calls this function more than once (a trial run, then the timed one): the
+  // baseline is the first call's, and the peak is never reset after it.
+  static const double base_mb = [] {
+    reset_peak_rss();
+    return status_mb("VmRSS");
+  }();
+  ff::bench::NetSteps net(kind, config, batch, classes, ff::Device::cpu());
   auto step = [&] { train ? net.train_step() : net.forward(); };
   step();  // warm-up: first-touch allocations, OpenBLAS thread start
   for (auto _ : st) step();
   st.counters["img/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["peak_MB"] = status_mb("VmHWM") - base_mb;
   st.SetLabel("kind=" + kind + ";config=" + config + ";batch=" + std::to_string(batch) +
-              ";mode=" + (train ? "train" : "forward") + ";classes=" + std::to_string(kClasses));
+              ";mode=" + (train ? "train" : "forward") + ";classes=" + std::to_string(classes));
 }
 
 void BM_NetForward(benchmark::State& st, const char* kind, const char* size, int64_t batch) {
@@ -39,6 +65,10 @@ void BM_NetForward(benchmark::State& st, const char* kind, const char* size, int
 void BM_NetTrainStep(benchmark::State& st, const char* kind, const char* size, int64_t batch) {
   run(st, kind, size, batch, true);
 }
+// The CPU configuration of the mission's network at its training batch, ArcFace over celeba_subset's
+// 187 training identities.
+void BM_NetForwardCpu(benchmark::State& st, int64_t batch) { run(st, "embedding", "cpu", batch, false, 187); }
+void BM_NetTrainStepCpu(benchmark::State& st, int64_t batch) { run(st, "embedding", "cpu", batch, true, 187); }
 
 }  // namespace
 
@@ -47,6 +77,12 @@ BENCHMARK_CAPTURE(BM_NetForward, hourglass_small_b8, "hourglass", "small", 8)->U
 BENCHMARK_CAPTURE(BM_NetTrainStep, hourglass_small_b8, "hourglass", "small", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_NetForward, embedding_small_b32, "embedding", "small", 32)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_NetTrainStep, embedding_small_b32, "embedding", "small", 32)->Unit(benchmark::kMillisecond)->UseRealTime();
+// Mid sizes: ResNet50 (3-4-6-3) at width 1/4, 112x112, batch 64 (`--config cpu` of train-embed);
+// the hourglass at 64 channels throughout, 128x128, batch 8.
+BENCHMARK_CAPTURE(BM_NetForwardCpu, embedding_cpu_b64, 64)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+BENCHMARK_CAPTURE(BM_NetTrainStepCpu, embedding_cpu_b64, 64)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+BENCHMARK_CAPTURE(BM_NetForward, hourglass_mid_b8, "hourglass", "mid", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
+BENCHMARK_CAPTURE(BM_NetTrainStep, hourglass_mid_b8, "hourglass", "mid", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
 // Reference configurations (hourglass 256x256 input, ResNet50 at 112x112): few fixed iterations.
 BENCHMARK_CAPTURE(BM_NetForward, hourglass_reference_b2, "hourglass", "reference", 2)
     ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);

@@ -53,7 +53,7 @@ class TorchSteps:
         elif kind == "embedding":
             blocks = tuple(int(b) for b in cfg["blocks"].split(":"))
             emb = int(cfg["embedding"])
-            self.net = tm.EmbeddingNet(float(cfg["width"]), blocks, emb, float(cfg["dropout"]))
+            self.net = tm.EmbeddingNet(float(cfg["width"]), blocks, emb, float(cfg["dropout"]), cfg.get("bn") == "1")
             size = int(cfg["input"])
             w = torch.empty(classes, emb)
             torch.nn.init.xavier_uniform_(w)
@@ -84,6 +84,26 @@ class TorchSteps:
         return loss.detach()
 
 
+def status_mb(key):
+    """VmRSS (now) or VmHWM (peak since reset_peak_rss) of this process in MB; 0 without /proc."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def time_steps(fn, min_iters, min_time=1.0):
     fn()  # warm-up
     n, t0 = 0, time.perf_counter()
@@ -100,6 +120,7 @@ def main():
     ap.add_argument("ours", help="ff_bench JSON output")
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--csv", default="")
+    ap.add_argument("--json", default="", help="also write each case's time and peak memory here")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     with open(a.ours) as f:
@@ -107,12 +128,16 @@ def main():
     if not runs:
         print("torch_nets_bench: no whole-network cases in", a.ours)
         return
-    rows = []
+    rows, out = [], []
     for b in runs:
         kind, cfg, batch, mode, classes = parse_label(b["label"])
+        reset_peak_rss()  # peak memory as bench/bench_nets.cpp measures ours
+        base_mb = status_mb("VmRSS")
         steps = TorchSteps(kind, cfg, batch, classes)
         fn = steps.train_step if mode == "train" else steps.forward
         t_torch = time_steps(fn, max(2, int(b["iterations"])))
+        peak_mb = status_mb("VmHWM") - base_mb
+        out.append({"name": b["name"], "torch": torch.__version__, "seconds": t_torch, "peak_MB": peak_mb})
         t_ours = b["real_time"] / 1e3  # ms -> s
         name = b["name"].split("/")[0] + "/" + b["name"].split("/")[1] if "/" in b["name"] else b["name"]
         rows.append([name, str(batch), f"{t_ours / batch * 1e3:.2f}", f"{t_torch / batch * 1e3:.2f}",
@@ -122,6 +147,9 @@ def main():
           "(ratio > 1: faceforge faster; per image = per step / batch)")
     header = ["case", "batch", "faceforge ms/img", "torch ms/img", "torch/ours", "faceforge img/s"]
     report(rows, header, a.csv)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ namespace {
 
 // "small", "reference" or a HourglassConfig::str() string.
 HourglassConfig parse_config(const std::string& s) {
-  if (s == "small" || s == "reference") return HourglassConfig::named(s);
+  if (s == "small" || s == "mid" || s == "reference") return HourglassConfig::named(s);
   FF_CHECK(s.find('=') != std::string::npos, "train-landmarks: unknown --config '", s,
            "' (expected small, reference or a string like stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128)");
   return HourglassConfig::parse(s);

@@ -63,12 +63,14 @@ void forward_eval_impl(const T* x, const T* gamma, const T* beta, const T* runni
 #pragma omp parallel for collapse(2) if (N * C * HW > 32768)
   for (int64_t n = 0; n < N; ++n)
     for (int64_t c = 0; c < C; ++c) {
-      double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
-      double a = invstd * static_cast<double>(gamma[c]);
-      double b = static_cast<double>(beta[c]) - static_cast<double>(running_mean[c]) * a;
+      // The constants in double, the map in T (vectorised; in double it was scalar conversions).
+      const double invstd = 1.0 / std::sqrt(static_cast<double>(running_var[c]) + eps);
+      const double a = invstd * static_cast<double>(gamma[c]);
+      const T at = static_cast<T>(a), bt = static_cast<T>(static_cast<double>(beta[c]) -
+                                                          static_cast<double>(running_mean[c]) * a);
       const T* px = x + (n * C + c) * HW;
       T* py = y + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) py[i] = static_cast<T>(a * static_cast<double>(px[i]) + b);
+      for (int64_t i = 0; i < HW; ++i) py[i] = at * px[i] + bt;
     }
 }
 

@@ -23,6 +23,7 @@
 
 #include "kernels/blas_cpu.h"
 #include "kernels/conv.h"
+#include "kernels/conv_dnnl.h"
 
 namespace ff::cpu {
 
@@ -297,15 +298,22 @@ void backward_impl(const ConvShape& s, const T* x, const T* w, const T* gy, T* g
 
 }  // namespace
 
-#define FF_CONV_CPU_DEFS(T)                                                                            \
-  void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {                 \
-    forward_impl(s, x, w, b, y);                                                                      \
-  }                                                                                                   \
-  void conv2d_backward(const ConvShape& s, const T* x, const T* w, const T* gy, T* gx, T* gw, T* gb) { \
-    backward_impl(s, x, w, gy, gx, gw, gb);                                                           \
-  }
-
-FF_CONV_CPU_DEFS(float)
-FF_CONV_CPU_DEFS(double)
+// float: oneDNN where it is built in and chosen (kernels/conv_dnnl.h), else im2col; double: im2col.
+void conv2d_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
+  if (cpu_conv_backend() == CpuConvBackend::OneDnn) return dnnl_conv2d_forward(s, x, w, b, y);
+  forward_impl(s, x, w, b, y);
+}
+void conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx, float* gw,
+                     float* gb) {
+  if (cpu_conv_backend() == CpuConvBackend::OneDnn) return dnnl_conv2d_backward(s, x, w, gy, gx, gw, gb);
+  backward_impl(s, x, w, gy, gx, gw, gb);
+}
+void conv2d_forward(const ConvShape& s, const double* x, const double* w, const double* b, double* y) {
+  forward_impl(s, x, w, b, y);
+}
+void conv2d_backward(const ConvShape& s, const double* x, const double* w, const double* gy, double* gx,
+                     double* gw, double* gb) {
+  backward_impl(s, x, w, gy, gx, gw, gb);
+}
 
 }  // namespace ff::cpu

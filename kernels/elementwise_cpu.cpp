@@ -46,7 +46,12 @@ void relu_fwd_impl(const T* x, T* y, int64_t n) {
 template <typename T>
 void relu_bwd_impl(const T* gy, const T* y, T* gx, int64_t n) {
 #pragma omp parallel for if (n > 32768)
-  for (int64_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] : T(0);
+  // Both loads unconditional: the select then vectorises (a conditional load of gy compiled to a
+  // branch per element, mispredicted on every sign change; 16% of a ResNet training step).
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = gy[i];
+    gx[i] = y[i] > T(0) ? g : T(0);
+  }
 }
 template <typename T>
 void sum_impl(const T* x, T* out, int64_t n) {
@@ -74,7 +79,7 @@ void sum_impl(const T* x, T* out, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] < lo ? lo : (x[i] > hi ? hi : x[i]);             \
   }                                                                                               \
   void clamp_backward(const T* gy, const T* x, T* gx, int64_t n, T lo, T hi) {                   \
-    for (int64_t i = 0; i < n; ++i) gx[i] = (x[i] >= lo && x[i] <= hi) ? gy[i] : T(0);           \
+    for (int64_t i = 0; i < n; ++i) { const T g = gy[i]; gx[i] = (x[i] >= lo && x[i] <= hi) ? g : T(0); } \
   }                                                                                               \
   void greater_mask(const T* x, T* y, int64_t n, T threshold) {                                  \
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] > threshold ? T(1) : T(0);                       \

@@ -8,7 +8,8 @@ namespace ff {
 HourglassConfig HourglassConfig::named(const std::string& name) {
   if (name == "reference") return reference();
   if (name == "small") return small();
-  FF_FAIL("unknown hourglass configuration '", name, "' (expected reference or small)");
+  if (name == "mid") return mid();
+  FF_FAIL("unknown hourglass configuration '", name, "' (expected reference, mid or small)");
 }
 
 std::string HourglassConfig::str() const {

@@ -30,7 +30,9 @@ struct HourglassConfig {
   static HourglassConfig reference() { return {}; }
   // Small enough to train on two CPU cores in minutes.
   static HourglassConfig small() { return {16, 32, 64, 2, 5, 128}; }
-  static HourglassConfig named(const std::string& name);  // "reference" or "small"
+  // Between the two (a benchmark size): 64 channels in every stage, 2 stacks, 128x128 input.
+  static HourglassConfig mid() { return {64, 64, 64, 2, 5, 128}; }
+  static HourglassConfig named(const std::string& name);  // "reference", "mid" or "small"
   std::string str() const;  // "stem=64,mid=128,channels=256,stacks=2,landmarks=5,input=256"
   static HourglassConfig parse(const std::string& s);
 };

@@ -107,11 +107,20 @@ EmbeddingConfig EmbeddingConfig::small() {
   return c;
 }
 
+EmbeddingConfig EmbeddingConfig::cpu() {
+  EmbeddingConfig c;
+  c.resnet.width = 0.25;
+  c.resnet.input_size = 112;
+  c.bn = true;
+  return c;
+}
+
 EmbeddingConfig EmbeddingConfig::named(const std::string& name) {
   if (name == "reference") return reference();
   if (name == "small") return small();
+  if (name == "cpu") return cpu();
   if (name.find('=') != std::string::npos) return parse(name);
-  FF_FAIL("unknown embedding configuration '", name, "' (expected reference, small or a config string like ",
+  FF_FAIL("unknown embedding configuration '", name, "' (expected reference, cpu, small or a config string like ",
           small().str(), ")");
 }
 

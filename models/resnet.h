@@ -69,7 +69,10 @@ struct EmbeddingConfig {
   bool bn = false;
   static EmbeddingConfig reference() { return {}; }
   static EmbeddingConfig small();  // width 0.25, blocks [1, 1, 1, 1], 64x64 input, 128-d embedding, bn
-  static EmbeddingConfig named(const std::string& name);  // "reference", "small" or a str() string
+  // The mission's network at the size a CPU trains: ResNet50's full depth (3-4-6-3 bottlenecks) at
+  // width 0.25, 112x112 input, the 512-d embedding with its batch norm, the reference dropout.
+  static EmbeddingConfig cpu();
+  static EmbeddingConfig named(const std::string& name);  // "reference", "cpu", "small" or a str() string
   std::string str() const;
   static EmbeddingConfig parse(const std::string& s);
 };

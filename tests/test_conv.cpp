@@ -13,6 +13,7 @@
 #include "engine/autograd.h"
 #include "engine/config.h"
 #include "engine/ops.h"
+#include "kernels/conv_dnnl.h"  // the CPU backend switch (oneDNN or im2col) for float
 #include "tests/test_util.h"
 
 #if defined(FF_HAS_CUDA) && !defined(FF_CUDA_EMU)
@@ -66,7 +67,21 @@ DirectConv direct_conv(const Tensor& xt, const Tensor& wt, const Tensor& bt, int
   return r;
 }
 
-void check_against_direct(const Shape& xs, int64_t cout, int k, int stride, int pad) {
+// Sets the CPU float convolution backend for a scope, restoring the previous one.
+struct ConvBackendScope {
+  cpu::CpuConvBackend saved = cpu::cpu_conv_backend();
+  explicit ConvBackendScope(cpu::CpuConvBackend b) { cpu::set_cpu_conv_backend(b); }
+  ~ConvBackendScope() { cpu::set_cpu_conv_backend(saved); }
+};
+// The float backends this build has: im2col always, oneDNN where built in.
+std::vector<cpu::CpuConvBackend> float_backends() {
+  std::vector<cpu::CpuConvBackend> b{cpu::CpuConvBackend::Im2col};
+  if (cpu::onednn_built()) b.push_back(cpu::CpuConvBackend::OneDnn);
+  return b;
+}
+const char* backend_name(cpu::CpuConvBackend b) { return b == cpu::CpuConvBackend::OneDnn ? "onednn" : "im2col"; }
+
+void check_against_direct_once(const Shape& xs, int64_t cout, int k, int stride, int pad, const std::string& tag) {
   Rng rng(7);
   Tensor x = uniform(rng, xs), w = uniform(rng, {cout, xs[1], k, k}), b = uniform(rng, {cout});
   x.requires_grad_(true);
@@ -78,11 +93,18 @@ void check_against_direct(const Shape& xs, int64_t cout, int k, int stride, int 
   DirectConv r = direct_conv(x, w, b, stride, pad, gy);
   auto ref = [](const std::vector<double>& v, const Shape& s) { return Tensor::from_vector(v, s); };
   // Sums of up to a few thousand float32 products: 1e-4 relative, 1e-4 absolute near zero.
-  const std::string what = "conv2d " + shape_str(xs) + " k" + std::to_string(k) + " s" + std::to_string(stride);
+  const std::string what = "conv2d " + tag + " " + shape_str(xs) + " k" + std::to_string(k) + " s" + std::to_string(stride);
   expect_close(y, ref(r.y, y.shape()), 1e-4, 1e-4, what + " output");
   expect_close(x.grad(), ref(r.gx, x.shape()), 1e-4, 1e-4, what + " grad x");
   expect_close(w.grad(), ref(r.gw, w.shape()), 1e-4, 1e-4, what + " grad w");
   expect_close(b.grad(), ref(r.gb, b.shape()), 1e-4, 1e-4, what + " grad b");
+}
+// Every float backend of this build, then float64 (im2col only).
+void check_against_direct(const Shape& xs, int64_t cout, int k, int stride, int pad) {
+  for (cpu::CpuConvBackend be : float_backends()) {
+    ConvBackendScope scope(be);
+    check_against_direct_once(xs, cout, k, stride, pad, backend_name(be));
+  }
 }
 
 // P = 48*48 = 2304 output pixels per image: chunks of 2 images, then a remainder of 1.
@@ -94,6 +116,82 @@ TEST(Conv2d, StridedChunksMatchDirectLoop) { check_against_direct({7, 3, 61, 50}
 TEST(Conv2d, Pointwise1x1MatchesDirectLoop) {
   check_against_direct({3, 4, 9, 13}, 5, 1, 1, 0);
   check_against_direct({2, 3, 32, 33}, 4, 1, 1, 0);
+}
+
+// The geometries of the networks (ResNet's 7x7/2 stem, strided 1x1 and 3x3, channel counts that
+// are not multiples of oneDNN's 8- or 16-channel blocks, odd sizes): oneDNN against the direct loop.
+TEST(Conv2d, NetworkGeometriesMatchDirectLoopOnEveryBackend) {
+  check_against_direct({2, 3, 29, 31}, 16, 7, 2, 3);  // the stem
+  check_against_direct({3, 24, 14, 14}, 40, 1, 2, 0);  // a strided projection
+  check_against_direct({2, 20, 15, 13}, 12, 3, 2, 1);  // a strided 3x3
+  check_against_direct({1, 5, 6, 7}, 3, 3, 1, 1);      // tiny, one image
+}
+
+// The two float backends agree on the same inputs with only some gradients asked for (the
+// "not needed" pointers of kernels/conv.h), with and without a bias, and a geometry's plan is made
+// once: calling it again adds no plan.
+TEST(Conv2d, OneDnnMatchesIm2colOnPartialGradients) {
+  if (!cpu::onednn_built()) GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev)";
+  Rng rng(11);
+  Tensor x0 = uniform(rng, {4, 10, 17, 12}), w0 = uniform(rng, {18, 10, 3, 3}), b0 = uniform(rng, {18});
+  Tensor gy = uniform(rng, {4, 18, 9, 6});
+  for (int mask = 1; mask < 8; ++mask) {
+    std::vector<Tensor> out[2];
+    for (int be = 0; be < 2; ++be) {
+      ConvBackendScope scope(be ? cpu::CpuConvBackend::OneDnn : cpu::CpuConvBackend::Im2col);
+      Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+      x.requires_grad_((mask & 1) != 0);
+      w.requires_grad_((mask & 2) != 0);
+      b.requires_grad_((mask & 4) != 0);
+      Tensor y = conv2d(x, w, (mask & 4) ? b : Tensor(), 2, 1);
+      y.backward(gy);
+      out[be] = {y.detach(), x.grad(), w.grad(), b.grad()};
+    }
+    const char* names[] = {"y", "grad x", "grad w", "grad b"};
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_EQ(out[0][i].defined(), out[1][i].defined()) << names[i] << " mask " << mask;
+      if (out[0][i].defined())
+        expect_close(out[1][i], out[0][i], 1e-4, 1e-4, std::string("onednn vs im2col ") + names[i] + " mask " + std::to_string(mask));
+    }
+  }
+  ConvBackendScope scope(cpu::CpuConvBackend::OneDnn);
+  const int64_t plans = cpu::dnnl_conv_stats().plans;
+  Tensor w = w0.clone().requires_grad_(true);
+  conv2d(x0, w, Tensor(), 2, 1).backward(gy);
+  EXPECT_EQ(cpu::dnnl_conv_stats().plans, plans) << "a geometry seen before made a new plan";
+  EXPECT_GT(cpu::dnnl_conv_stats().arena_bytes, 0);
+}
+
+// NaN and infinities: oneDNN gives NaN and infinities in the same places as im2col, in the output
+// and in both gradients (a NaN or inf in x reaches every output whose window holds it).
+TEST(Conv2d, OneDnnPropagatesNonFiniteLikeIm2col) {
+  if (!cpu::onednn_built()) GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev)";
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  Rng rng(13);
+  for (float bad : {nan, inf, -inf}) {
+    Tensor x0 = uniform(rng, {2, 9, 11, 10}), w0 = uniform(rng, {16, 9, 3, 3}), gy0 = uniform(rng, {2, 16, 11, 10});
+    x0.data<float>()[5 * 110 + 37] = bad;   // image 0, channel 5
+    gy0.data<float>()[16 * 110 + 3 * 110 + 64] = bad;  // image 1, channel 3
+    std::vector<Tensor> out[2];
+    for (int be = 0; be < 2; ++be) {
+      ConvBackendScope scope(be ? cpu::CpuConvBackend::OneDnn : cpu::CpuConvBackend::Im2col);
+      Tensor x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+      Tensor y = conv2d(x, w, Tensor(), 1, 1);
+      y.backward(gy0);
+      out[be] = {y.detach(), x.grad(), w.grad()};
+    }
+    for (int i = 0; i < 3; ++i) {
+      std::vector<double> a = out[0][i].to_vector<double>(), b = out[1][i].to_vector<double>();
+      int64_t nonfinite = 0;
+      for (size_t j = 0; j < a.size(); ++j) {
+        nonfinite += !std::isfinite(a[j]);
+        ASSERT_EQ(std::isnan(a[j]), std::isnan(b[j])) << "NaN position " << j << " of output " << i << " for " << bad;
+        ASSERT_EQ(std::isinf(a[j]), std::isinf(b[j])) << "inf position " << j << " of output " << i << " for " << bad;
+        if (std::isinf(a[j])) ASSERT_EQ(a[j], b[j]) << "sign of inf at " << j << " of output " << i;
+      }
+      EXPECT_GT(nonfinite, 0) << "output " << i << " for " << bad << ": the bad value reached nothing";
+    }
+  }
 }
 
 TEST(Conv2d, NoGradPathGivesSameOutput) {

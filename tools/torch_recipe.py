@@ -5,6 +5,9 @@ augmentation, losses, optimizers and metrics as `faceforge train-landmarks` / `t
 
     /usr/bin/python3 tools/torch_recipe.py landmarks --data DIR [--epochs 8] [--batch 16] [--lr 1e-3]
     /usr/bin/python3 tools/torch_recipe.py embed --data DIR [--epochs 10] [--batch 32] [--lr 0.1] [--holdout N]
+        [--head arcface|softmax] [--config small|cpu]
+(--config cpu: ResNet50's 3-4-6-3 at width 0.25, 112x112, 512-d embedding with its batch norm,
+dropout 0.7, as `train-embed --config cpu`; small: width 0.25, one block per stage, 64x64, 128-d.)
 
 Prints one line per epoch (loss, validation metric, images/s) and a final summary line; both
 runs use --threads (default: all cores) and report wall time. Data: CelebA-format folders
@@ -205,6 +208,19 @@ def landmarks(a):
     print(f"torch landmarks: {len(train)} train / {len(val)} val images, final val NME {nme:.4f}, wall {time.time() - t0:.0f} s")
 
 
+def best_threshold(scores, same):
+    """train/metrics.h's rule: candidates -inf, the midpoints between distinct scores, +inf; the one
+    with the highest accuracy (same >= T, different < T), the lowest on ties."""
+    order = np.argsort(scores, kind="stable")
+    s, l = scores[order], same[order]
+    uniq, first = np.unique(s, return_index=True)
+    last = np.append(first[1:] - 1, len(s) - 1)  # last sorted index of each distinct value
+    same_le, diff_le, n_same = np.cumsum(l), np.cumsum(1 - l), l.sum()
+    acc = np.concatenate([[n_same], diff_le[last[:-1]] + (n_same - same_le[last[:-1]]), [len(s) - n_same]])
+    cands = np.concatenate([[-np.inf], (uniq[:-1] + uniq[1:]) / 2, [np.inf]])
+    return cands[int(np.argmax(acc))]
+
+
 def embed(a):
     items = [it for it in load(a.data) if it[4] is not None]
     idents = sorted({it[1] for it in items})
@@ -220,8 +236,20 @@ def embed(a):
     model = tm.EmbeddingNet(a.width, (1, 1, 1, 1) if a.blocks == "1111" else (3, 4, 6, 3), a.embedding, a.dropout,
                             bn=bool(a.bn))
     weight = torch.nn.Parameter(torch.empty(len(known), a.embedding))
-    torch.nn.init.xavier_uniform_(weight)
-    params = list(model.parameters()) + [weight]
+    if a.head == "arcface":
+        torch.nn.init.xavier_uniform_(weight)
+        head_params = [weight]
+    else:  # softmax: torch.nn.Linear(embedding, classes), as layers/heads.h SoftmaxHead
+        lin = torch.nn.Linear(a.embedding, len(known))
+        weight = lin.weight
+        head_params = [lin.weight, lin.bias]
+
+    def head_loss(emb, y):
+        return tm.arcface_loss(emb, weight, y, a.s, a.m) if a.head == "arcface" else F.cross_entropy(lin(emb), y)
+
+    def head_scores(emb):  # closed-set prediction: cosine to the class weights, or the logits
+        return F.linear(F.normalize(emb), F.normalize(weight)) if a.head == "arcface" else lin(emb)
+    params = list(model.parameters()) + head_params
     decay = [p for p in params if p.dim() >= 2]  # as train-embed: no decay on batch norm or biases
     rest = [p for p in params if p.dim() < 2]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": rest, "weight_decay": 0.0}],
@@ -244,7 +272,7 @@ def embed(a):
             chunk = [train[j] for j in order[b * a.batch:(b + 1) * a.batch]]
             x = torch.stack([aligned(it, random_aug(rng, size, rot=10, scale=(0.9, 1.1), shift=0.05)[0]) for it in chunk])
             y = torch.tensor([cls[it[1]] for it in chunk])
-            loss = tm.arcface_loss(model(x), weight, y, a.s, a.m)
+            loss = head_loss(model(x), y)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -259,7 +287,7 @@ def embed(a):
                 chunk = val[i:i + 64]
                 x = torch.stack([aligned(it) for it in chunk])
                 e = model(x) + model(torch.flip(x, dims=[3]))
-                pred = F.linear(F.normalize(e), F.normalize(weight)).argmax(1)
+                pred = head_scores(e / 2).argmax(1)
                 correct += sum(int(p) == cls[it[1]] for p, it in zip(pred, chunk))
         acc = correct / max(1, len(val))
         print(f"epoch {ep + 1}: loss {np.mean(losses):.4f}  val acc (flip TTA) {acc:.4f}  {ips:.1f} img/s", flush=True)
@@ -287,8 +315,28 @@ def embed(a):
         allv = np.concatenate([ss, ds])
         ranks = allv.argsort().argsort() + 1.0
         auc = (ranks[:len(ss)].sum() - len(ss) * (len(ss) + 1) / 2) / (len(ss) * len(ds))
-    print(f"torch embed: {len(known)} identities, {len(train)} train / {len(val)} val images, closed-set accuracy "
-          f"{acc:.4f}, held-out {len(held)} identities ROC AUC {auc:.4f}, wall {time.time() - t0:.0f} s")
+        # TAR at FAR 1e-2 (train/metrics.h tar_at_far): at most floor(1% of the different pairs) may
+        # be accepted, so accept the scores above the next different-pair score down
+        k = int(math.floor(0.01 * len(ds)))
+        tar = float((ss > np.sort(ds)[::-1][k]).mean())
+        # 10-fold accuracy (LFW style): per fold the threshold that is best on the other nine
+        lab = np.concatenate([np.ones(len(ss)), np.zeros(len(ds))])
+        fold = np.empty(len(allv), int)
+        for kind in (1, 0):
+            idx = np.flatnonzero(lab == kind)
+            rng.shuffle(idx)
+            fold[idx] = (np.arange(len(idx)) + (0 if kind == 1 else len(ss))) % 10
+        accs = []
+        for f in range(10):
+            tr, te = fold != f, fold == f
+            best = best_threshold(allv[tr], lab[tr])
+            accs.append(((allv[te] >= best) == (lab[te] == 1)).mean())
+        kfold = f", TAR at FAR 1e-2 {tar:.4f}, 10-fold accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}"
+    else:
+        kfold = ""
+    print(f"torch embed: {a.head} head, {len(known)} identities, {len(train)} train / {len(val)} val images, "
+          f"closed-set accuracy {acc:.4f}, held-out {len(held)} identities ROC AUC {auc:.4f}{kfold}, "
+          f"wall {time.time() - t0:.0f} s", flush=True)
 
 
 def main():
@@ -316,7 +364,13 @@ def main():
     ap.add_argument("--bn", type=int, default=1, help="BatchNorm1d on the embedding (the small configuration)")
     ap.add_argument("--s", type=float, default=45.0)
     ap.add_argument("--m", type=float, default=0.1)
+    ap.add_argument("--head", choices=["arcface", "softmax"], default="arcface")
+    ap.add_argument("--config", choices=["small", "cpu"], default="small",
+                    help="cpu: ResNet50 3-4-6-3 width 0.25, 112x112, 512-d, bn, dropout 0.7 (train-embed --config cpu)")
     a = ap.parse_args()
+    if a.task == "embed" and a.config == "cpu":
+        a.blocks, a.embedding, a.dropout, a.bn, a.width = "3463", 512, 0.7, 1, 0.25
+        a.input = a.input or 112
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     if a.task == "landmarks":
