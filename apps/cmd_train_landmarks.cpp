@@ -43,6 +43,9 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
   sub.add_flag("--resume", o->t.resume, "Continue the run in RUN from its last checkpoint");
   sub.add_option("--seed", o->t.seed, "Random seed (initialisation, shuffling, augmentation)")->capture_default_str();
   sub.add_option("--workers", o->t.workers, "Threads making samples")->check(CLI::Range(0, 256))->capture_default_str();
+  sub.add_option("--cache-mb", o->t.cache_mb,
+                 "Decoded photos kept in memory across epochs, at most this many MB (0: decode every photo each epoch)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))->capture_default_str();
   sub.add_option("--max-images", o->t.max_images, "Train on the first N training images only (0: all)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
   sub.add_option("--fg-weight", o->t.fg_weight,

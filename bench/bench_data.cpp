@@ -12,6 +12,8 @@
 //                                   (face/embed.h make_train_face); samples/s.
 //   BM_Loader/<size>/<workers>      the batch loader (train/loader.h) making landmark-training
 //                                   samples from JPEGs: decode, then make_landmark_sample; images/s.
+//   BM_EmbedLoader/<workers>/<cache>  the embedding network's training batches at 112x112 as
+//                                   train-embed makes them, photo cache cold (0) or warm (1).
 //   BM_HourglassSmallTrainStep      one training step (forward, backward, Adam) of the small
 //                                   hourglass (input 128) at batch 8, as images/s, to compare the
 //                                   loader's rate with what CPU training consumes.
@@ -30,6 +32,7 @@
 #include "data/augment.h"
 #include "data/celeba.h"
 #include "data/image.h"
+#include "data/photo_cache.h"
 #include "data/synth.h"
 #include "engine/ops.h"
 #include "engine/ops_geometry.h"
@@ -147,6 +150,55 @@ void BM_Loader(benchmark::State& st) {
 }
 BENCHMARK(BM_Loader)
     ->Args({256, 2})->Args({128, 2})->Args({256, 0})->Args({128, 0})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
+
+// The embedding network's training data at the CPU configuration's 112x112, exactly as
+// train-embed makes it (face/embed_train.cpp: aligned_photo from the photo cache at the DCT
+// reduction the alignment affords, make_train_face), batches of 64, through the loader's
+// workers. cache 0: every photo decoded for each sample (the first epoch); 1: the cache warm (the
+// epochs after it). Compared with PyTorch's DataLoader doing the same work by
+// bench/torch_loader_bench.py; workers 0 runs on the calling thread, i.e. one core.
+void BM_EmbedLoader(benchmark::State& st) {
+  const ff::FaceSet& fs = faces();
+  const int64_t size = 112;
+  const bool cached = st.range(1) == 1;
+  ff::PhotoCache cache(cached ? int64_t{1} << 32 : 0);
+  const ff::EmbedAugment aug;
+  ff::LoaderOptions o;
+  o.batch_size = 64;
+  o.workers = static_cast<int>(st.range(0));
+  o.seed = 1;
+  o.drop_last = true;
+  ff::Loader loader(static_cast<int64_t>(fs.size()), [&](int64_t i, ff::Rng& rng) {
+    const ff::FaceRecord& r = fs.faces[static_cast<size_t>(i)];
+    ff::Landmarks5 l;
+    auto photo = ff::aligned_photo(r, size, aug.config.max_scale, &cache, &l);
+    ff::Sample s;
+    s.image = ff::make_train_face(photo->image, l, size, aug, rng);
+    s.label = r.label;
+    return s;
+  }, o);
+  int64_t epoch = 0;
+  ff::Batch batch;
+  if (cached) {  // warm: one epoch fills the cache
+    loader.start_epoch(epoch++);
+    while (loader.next(&batch)) {
+    }
+  }
+  loader.start_epoch(epoch);
+  for (auto _ : st) {
+    if (!loader.next(&batch)) {
+      loader.start_epoch(++epoch);
+      loader.next(&batch);
+    }
+    benchmark::DoNotOptimize(batch.images.raw());
+  }
+  st.counters["images/s"] = benchmark::Counter(static_cast<double>(o.batch_size), benchmark::Counter::kIsIterationInvariantRate);
+  st.SetLabel(std::string("workers=") + std::to_string(o.workers) + ";cache=" + (cached ? "1" : "0") +
+              ";size=112;batch=64");
+}
+BENCHMARK(BM_EmbedLoader)
+    ->Args({0, 0})->Args({0, 1})->Args({2, 0})->Args({2, 1})
     ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3.0);
 
 void BM_HourglassSmallTrainStep(benchmark::State& st) {

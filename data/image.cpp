@@ -142,7 +142,7 @@ namespace {
 // A JPEG through libjpeg-turbo. Warnings (bytes the decoder skipped, as PIL also accepts) do not
 // stop it; errors do, with the library's reason. A file cut short never gets here
 // (jpeg_structure_problem has named it).
-Image decode_jpeg_turbo(const uint8_t* bytes, size_t n, const std::string& name, int channels) {
+Image decode_jpeg_turbo(const uint8_t* bytes, size_t n, const std::string& name, int channels, int denom = 1) {
   std::unique_ptr<void, int (*)(tjhandle)> tj(tjInitDecompress(), tjDestroy);
   FF_CHECK(tj, "load_image: ", name, ": cannot start libjpeg-turbo (", tjGetErrorStr2(nullptr), ")");
   int w = 0, h = 0, subsamp = 0, colorspace = 0;
@@ -153,12 +153,14 @@ Image decode_jpeg_turbo(const uint8_t* bytes, size_t n, const std::string& name,
   FF_CHECK(w > 0 && h > 0 && static_cast<int64_t>(w) * h <= (int64_t{1} << 28), "load_image: ", name,
            ": JPEG of ", w, "x", h, " pixels is out of range");
   const int want = channels != 0 ? channels : (colorspace == TJCS_GRAY ? 1 : 3);
+  // Scaled: TurboJPEG picks the scaling factor from the size asked for (TJSCALED rounds up).
+  const int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
   Image img;
-  img.width = w;
-  img.height = h;
+  img.width = sw;
+  img.height = sh;
   img.channels = want;
-  img.pixels.assign(static_cast<size_t>(w) * h * want, 0);
-  if (tjDecompress2(tj.get(), src, size, img.pixels.data(), w, w * want, h, want == 1 ? TJPF_GRAY : TJPF_RGB,
+  img.pixels.assign(static_cast<size_t>(sw) * sh * want, 0);
+  if (tjDecompress2(tj.get(), src, size, img.pixels.data(), sw, sw * want, sh, want == 1 ? TJPF_GRAY : TJPF_RGB,
                     0) != 0 &&
       tjGetErrorCode(tj.get()) != TJERR_WARNING)
     FF_FAIL("load_image: ", name, ": cannot decode JPEG (", tjGetErrorStr2(tj.get()), ")");
@@ -198,6 +200,32 @@ Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int 
 Image load_image(const std::string& path, int channels) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   return decode_image(bytes.data(), bytes.size(), path, channels);
+}
+
+int dct_denominator(double reduction) {
+  for (int d : {8, 4, 2})
+    if (reduction >= d) return d;
+  return 1;
+}
+
+Image decode_image_scaled(const uint8_t* bytes, size_t n, const std::string& name, int denom, int channels,
+                          int* denom_used) {
+  FF_CHECK(denom == 1 || denom == 2 || denom == 4 || denom == 8, "decode_image_scaled: ", name,
+           ": denominator must be 1, 2, 4 or 8, got ", denom);
+  const bool is_jpeg = n >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  if (denom_used) *denom_used = is_jpeg ? denom : 1;
+  if (!is_jpeg || denom == 1) return decode_image(bytes, n, name, channels);
+  FF_CHECK(channels == 0 || channels == 1 || channels == 3, "decode_image_scaled: ", name,
+           ": channels must be 0, 1 or 3, got ", channels);
+  FF_CHECK(n <= 0x7fffffff, "load_image: ", name, ": file too large (", n, " bytes)");
+  const std::string problem = jpeg_structure_problem(bytes, n);
+  if (!problem.empty()) FF_FAIL("load_image: ", name, ": ", problem);
+  return decode_jpeg_turbo(bytes, n, name, channels, denom);
+}
+
+Image load_image_scaled(const std::string& path, int denom, int channels, int* denom_used) {
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  return decode_image_scaled(bytes.data(), bytes.size(), path, denom, channels, denom_used);
 }
 
 std::vector<uint8_t> encode_png(const Image& img) {

@@ -43,6 +43,18 @@ struct Image {
 Image load_image(const std::string& path, int channels = 3);
 // The same from bytes in memory; `name` is what error messages call the data.
 Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int channels = 3);
+// A JPEG decoded at 1/denom of its size (denom 1, 2, 4 or 8) by libjpeg-turbo's scaled IDCT: the
+// reduction happens in the DCT domain, so a photo much larger than the crop it feeds costs a
+// fraction of a full decode (an 8x8 block becomes 4x4, 2x2 or 1x1 pixels). The scaled image is
+// ceil(w / denom) x ceil(h / denom); its pixel i covers full-size pixels [i denom, (i + 1) denom),
+// so a full-size point p maps to (p + 0.5) / denom - 0.5 (dct_scale_matrix). Other formats, and
+// denom 1, decode in full (`denom_used` tells which happened).
+Image decode_image_scaled(const uint8_t* bytes, size_t n, const std::string& name, int denom, int channels = 3,
+                          int* denom_used = nullptr);
+Image load_image_scaled(const std::string& path, int denom, int channels = 3, int* denom_used = nullptr);
+// The largest of 8, 4, 2, 1 that is <= reduction (the photo pixels per output pixel a sample can
+// spare): 1 for reduction < 2 or NaN.
+int dct_denominator(double reduction);
 
 // ---------------------------------------------------------------- encoding
 // Writes PNG (lossless) or JPEG (quality 1..100; stb_image_write stores even a gray image as

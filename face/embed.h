@@ -35,6 +35,7 @@
 #include "engine/tensor.h"
 #include "data/augment.h"
 #include "data/celeba.h"
+#include "data/photo_cache.h"
 #include "data/geometry.h"
 #include "data/image.h"
 #include "train/fit.h"
@@ -121,8 +122,13 @@ class Head;
 struct FaceEmbeddings {
   Tensor plain, flipped;
 };
+// cache: decoded photos kept across calls (data/photo_cache.h); null decodes each photo here.
 FaceEmbeddings embed_faces(EmbeddingNet& net, const FaceSet& set, const std::vector<size_t>& records, Device device,
-                           int64_t batch, int workers);
+                           int64_t batch, int workers, PhotoCache* cache = nullptr);
+// The photo of `r` from `cache` (null: decoded now), at the DCT reduction its aligned face at
+// `size` affords with augmentation zoom `zoom`, and its landmarks in that photo's pixels.
+std::shared_ptr<const DecodedPhoto> aligned_photo(const FaceRecord& r, int64_t size, double zoom, PhotoCache* cache,
+                                                  Landmarks5* landmarks);
 
 // L2-normalised sum of the L2-normalised embeddings of each image and its mirror: the flip
 // test-time-augmented embedding used for verification. [n, D] float32 on the CPU.
@@ -152,6 +158,7 @@ struct EmbedTrainOptions {
   bool resume = false;
   uint64_t seed = 1;
   int workers = 2;
+  int64_t cache_mb = kDefaultPhotoCacheMb;  // decoded photos kept across epochs (data/photo_cache.h); 0: none
   std::string split = "celeba";   // celeba | identity8020
   int holdout = -1;               // held-out identities (-1: 15%, see make_embed_split)
   std::string landmarks_model;    // "" : align by the dataset's landmarks; else by this network's

@@ -70,6 +70,7 @@ void check_options(const EmbedTrainOptions& o) {
   FF_CHECK(o.batch >= 2, "train-embed: --batch must be >= 2 (batch norm needs two samples), got ", o.batch);
   FF_CHECK(o.lr > 0 && std::isfinite(o.lr), "train-embed: --lr must be positive, got ", o.lr);
   FF_CHECK(o.workers >= 0, "train-embed: --workers must be >= 0, got ", o.workers);
+  FF_CHECK(o.cache_mb >= 0, "train-embed: --cache-mb must be >= 0, got ", o.cache_mb);
   FF_CHECK(o.holdout >= -1, "train-embed: --holdout-identities must be >= 0, got ", o.holdout);
 }
 
@@ -123,8 +124,23 @@ EmbedTrainOptions saved_train_options(const std::string& run_dir) {
   return o;
 }
 
+std::shared_ptr<const DecodedPhoto> aligned_photo(const FaceRecord& r, int64_t size, double zoom, PhotoCache* cache,
+                                                  Landmarks5* landmarks) {
+  const int denom = frame_denominator(alignment_matrix(*r.landmarks, size, false), zoom);
+  std::shared_ptr<const DecodedPhoto> p;
+  if (cache) {
+    p = cache->get(r.path, denom);
+  } else {
+    auto d = std::make_shared<DecodedPhoto>();
+    d->image = load_image_scaled(r.path, denom, 3, &d->denom);
+    p = d;
+  }
+  *landmarks = p->landmarks(*r.landmarks);
+  return p;
+}
+
 FaceEmbeddings embed_faces(EmbeddingNet& net, const FaceSet& set, const std::vector<size_t>& records, Device device,
-                           int64_t batch, int workers) {
+                           int64_t batch, int workers, PhotoCache* cache) {
   net.eval();
   const int64_t size = net.config().resnet.input_size, n = static_cast<int64_t>(records.size());
   const int64_t dim = net.config().embedding_dim;
@@ -141,7 +157,9 @@ FaceEmbeddings embed_faces(EmbeddingNet& net, const FaceSet& set, const std::vec
   Loader loader(2 * n, [&](int64_t item, Rng&) {
     const FaceRecord& r = set.faces[records[static_cast<size_t>(item / 2)]];
     Sample s;
-    s.image = make_eval_face(load_image(r.path, 3), *r.landmarks, size, item % 2 == 1);
+    Landmarks5 l;
+    auto photo = aligned_photo(r, size, 1.0, cache, &l);
+    s.image = make_eval_face(photo->image, l, size, item % 2 == 1);
     return s;
   }, lo);
   loader.start_epoch(0);
@@ -246,10 +264,16 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
   lo.workers = o.workers;
   lo.num_classes = classes;  // labels checked here, on the host: the CUDA losses do not read them back
   const EmbedAugment aug = o.augment;
+  // Decoded photos across epochs: every epoch but the first warps from memory (as far as the
+  // budget holds them); validation shares the cache.
+  PhotoCache cache(o.cache_mb * 1048576);
+  bool cache_reported = false;
   Loader loader(static_cast<int64_t>(split.train.size()), [&](int64_t i, Rng& rng) {
     const FaceRecord& r = set.faces[split.train[static_cast<size_t>(i)]];
     Sample s;
-    s.image = make_train_face(load_image(r.path, 3), *r.landmarks, size, aug, rng);
+    Landmarks5 l;
+    auto photo = aligned_photo(r, size, aug.enabled ? aug.config.max_scale : 1.0, &cache, &l);
+    s.image = make_train_face(photo->image, l, size, aug, rng);
     s.label = split.label[split.train[static_cast<size_t>(i)]];
     return s;
   }, lo);
@@ -297,7 +321,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
     return model.head().forward(model.forward(b.images.to(dev)), b.labels.to(dev));
   };
   hooks.validate = [&](const FitEpoch& e) {
-    FaceEmbeddings emb = embed_faces(model, set, split.val, dev, o.batch, o.workers);
+    FaceEmbeddings emb = embed_faces(model, set, split.val, dev, o.batch, o.workers, &cache);
     acc = closed_set_accuracy(model.head(), emb, val_labels, dev);
     if (split.val.empty()) {
       acc.plain = acc.flip = std::nan("");
@@ -311,9 +335,15 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
     res.val_acc.push_back(acc);
     if (o.fit.progress)
       std::fprintf(stderr,
-                   "epoch %lld/%lld: train loss %.4f, val accuracy %.2f%% (flip TTA %.2f%%), %.1f img/s, %.1f s%s\n",
+                   "epoch %lld/%lld: train loss %.4f, val accuracy %.2f%% (flip TTA %.2f%%), %.1f img/s "
+                   "(%.1f s waiting for data), %.1f s%s\n",
                    static_cast<long long>(e.epoch), static_cast<long long>(o.fit.epochs), e.train_loss,
-                   100 * acc.plain, 100 * acc.flip, e.images_per_s, e.seconds, e.improved ? "  [best]" : "");
+                   100 * acc.plain, 100 * acc.flip, e.images_per_s, e.data_wait_seconds, e.seconds,
+                   e.improved ? "  [best]" : "");
+    if (o.fit.progress && !cache_reported) {  // once: after the first epoch the cache is as full as it gets
+      std::fprintf(stderr, "train-embed: %s\n", cache.stats().str().c_str());
+      cache_reported = true;
+    }
     write_train_report(run.dir());
   };
   static_cast<FitResult&>(res) = fit("train-embed", run, trainee, loader, hooks, o.fit, st);

@@ -42,6 +42,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   FF_CHECK(o.batch >= 2, "train-landmarks: --batch must be at least 2 (batch norm needs it), got ", o.batch);
   FF_CHECK(o.lr > 0 && std::isfinite(o.lr), "train-landmarks: --lr must be positive, got ", o.lr);
   FF_CHECK(o.workers >= 0, "train-landmarks: --workers must be >= 0, got ", o.workers);
+  FF_CHECK(o.cache_mb >= 0, "train-landmarks: --cache-mb must be >= 0, got ", o.cache_mb);
   FF_CHECK(!o.out.empty(), "train-landmarks: no run folder (--out)");
   const Device dev = Device::parse(o.device);
   FF_CHECK(dev.is_cpu() || cuda_available(), "train-landmarks: --device ", o.device,
@@ -124,9 +125,18 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   lo.batch_size = o.batch;
   lo.seed = st.rng_seed;
   lo.workers = o.workers;
+  // Decoded photos across epochs (data/photo_cache.h), each at the DCT reduction its crop affords.
+  PhotoCache cache(o.cache_mb * 1048576);
+  bool cache_reported = false;
   Loader train_loader(static_cast<int64_t>(train_idx.size()), [&](int64_t i, Rng& rng) {
     const FaceRecord& f = data.faces[train_idx[i]];
-    return make_landmark_sample(load_image(f.path, 3), f, framing, &augment, rng);
+    const int denom = frame_denominator(face_crop_matrix(*f.box, framing), augment.max_scale);
+    std::shared_ptr<const DecodedPhoto> photo = cache.get(f.path, denom);
+    if (photo->denom == 1) return make_landmark_sample(photo->image, f, framing, &augment, rng);
+    FaceRecord scaled = f;  // the box and landmarks in the decoded photo's pixels
+    scaled.box = photo->box(*f.box);
+    scaled.landmarks = photo->landmarks(*f.landmarks);
+    return make_landmark_sample(photo->image, scaled, framing, &augment, rng);
   }, lo);
 
   CsvLog vlog(run.path("val.csv"),
@@ -151,6 +161,11 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
       std::fprintf(stderr, "epoch %lld/%lld: validation NME %.4f (%s; quarter-pixel %.4f, soft-argmax %.4f)%s\n",
                    static_cast<long long>(e.epoch), static_cast<long long>(o.fit.epochs), e.metric,
                    decode_name(o.decode), nme_q, nme_s, e.improved ? "  best so far" : "");
+    if (o.fit.progress)
+      std::fprintf(stderr, "  %.1f img/s, %.1f s of %.1f s training waiting for data%s%s\n", e.images_per_s,
+                   e.data_wait_seconds, e.train_seconds, cache_reported ? "" : "; ",
+                   cache_reported ? "" : cache.stats().str().c_str());
+    cache_reported = true;
     std::vector<ReportFace> faces;
     for (size_t i = 0; i < val_idx.size() && i < static_cast<size_t>(std::max(o.report_samples, 0)); ++i) {
       const FaceRecord& f = data.faces[val_idx[i]];

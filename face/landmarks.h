@@ -21,6 +21,7 @@
 #include "models/hourglass.h"
 #include "data/augment.h"
 #include "data/celeba.h"
+#include "data/photo_cache.h"
 #include "data/geometry.h"
 #include "data/image.h"
 #include "train/fit.h"
@@ -110,6 +111,7 @@ struct LandmarkTrainOptions {
   bool resume = false;  // continue the run in `out` from last.safetensors
   uint64_t seed = 1;
   int workers = 2;
+  int64_t cache_mb = kDefaultPhotoCacheMb;  // decoded photos kept across epochs (data/photo_cache.h); 0: none
   int64_t max_images = 0;      // > 0: train on the first N training images only
   int64_t max_val_images = 0;  // > 0: validate on the first N validation images only
   double crop_scale = 1.35;

@@ -29,6 +29,33 @@ double channel_sum(int64_t N, int64_t C, int64_t HW, int64_t c, F f) {
   return s;
 }
 
+// Both sums of the backward in one pass over gy and x: sum(gy) and sum(gy * (x - mt)).
+template <typename T>
+void channel_sums_backward(int64_t N, int64_t C, int64_t HW, int64_t c, const T* gy, const T* x, T mt, double& sg,
+                           double& sgx) {
+  sg = sgx = 0.0;
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t row = (n * C + c) * HW;
+    const T* g = gy + row;
+    const T* v = x + row;
+    T a[8] = {}, b[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= HW; i += 8)
+      for (int j = 0; j < 8; ++j) {
+        a[j] += g[i + j];
+        b[j] += g[i + j] * (v[i + j] - mt);
+      }
+    for (int j = 0; j < 8; ++j) {
+      sg += static_cast<double>(a[j]);
+      sgx += static_cast<double>(b[j]);
+    }
+    for (; i < HW; ++i) {
+      sg += static_cast<double>(g[i]);
+      sgx += static_cast<double>(g[i] * (v[i] - mt));
+    }
+  }
+}
+
 template <typename T>
 void forward_train_impl(const T* x, const T* gamma, const T* beta, T* y, T* running_mean,
                         T* running_var, T* save_mean, T* save_invstd, int64_t N, int64_t C,
@@ -86,8 +113,8 @@ void backward_train_impl(const T* gy, const T* x, const T* gamma, const T* save_
   for (int64_t c = 0; c < C; ++c) {
     const T mt = save_mean[c];
     const double invstd = static_cast<double>(save_invstd[c]);
-    const double sg = channel_sum<T>(N, C, HW, c, [gy](int64_t r, int64_t i) { return gy[r + i]; });
-    const double sgx = channel_sum<T>(N, C, HW, c, [gy, x, mt](int64_t r, int64_t i) { return gy[r + i] * (x[r + i] - mt); });
+    double sg = 0, sgx = 0;
+    channel_sums_backward(N, C, HW, c, gy, x, mt, sg, sgx);
     const double dgamma = sgx * invstd;
     const double k = static_cast<double>(gamma[c]) * invstd;
     // gx = k (gy - sg / M - xhat dgamma / M) = k gy + c0 + c1 (x - mean)

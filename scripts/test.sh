@@ -75,14 +75,32 @@ if [ "${got,,}" != "${other,,}" ]; then
 fi
 PRECISION='ModelParity.*:TrainTiny.TrajectoryMatchesPyTorch:Ops/*:CpuParallelBranches/*:ArcFace.*:Heads.*:Conv2d.*:LinearOps.*:NormBatchNorm.*:Optim/*'
 SLOW='ModelParity.ParameterCountsEqualTorchvision:ModelParity.ReferenceSizesEvalMode:ArcFace.MemoryAtBatch256And100kClasses'
+# Float32 convolutions run on oneDNN by default (kernels/conv_dnnl.h), which OpenBLAS's kernel does
+# not touch: this pass sends them through im2col + OpenBLAS (FF_CPU_CONV=im2col), so every golden
+# also holds on that path and that kernel; the next pass varies oneDNN's instruction set.
 set +e
-OPENBLAS_CORETYPE=$other OMP_NUM_THREADS=1 ./build/ff_tests --gtest_brief=1 --gtest_filter="$PRECISION:-$SLOW" \
+OPENBLAS_CORETYPE=$other FF_CPU_CONV=im2col OMP_NUM_THREADS=1 ./build/ff_tests --gtest_brief=1 --gtest_filter="$PRECISION:-$SLOW" \
   > build/test_output_$other.txt 2>&1
 rc2=$?
 grep -E "Failure|^\[  FAILED" -A3 build/test_output_$other.txt | head -60
-echo "== precision-sensitive tests again with OPENBLAS_CORETYPE=$other (this CPU's kernel: $native), 1 thread:"
+echo "== precision-sensitive tests again with OPENBLAS_CORETYPE=$other (this CPU's kernel: $native), im2col convolutions, 1 thread:"
 summary build/test_output_$other.txt "$rc2"
 status2=$?
+# oneDNN dispatches on the CPU's instruction set as OpenBLAS does: the same tests with its kernels
+# held one level below this CPU's (DNNL_MAX_CPU_ISA), oneDNN convolutions, 1 thread.
+if grep -qw avx512f /proc/cpuinfo; then dnnl_isa=AVX2; elif grep -qw avx2 /proc/cpuinfo; then dnnl_isa=AVX; else dnnl_isa=SSE41; fi
+if ./build/ff_tests --gtest_list_tests --gtest_filter=Conv2d.OneDnnMatchesIm2colOnPartialGradients >/dev/null 2>&1 &&
+   DNNL_VERBOSE=1 DNNL_MAX_CPU_ISA=$dnnl_isa ./build/ff_tests --gtest_filter=Conv2d.OneDnnMatchesIm2colOnPartialGradients 2>&1 |
+     grep -q "onednn_verbose,info,cpu,isa"; then
+  DNNL_MAX_CPU_ISA=$dnnl_isa OMP_NUM_THREADS=1 ./build/ff_tests --gtest_brief=1 --gtest_filter="$PRECISION:-$SLOW" \
+    > build/test_output_dnnl_$dnnl_isa.txt 2>&1
+  rc3=$?
+  grep -E "Failure|^\[  FAILED" -A3 build/test_output_dnnl_$dnnl_isa.txt | head -60
+  echo "== precision-sensitive tests again with DNNL_MAX_CPU_ISA=$dnnl_isa (oneDNN convolutions), 1 thread:"
+  summary build/test_output_dnnl_$dnnl_isa.txt "$rc3" || status2=1
+else
+  echo "== oneDNN pass skipped: this build has no oneDNN (CPU convolutions are im2col only)"
+fi
 set -e
 
 # The handwritten CUDA kernels, on the CPU emulation of the CUDA execution model (cudaemu/,

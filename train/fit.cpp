@@ -63,7 +63,10 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
     double pending_images = 0;
     auto t_interval = Clock::now();
     Batch b;
+    double epoch_wait = 0;  // seconds the loop spent waiting in loader.next: data not ready
+    auto t_wait = Clock::now();
     while (loader.next(&b)) {
+      epoch_wait += since(t_wait);
       const int64_t step = st.step + 1;
       if (step == o.nan_at_step)
         b.images = Tensor::full(b.images.shape(), std::numeric_limits<double>::quiet_NaN(), b.images.dtype(),
@@ -125,6 +128,7 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
         r.stopped_early = true;
         return finish();
       }
+      t_wait = Clock::now();
     }
 
     FitEpoch e;
@@ -133,6 +137,7 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
     e.train_loss = st.scalars["epoch_loss_sum"] / static_cast<double>(std::max<int64_t>(1, st.batch_in_epoch));
     e.lr = t.optimizer.lr(0);
     e.train_seconds = epoch_seconds;
+    e.data_wait_seconds = epoch_wait;
     e.images_per_s = epoch_seconds > 0 ? epoch_images / epoch_seconds : 0.0;
     const auto t_val = Clock::now();
     const EpochMetric m = hooks.validate(e);

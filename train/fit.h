@@ -70,6 +70,9 @@ struct FitEpoch {
   int64_t epoch = 0, step = 0;  // epoch 1-based; step: optimizer steps done at its end
   double train_loss = 0, lr = 0, images_per_s = 0;  // lr: the epoch's, before the schedule steps
   double train_seconds = 0, validation_seconds = 0, seconds = 0;  // this call's share of the epoch
+  // Of train_seconds, the time the loop waited for the loader's next batch (0 when the workers
+  // always had it ready): the data's share of the training time.
+  double data_wait_seconds = 0;
   double metric = 0;            // hooks.validate's value
   bool improved = false;        // the best metric of the run so far: "best" was written
 };
