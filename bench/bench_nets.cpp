@@ -12,10 +12,13 @@
 // bench/torch_nets_bench.py exactly what to build, so both sides time the same work.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
 #include "bench/net_steps.h"
+#include "kernels/conv_dnnl.h"
 
 namespace {
 
@@ -43,8 +46,8 @@ void run(benchmark::State& st, const std::string& kind, const std::string& size,
   // Peak memory of the case: the resident peak while it runs above the resident size before its
   // network was made (bench/nets_compare.py runs each case in a process of its own, as the
   // allocator keeps what an earlier case freed; torch_nets_bench.py measures torch the same way).
-  // Google Benchmark calls this function more than once (a trial run, then the timed one): the
-  // baseline is the first call's, and the peak is never reset after it.
+  // (A fixed iteration count makes this the only call; were it called again, the baseline would
+  // stay the first call's and the peak would never be reset.)
   static const double base_mb = [] {
     reset_peak_rss();
     return status_mb("VmRSS");
@@ -52,7 +55,16 @@ void run(benchmark::State& st, const std::string& kind, const std::string& size,
   ff::bench::NetSteps net(kind, config, batch, classes, ff::Device::cpu());
   auto step = [&] { train ? net.train_step() : net.forward(); };
   step();  // warm-up: first-touch allocations, OpenBLAS thread start
-  for (auto _ : st) step();
+  // FF_BENCH_RSS=1: the resident size after the warm-up and after each timed step, to see where
+  // the peak is reached (the allocator's layout settles over the first steps).
+  if (std::getenv("FF_BENCH_RSS"))
+    std::fprintf(stderr, "after warm-up: rss %.0f MB above base, peak %.0f, conv scratch %.0f MB\n",
+                 status_mb("VmRSS") - base_mb, status_mb("VmHWM") - base_mb,
+                 ff::cpu::dnnl_conv_stats().largest_scratch_bytes / 1048576.0);
+  for (auto _ : st) {
+    step();
+    if (std::getenv("FF_BENCH_RSS")) std::fprintf(stderr, " %.0f", status_mb("VmRSS") - base_mb);
+  }
   st.counters["img/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["peak_MB"] = status_mb("VmHWM") - base_mb;
   st.SetLabel("kind=" + kind + ";config=" + config + ";batch=" + std::to_string(batch) +
@@ -72,17 +84,19 @@ void BM_NetTrainStepCpu(benchmark::State& st, int64_t batch) { run(st, "embeddin
 
 }  // namespace
 
-// Small configurations: fast enough for the minimum-time loop.
-BENCHMARK_CAPTURE(BM_NetForward, hourglass_small_b8, "hourglass", "small", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_NetTrainStep, hourglass_small_b8, "hourglass", "small", 8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_NetForward, embedding_small_b32, "embedding", "small", 32)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_NetTrainStep, embedding_small_b32, "embedding", "small", 32)->Unit(benchmark::kMillisecond)->UseRealTime();
+// Every case runs a fixed number of iterations after its warm-up step, so Google Benchmark calls
+// the function once and its peak memory is one network's (a trial call first would leave its
+// freed memory in the allocator).
+BENCHMARK_CAPTURE(BM_NetForward, hourglass_small_b8, "hourglass", "small", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(40);
+BENCHMARK_CAPTURE(BM_NetTrainStep, hourglass_small_b8, "hourglass", "small", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(15);
+BENCHMARK_CAPTURE(BM_NetForward, embedding_small_b32, "embedding", "small", 32)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(100);
+BENCHMARK_CAPTURE(BM_NetTrainStep, embedding_small_b32, "embedding", "small", 32)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(40);
 // Mid sizes: ResNet50 (3-4-6-3) at width 1/4, 112x112, batch 64 (`--config cpu` of train-embed);
 // the hourglass at 64 channels throughout, 128x128, batch 8.
-BENCHMARK_CAPTURE(BM_NetForwardCpu, embedding_cpu_b64, 64)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
-BENCHMARK_CAPTURE(BM_NetTrainStepCpu, embedding_cpu_b64, 64)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
-BENCHMARK_CAPTURE(BM_NetForward, hourglass_mid_b8, "hourglass", "mid", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2);
-BENCHMARK_CAPTURE(BM_NetTrainStep, hourglass_mid_b8, "hourglass", "mid", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(3);
+BENCHMARK_CAPTURE(BM_NetForwardCpu, embedding_cpu_b64, 64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(15);
+BENCHMARK_CAPTURE(BM_NetTrainStepCpu, embedding_cpu_b64, 64)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(8);
+BENCHMARK_CAPTURE(BM_NetForward, hourglass_mid_b8, "hourglass", "mid", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(20);
+BENCHMARK_CAPTURE(BM_NetTrainStep, hourglass_mid_b8, "hourglass", "mid", 8)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(10);
 // Reference configurations (hourglass 256x256 input, ResNet50 at 112x112): few fixed iterations.
 BENCHMARK_CAPTURE(BM_NetForward, hourglass_reference_b2, "hourglass", "reference", 2)
     ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);

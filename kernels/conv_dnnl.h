@@ -10,8 +10,8 @@
 // Layout: our tensors are NCHW. oneDNN's fast direct kernels run on blocked layouts (nChw8c or
 // nChw16c, chosen by the library for the CPU), so each call reorders its inputs into them and its
 // outputs back, as PyTorch does for NCHW tensors. One plan per geometry holds the primitives; the
-// blocked copies live in one scratch arena shared by all plans and sized by the largest call, so
-// memory grows with the largest layer, not with the number of layers.
+// blocked copies exist only during the call, so they add to a step's peak memory only what the
+// largest layer needs at once.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -36,10 +36,10 @@ void dnnl_conv2d_forward(const ConvShape& s, const float* x, const float* w, con
 void dnnl_conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx,
                           float* gw, float* gb);
 
-// Plans (geometries with primitives) cached now, and bytes in the shared scratch arena.
+// Plans (geometries with primitives) cached now, and the scratch bytes of the largest call so far.
 struct DnnlConvStats {
   int64_t plans = 0;
-  int64_t arena_bytes = 0;
+  int64_t largest_scratch_bytes = 0;
 };
 DnnlConvStats dnnl_conv_stats();
 
