@@ -37,6 +37,14 @@ void fill_(Tensor& a, double value);
 // x [N, Cin, H, W], w [Cout, Cin, k, k], b [Cout] or undefined -> [N, Cout, Ho, Wo],
 // Ho = (H + 2 pad - k) / stride + 1. Square kernels, symmetric padding, no dilation, no groups.
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad);
+// Inference only (nothing recorded: call it under NoGradGuard), CPU: conv2d followed by eval-mode
+// batch norm (running statistics) and, when `relu`, ReLU — with the batch norm folded into the
+// convolution's weights and bias (w * gamma / sqrt(var + eps) per output channel; the scale in
+// double) and ReLU applied in place on its output: one pass over the output instead of three.
+// b: the convolution's bias or undefined. Equals the three ops up to float rounding.
+Tensor conv2d_bn_eval(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                      const Tensor& running_mean, const Tensor& running_var, double eps, int stride, int pad,
+                      bool relu);
 // Max pooling, square window; padding counts as -inf (PyTorch semantics). Floor mode by default;
 // ceil_mode rounds the output size up, as PyTorch's: Ho = ceil((H + 2 pad - k) / stride) + 1,
 // less one when the last window would start past the input and the left padding

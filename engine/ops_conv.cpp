@@ -1,5 +1,6 @@
 // engine/ops_conv.cpp — conv2d, max_pool2d, adaptive_avg_pool2d_1x1 and their gradients.
 // Kernels: kernels/conv.h (im2col + OpenBLAS / cuDNN), kernels/pool.h (own kernels on both).
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -7,6 +8,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/conv.h"
+#include "kernels/elementwise.h"
 #include "kernels/pool.h"
 
 namespace ff {
@@ -74,6 +76,46 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
                                           db.defined() ? db.data<T>() : nullptr));
     return std::vector<Tensor>{dx, dw, db};
   });
+}
+
+// ---------------------------------------------------------------- conv2d_bn_eval
+
+Tensor conv2d_bn_eval(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                      const Tensor& running_mean, const Tensor& running_var, double eps, int stride, int pad,
+                      bool relu) {
+  const char* op = "conv2d_bn_eval";
+  const ConvShape s = conv_shape(x, w, b, stride, pad);
+  FF_CHECK(!grad_enabled() || !any_requires_grad({x, w, b, gamma, beta}), op,
+           ": inference only (records no gradient): call it under NoGradGuard");
+  FF_CHECK(x.device().is_cpu(), op, ": CPU only, x is on ", x.device().str());
+  for (const Tensor* t : {&gamma, &beta, &running_mean, &running_var}) {
+    check_float(op, *t, "batch-norm parameter");
+    check_same_dtype(op, x, *t);
+    check_same_device(op, x, *t);
+    FF_CHECK(t->dim() == 1 && t->size(0) == s.cout, op, ": batch-norm parameter ", t->str(), " must be [", s.cout,
+             "] for weight w ", w.str());
+  }
+  FF_CHECK(eps >= 0, op, ": eps must be >= 0, got ", eps);
+  Tensor wf = Tensor::empty(w.shape(), w.dtype()), bf = Tensor::empty({s.cout}, w.dtype());
+  Tensor y = Tensor::empty({s.n, s.cout, s.ho, s.wo}, x.dtype());
+  const Tensor &wc = w, &gc = gamma, &bc = beta, &mc = running_mean, &vc = running_var, &cb = b;
+  FF_DISPATCH_FLOAT(op, x, {
+    const int64_t per = s.cin * s.k * s.k;
+    const T* pw = wc.data<T>();
+    T* pwf = wf.data<T>();
+    T* pbf = bf.data<T>();
+    for (int64_t o = 0; o < s.cout; ++o) {
+      const double scale = static_cast<double>(gc.data<T>()[o]) /
+                           std::sqrt(static_cast<double>(vc.data<T>()[o]) + eps);
+      const double conv_b = cb.defined() ? static_cast<double>(cb.data<T>()[o]) : 0.0;
+      for (int64_t i = 0; i < per; ++i) pwf[o * per + i] = static_cast<T>(static_cast<double>(pw[o * per + i]) * scale);
+      pbf[o] = static_cast<T>(static_cast<double>(bc.data<T>()[o]) +
+                              (conv_b - static_cast<double>(mc.data<T>()[o])) * scale);
+    }
+    cpu::conv2d_forward(s, x.data<T>(), wf.data<T>(), bf.data<T>(), y.data<T>());
+    if (relu) cpu::relu_forward(y.data<T>(), y.data<T>(), y.numel());
+  });
+  return y;
 }
 
 // ---------------------------------------------------------------- max_pool2d

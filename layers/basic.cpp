@@ -1,6 +1,8 @@
 // layers/basic.cpp — see basic.h.
 #include "layers/basic.h"
 
+#include "engine/autograd.h"
+
 #include <cmath>
 
 namespace ff {
@@ -33,6 +35,14 @@ BatchNorm2d::BatchNorm2d(int64_t c, double momentum, double eps)
 Tensor BatchNorm2d::forward(const Tensor& x) {
   if (training()) num_batches_tracked.data<int64_t>()[0] += 1;  // host-only bookkeeping, as PyTorch counts
   return batch_norm2d(x, weight, bias, running_mean, running_var, training(), momentum, eps);
+}
+
+Tensor conv_bn(Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu_after) {
+  if (!bn.training() && !grad_enabled() && x.device().is_cpu())
+    return conv2d_bn_eval(x, conv.weight(), conv.bias() ? *conv.bias() : Tensor(), bn.weight, bn.bias,
+                          bn.running_mean, bn.running_var, bn.eps, conv.stride, conv.pad, relu_after);
+  Tensor y = bn.forward(conv.forward(x));
+  return relu_after ? relu(y) : y;
 }
 
 Tensor BatchNorm1d::forward(const Tensor& x) {

@@ -28,6 +28,11 @@ class BatchNorm2d : public Module {
   Tensor &weight, &bias, &running_mean, &running_var, &num_batches_tracked;
 };
 
+// bn(conv(x)), then ReLU when `relu`. In eval mode under NoGradGuard on the CPU, one fused op
+// (engine/ops.h conv2d_bn_eval: the batch norm folded into the convolution, ReLU in place);
+// otherwise the modules' own forwards, recorded for autograd as usual.
+Tensor conv_bn(Conv2d& conv, BatchNorm2d& bn, const Tensor& x, bool relu);
+
 // torch.nn.BatchNorm1d on [N, C]: the same statistics as BatchNorm2d on [N, C, 1, 1] (per
 // feature over the batch), the same parameter and buffer names.
 class BatchNorm1d : public BatchNorm2d {

@@ -54,9 +54,9 @@ Residual::Residual(int64_t in, int64_t out, Rng& rng) {
 }
 
 Tensor Residual::forward(const Tensor& x) {
-  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
-  h = relu(bn2_->forward(conv2_->forward(h)));
-  h = bn3_->forward(conv3_->forward(h));
+  Tensor h = conv_bn(*conv1_, *bn1_, x, true);
+  h = conv_bn(*conv2_, *bn2_, h, true);
+  h = conv_bn(*conv3_, *bn3_, h, false);
   return relu(add(h, skip_ ? skip_->forward(x) : x));
 }
 

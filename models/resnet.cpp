@@ -21,9 +21,9 @@ Bottleneck::Bottleneck(int64_t in, int64_t width, int stride, bool downsample, R
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor h = relu(bn1_->forward(conv1_->forward(x)));
-  h = relu(bn2_->forward(conv2_->forward(h)));
-  h = bn3_->forward(conv3_->forward(h));
+  Tensor h = conv_bn(*conv1_, *bn1_, x, true);
+  h = conv_bn(*conv2_, *bn2_, h, true);
+  h = conv_bn(*conv3_, *bn3_, h, false);
   return relu(add(h, downsample_ ? downsample_->forward(x) : x));
 }
 
@@ -86,7 +86,7 @@ ResNet::ResNet(const ResNetConfig& cfg, Rng& rng) : cfg_(cfg) {
 
 Tensor ResNet::features(const Tensor& x) {
   FF_CHECK(x.dim() == 4 && x.size(1) == 3, "ResNet: input must be [N, 3, H, W], got ", x.str());
-  Tensor h = max_pool2d(relu(bn1_->forward(conv1_->forward(x))), 3, 2, 1);
+  Tensor h = max_pool2d(conv_bn(*conv1_, *bn1_, x, true), 3, 2, 1);
   for (auto& l : layers_) h = l->forward(h);
   return flatten(adaptive_avg_pool2d_1x1(h), 1);
 }

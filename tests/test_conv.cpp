@@ -194,6 +194,36 @@ TEST(Conv2d, OneDnnPropagatesNonFiniteLikeIm2col) {
   }
 }
 
+// The fused inference op equals conv2d -> batch norm (eval) -> ReLU, in float32 and float64, with
+// and without a convolution bias and the ReLU; it refuses to run where a gradient is recorded.
+TEST(Conv2d, FusedEvalBatchNormEqualsTheThreeOps) {
+  for (DType dt : {DType::F32, DType::F64}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      const bool with_bias = variant & 1, with_relu = variant & 2;
+      Rng rng(21 + variant);
+      Tensor x = uniform(rng, {3, 6, 13, 11}, dt), w = uniform(rng, {10, 6, 3, 3}, dt), b = uniform(rng, {10}, dt);
+      Tensor gamma = uniform(rng, {10}, dt), beta = uniform(rng, {10}, dt), mean = uniform(rng, {10}, dt);
+      Tensor var = Tensor::empty({10}, dt);
+      uniform_(var, 0.2, 2.0, rng);
+      NoGradGuard ng;
+      Tensor rm = mean.clone(), rv = var.clone();
+      Tensor ref = batch_norm2d(conv2d(x, w, with_bias ? b : Tensor(), 2, 1), gamma, beta, rm, rv, false, 0.1, 1e-5);
+      if (with_relu) ref = relu(ref);
+      Tensor fused = conv2d_bn_eval(x, w, with_bias ? b : Tensor(), gamma, beta, mean, var, 1e-5, 2, 1, with_relu);
+      const double tol = dt == DType::F32 ? 2e-5 : 1e-12;
+      expect_close(fused, ref, tol, tol, std::string("conv2d_bn_eval ") + dtype_name(dt) + " variant " + std::to_string(variant));
+    }
+  }
+  Rng rng(3);
+  Tensor x = uniform(rng, {1, 2, 5, 5}), w = uniform(rng, {3, 2, 3, 3}).requires_grad_(true);
+  Tensor g = Tensor::ones({3}), z = Tensor::zeros({3});
+  test::expect_throw_with([&] { conv2d_bn_eval(x, w, Tensor(), g, z, z, g, 1e-5, 1, 1, true); },
+                          {"conv2d_bn_eval", "inference only"});
+  NoGradGuard ng;
+  test::expect_throw_with([&] { conv2d_bn_eval(x, w, Tensor(), Tensor::ones({4}), z, z, g, 1e-5, 1, 1, true); },
+                          {"conv2d_bn_eval", "must be [3]"});
+}
+
 TEST(Conv2d, NoGradPathGivesSameOutput) {
   Rng rng(3);
   Tensor x = uniform(rng, {2, 3, 9, 7}), w = uniform(rng, {4, 3, 3, 3});
