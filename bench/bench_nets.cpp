@@ -58,8 +58,8 @@ void run(benchmark::State& st, const std::string& kind, const std::string& size,
   // FF_BENCH_RSS=1: the resident size after the warm-up and after each timed step, to see where
   // the peak is reached (the allocator's layout settles over the first steps).
   if (std::getenv("FF_BENCH_RSS"))
-    std::fprintf(stderr, "after warm-up: rss %.0f MB above base, peak %.0f, conv scratch %.0f MB\n",
-                 status_mb("VmRSS") - base_mb, status_mb("VmHWM") - base_mb,
+    std::fprintf(stderr, "after warm-up: rss %.0f MB above base, peak %.0f, tensors' peak %.0f MB, conv scratch %.0f MB\n",
+                 status_mb("VmRSS") - base_mb, status_mb("VmHWM") - base_mb, ff::host_peak_bytes() / 1048576.0,
                  ff::cpu::dnnl_conv_stats().largest_scratch_bytes / 1048576.0);
   for (auto _ : st) {
     step();

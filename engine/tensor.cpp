@@ -1,9 +1,14 @@
 // engine/tensor.cpp — Storage, Tensor construction, copies, views and autograd entry points.
 #include "engine/tensor.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -32,11 +37,89 @@ int64_t shape_numel(const Shape& s) {
 
 // ------------------------------------------------------------------ Storage
 namespace {
+
+// The host block cache (tensor.h): blocks of kCachedMin bytes and more are anonymous mappings,
+// kept on free in a list per exact (page-rounded) size and handed out again for that size.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr size_t kCachedMin = SIZE_MAX;  // sanitizers watch malloc's blocks, not our mappings
+#else
+constexpr size_t kCachedMin = size_t{64} << 10;
+#endif
+constexpr size_t kPage = 4096;
+struct HostCache {
+  std::mutex mu;
+  std::unordered_map<size_t, std::vector<void*>> free;
+  int64_t cached = 0, hits = 0, misses = 0;
+  int64_t limit = [] {
+    const char* e = std::getenv("FF_HOST_CACHE_MB");
+    const long long mb = e && *e ? std::atoll(e) : 2048;
+    return static_cast<int64_t>(std::max(0LL, mb)) << 20;
+  }();
+};
+HostCache& host_cache() {
+  static HostCache* c = new HostCache;  // never destroyed: tensors may be freed during exit
+  return *c;
+}
+void* cached_alloc(size_t bytes) {
+  HostCache& c = host_cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.free.find(bytes);
+    if (it != c.free.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      c.cached -= static_cast<int64_t>(bytes);
+      ++c.hits;
+      return p;
+    }
+    ++c.misses;
+  }
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+void cached_free(void* p, size_t bytes) {
+  HostCache& c = host_cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    if (c.cached + static_cast<int64_t>(bytes) <= c.limit) {
+      c.free[bytes].push_back(p);
+      c.cached += static_cast<int64_t>(bytes);
+      return;
+    }
+  }
+  munmap(p, bytes);
+}
+// Size classes of four steps per power of two (at most 25% above the request), in whole pages:
+// blocks of neighbouring sizes (one layer's activation and the next's) serve each other.
+size_t cached_size(size_t n) {
+  size_t top = kPage;
+  while (top < n) top <<= 1;
+  const size_t step = std::max(kPage, top / 8);  // classes top/2 + k * top/8, k = 1..4
+  return (n + step - 1) / step * step;
+}
+
 bool g_poison = false;
 std::atomic<int64_t> g_host_bytes{0};
 std::atomic<int64_t> g_host_peak{0};
 }
 int64_t host_bytes_in_use() { return g_host_bytes.load(); }
+
+bool host_block_is_mapped(size_t nbytes) { return nbytes >= kCachedMin; }
+
+HostCacheStats host_cache_stats() {
+  HostCache& c = host_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  return {c.cached, c.hits, c.misses, c.limit};
+}
+
+void release_host_cache() {
+  HostCache& c = host_cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto& [bytes, blocks] : c.free)
+    for (void* p : blocks) munmap(p, bytes);
+  c.free.clear();
+  c.cached = 0;
+}
 int64_t host_peak_bytes() { return g_host_peak.load(); }
 void reset_host_peak() { g_host_peak = g_host_bytes.load(); }
 void set_poison_allocations(bool on) { g_poison = on; }
@@ -61,8 +144,12 @@ static void tune_host_malloc_once() {
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   if (d.is_cpu()) {
     tune_host_malloc_once();
-    size_t rounded = (n + 63) / 64 * 64;
-    data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    if (n >= kCachedMin) {
+      data = cached_alloc(cached_size(n));
+    } else {
+      size_t rounded = (n + 63) / 64 * 64;
+      data = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+    }
     FF_CHECK(data != nullptr, "out of host memory allocating ", n, " bytes");
     if (g_poison) std::memset(data, 0xFF, n);
     int64_t now = g_host_bytes += static_cast<int64_t>(n);
@@ -86,7 +173,10 @@ Storage::~Storage() {
     } catch (const std::exception&) {
       // A failed wait (the device faulted) cannot be repaired here; never throw from a destructor.
     }
-    std::free(data);
+    if (nbytes >= kCachedMin)
+      cached_free(data, cached_size(nbytes));
+    else
+      std::free(data);
     g_host_bytes -= static_cast<int64_t>(nbytes);
   } else {
 #ifdef FF_HAS_CUDA

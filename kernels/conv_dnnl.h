@@ -10,8 +10,8 @@
 // Layout: our tensors are NCHW. oneDNN's fast direct kernels run on blocked layouts (nChw8c or
 // nChw16c, chosen by the library for the CPU), so each call reorders its inputs into them and its
 // outputs back, as PyTorch does for NCHW tensors. One plan per geometry holds the primitives; the
-// blocked copies exist only during the call, so they add to a step's peak memory only what the
-// largest layer needs at once.
+// blocked copies live in one scratch mapping per direction sized by the largest call, so memory
+// grows with the largest layer, not with the number of layers.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -36,7 +36,7 @@ void dnnl_conv2d_forward(const ConvShape& s, const float* x, const float* w, con
 void dnnl_conv2d_backward(const ConvShape& s, const float* x, const float* w, const float* gy, float* gx,
                           float* gw, float* gb);
 
-// Plans (geometries with primitives) cached now, and the scratch bytes of the largest call so far.
+// Plans (geometries with primitives) cached now, and the scratch bytes held (both directions).
 struct DnnlConvStats {
   int64_t plans = 0;
   int64_t largest_scratch_bytes = 0;

@@ -73,14 +73,16 @@ struct Buffer {
     }
     // The driver pins whole pages and refuses a range that shares a page with one already
     // registered, which two neighbouring heap blocks can. So a block to pin gets pages of its own:
-    // the Storage's block is swapped for a page-aligned one of whole pages (Storage frees its host
-    // block with std::free, which takes aligned_alloc's blocks too).
+    // a small Storage's heap block is swapped for a page-aligned one of whole pages (Storage frees
+    // a small block with std::free, which takes aligned_alloc's blocks too).
     const size_t page = 4096, rounded = (nbytes + page - 1) / page * page;
     storage = std::make_shared<Storage>(rounded, Device::cpu());
-    void* aligned = std::aligned_alloc(page, rounded);
-    FF_CHECK(aligned != nullptr, "Loader: out of host memory allocating ", rounded, " bytes");
-    std::free(storage->data);
-    storage->data = aligned;
+    if (!host_block_is_mapped(rounded)) {  // a mapped block already is whole pages of its own (tensor.h)
+      void* aligned = std::aligned_alloc(page, rounded);
+      FF_CHECK(aligned != nullptr, "Loader: out of host memory allocating ", rounded, " bytes");
+      std::free(storage->data);
+      storage->data = aligned;
+    }
 #ifdef FF_HAS_CUDA
     if (pin) pinned = cudart::host_register(storage->data, rounded);
     storage->pinned = pinned;  // Tensor::copy_from uploads from it asynchronously (Storage::readers)
