@@ -123,6 +123,20 @@ void BM_FaceSample(benchmark::State& st) {
 BENCHMARK(BM_FaceSample)->Args({0, 128})->Args({0, 256})->Args({1, 64})->Args({1, 112})
     ->Unit(benchmark::kMicrosecond)->UseRealTime()->MinTime(2.0);
 
+// The timed loop of the loader benchmarks: one batch per iteration, a new epoch when one ends
+// (the loader's epoch `epoch` already started); images/s from the batch size.
+void time_batches(benchmark::State& st, ff::Loader& loader, int64_t epoch, int64_t batch_size) {
+  ff::Batch batch;
+  for (auto _ : st) {
+    if (!loader.next(&batch)) {
+      loader.start_epoch(++epoch);
+      loader.next(&batch);
+    }
+    benchmark::DoNotOptimize(batch.images.raw());
+  }
+  st.counters["images/s"] = benchmark::Counter(static_cast<double>(batch_size), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_Loader(benchmark::State& st) {
   const ff::FaceSet& fs = faces();
   ff::LandmarkFraming framing;
@@ -138,15 +152,7 @@ void BM_Loader(benchmark::State& st) {
   }, o);
   int64_t epoch = 0;
   loader.start_epoch(epoch);
-  ff::Batch batch;
-  for (auto _ : st) {
-    if (!loader.next(&batch)) {
-      loader.start_epoch(++epoch);
-      loader.next(&batch);
-    }
-    benchmark::DoNotOptimize(batch.images.raw());
-  }
-  st.counters["images/s"] = benchmark::Counter(static_cast<double>(o.batch_size), benchmark::Counter::kIsIterationInvariantRate);
+  time_batches(st, loader, epoch, o.batch_size);
 }
 BENCHMARK(BM_Loader)
     ->Args({256, 2})->Args({128, 2})->Args({256, 0})->Args({128, 0})
@@ -186,14 +192,7 @@ void BM_EmbedLoader(benchmark::State& st) {
     }
   }
   loader.start_epoch(epoch);
-  for (auto _ : st) {
-    if (!loader.next(&batch)) {
-      loader.start_epoch(++epoch);
-      loader.next(&batch);
-    }
-    benchmark::DoNotOptimize(batch.images.raw());
-  }
-  st.counters["images/s"] = benchmark::Counter(static_cast<double>(o.batch_size), benchmark::Counter::kIsIterationInvariantRate);
+  time_batches(st, loader, epoch, o.batch_size);
   st.SetLabel(std::string("workers=") + std::to_string(o.workers) + ";cache=" + (cached ? "1" : "0") +
               ";size=112;batch=64");
 }

@@ -280,7 +280,7 @@ void dnnl_conv2d_backward(const ConvShape& s, const float* x, const float* w, co
   if (!gx && !gw && !gb) return;
   State& st = state();
   std::lock_guard<std::mutex> lock(st.mu);
-  Plan& p = plan_for(st, s, gb != nullptr && gw != nullptr);
+  Plan& p = plan_for(st, s, false);  // the bias gradient is ours (below), never oneDNN's
   if (!p.bwd_ready) make_backward(p);
   static Arena arena;  // one per direction, serialised by st.mu
   memory ddst_d;  // gy in the backward-data layout, reused by backward-weights when it is the same
@@ -295,7 +295,7 @@ void dnnl_conv2d_backward(const ConvShape& s, const float* x, const float* w, co
                                 {DNNL_ARG_SCRATCHPAD, scratchpad(p.bwd_data_pd.scratchpad_desc(), arena)}});
     finish(p.bd_dsrc, p.src_md, dsrc, gx);
   }
-  if (gb && !gw) {  // the bias alone (the engine keeps no input then): sums of gy per channel
+  if (gb) {  // sums of gy per channel in double (conv_cpu.cpp passes none: it sums them itself)
     const int64_t P = s.ho * s.wo;
     for (int64_t o = 0; o < s.cout; ++o) {
       double acc = 0;
@@ -317,7 +317,6 @@ void dnnl_conv2d_backward(const ConvShape& s, const float* x, const float* w, co
         {DNNL_ARG_DIFF_DST, ddst},
         {DNNL_ARG_DIFF_WEIGHTS, dwei},
         {DNNL_ARG_SCRATCHPAD, scratchpad(p.bwd_w_pd.scratchpad_desc(), arena)}};
-    if (gb) args.emplace(DNNL_ARG_DIFF_BIAS, memory(p.bia_md, eng(), gb));
     p.bwd_w.execute(strm(), args);
     finish(p.bw_dwei, p.wei_md, dwei, gw);
   }

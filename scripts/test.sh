@@ -89,9 +89,11 @@ status2=$?
 # oneDNN dispatches on the CPU's instruction set as OpenBLAS does: the same tests with its kernels
 # held one level below this CPU's (DNNL_MAX_CPU_ISA), oneDNN convolutions, 1 thread.
 if grep -qw avx512f /proc/cpuinfo; then dnnl_isa=AVX2; elif grep -qw avx2 /proc/cpuinfo; then dnnl_isa=AVX; else dnnl_isa=SSE41; fi
-if ./build/ff_tests --gtest_list_tests --gtest_filter=Conv2d.OneDnnMatchesIm2colOnPartialGradients >/dev/null 2>&1 &&
-   DNNL_VERBOSE=1 DNNL_MAX_CPU_ISA=$dnnl_isa ./build/ff_tests --gtest_filter=Conv2d.OneDnnMatchesIm2colOnPartialGradients 2>&1 |
-     grep -q "onednn_verbose,info,cpu,isa"; then
+# (Captured, not piped into grep -q: grep quitting early would fail the pipe under pipefail.)
+dnnl_probe=$(DNNL_VERBOSE=1 DNNL_MAX_CPU_ISA=$dnnl_isa ./build/ff_tests \
+  --gtest_filter=Conv2d.OneDnnMatchesIm2colOnPartialGradients 2>&1 || true)
+if grep -q "onednn_verbose,info,cpu,isa" <<< "$dnnl_probe"; then
+  echo "   oneDNN held at: $(grep -m1 'onednn_verbose,info,cpu,isa' <<< "$dnnl_probe" | cut -d, -f4 | sed 's/^isa://')"
   DNNL_MAX_CPU_ISA=$dnnl_isa OMP_NUM_THREADS=1 ./build/ff_tests --gtest_brief=1 --gtest_filter="$PRECISION:-$SLOW" \
     > build/test_output_dnnl_$dnnl_isa.txt 2>&1
   rc3=$?

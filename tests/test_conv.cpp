@@ -131,7 +131,7 @@ TEST(Conv2d, NetworkGeometriesMatchDirectLoopOnEveryBackend) {
 // "not needed" pointers of kernels/conv.h), with and without a bias, and a geometry's plan is made
 // once: calling it again adds no plan.
 TEST(Conv2d, OneDnnMatchesIm2colOnPartialGradients) {
-  if (!cpu::onednn_built()) GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev)";
+  if (!cpu::onednn_built()) GTEST_SKIP() << "needs oneDNN: this build has none (libdnnl-dev)";
   Rng rng(11);
   Tensor x0 = uniform(rng, {4, 10, 17, 12}), w0 = uniform(rng, {18, 10, 3, 3}), b0 = uniform(rng, {18});
   Tensor gy = uniform(rng, {4, 18, 9, 6});
@@ -165,7 +165,7 @@ TEST(Conv2d, OneDnnMatchesIm2colOnPartialGradients) {
 // NaN and infinities: oneDNN gives NaN and infinities in the same places as im2col, in the output
 // and in both gradients (a NaN or inf in x reaches every output whose window holds it).
 TEST(Conv2d, OneDnnPropagatesNonFiniteLikeIm2col) {
-  if (!cpu::onednn_built()) GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev)";
+  if (!cpu::onednn_built()) GTEST_SKIP() << "needs oneDNN: this build has none (libdnnl-dev)";
   const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
   Rng rng(13);
   for (float bad : {nan, inf, -inf}) {
