@@ -9,7 +9,9 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <zlib.h>
 
 namespace ff {
 
@@ -64,6 +66,21 @@ uint16_t float_to_bf16(float f) {
 }
 }  // namespace
 
+std::string data_checksum(const void* data, size_t size) {
+  // zlib's crc32 takes a uInt length: fed in chunks, so any size works.
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const Bytef* p = static_cast<const Bytef*>(data);
+  while (size > 0) {
+    const uInt n = static_cast<uInt>(std::min<size_t>(size, 1u << 30));
+    crc = crc32(crc, p, n);
+    p += n;
+    size -= n;
+  }
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "crc32:%08lx", static_cast<unsigned long>(crc));
+  return buf;
+}
+
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& what) {
   FF_CHECK(bytes.size() >= 8, what, ": not a safetensors file (", bytes.size(), " bytes, need at least 8)");
   uint64_t hlen = 0;
@@ -72,11 +89,24 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
   FF_CHECK(hlen <= bytes.size() - 8, what, ": header length ", hlen, " runs past the end of the file (",
            bytes.size(), " bytes)");
   json header;
+  // JSON itself allows a key twice in an object (nlohmann keeps the last); a header that names a
+  // tensor or a metadata key twice is refused, so no two readers can see different files in it.
+  std::vector<std::set<std::string>> keys;  // the keys seen so far in each open object
+  std::string duplicate;
+  auto no_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    else if (event == json::parse_event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+             duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
   try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen));
+    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(hlen), no_duplicates);
   } catch (const json::exception& e) {
     FF_FAIL(what, ": header is not valid JSON: ", e.what());
   }
+  FF_CHECK(duplicate.empty(), what, ": the header names '", duplicate, "' twice");
   FF_CHECK(header.is_object(), what, ": header is not a JSON object");
   const uint64_t data_size = bytes.size() - 8 - hlen;
   const char* data = bytes.data() + 8 + hlen;
@@ -94,11 +124,13 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
   for (auto it = header.begin(); it != header.end(); ++it) {
     const std::string& name = it.key();
     const json& v = it.value();
+    FF_CHECK(!name.empty(), what, ": a tensor has an empty name");
     if (name == "__metadata__") {
       FF_CHECK(v.is_object(), what, ": __metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
         FF_CHECK(m.value().is_string(), what, ": metadata value '", m.key(), "' is not a string");
-        out.metadata[m.key()] = m.value().get<std::string>();
+        if (m.key() == kChecksumKey) out.checksum = m.value().get<std::string>();
+        else out.metadata[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
@@ -142,6 +174,11 @@ SafeTensors parse_safetensors(const std::string& bytes, const std::string& what)
     pos = e.end;
   }
   FF_CHECK(pos == data_size, what, ": ", data_size - pos, " bytes after the last tensor");
+  if (!out.checksum.empty()) {
+    const std::string got = data_checksum(data, data_size);
+    FF_CHECK(got == out.checksum, what, ": the tensor data does not match the file's checksum (", kChecksumKey, " ",
+             out.checksum, ", computed ", got, "): the file is corrupt; use an intact copy");
+  }
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype);
     if (e.bf16) {
@@ -193,7 +230,11 @@ std::string serialize_safetensors(const std::vector<std::pair<std::string, Tenso
                     {"shape", t.shape()},
                     {"data_offsets", {begin, static_cast<uint64_t>(data.size())}}};
   }
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  json meta = json::object();
+  for (const auto& [k, v] : metadata)
+    if (k != kChecksumKey) meta[k] = v;  // a checksum read from another file is not this file's
+  meta[kChecksumKey] = data_checksum(data.data(), data.size());
+  header["__metadata__"] = meta;
   std::string h = header.dump();
   while ((h.size() + 8) % 8) h.push_back(' ');  // align the data to 8 bytes, as the format allows
   std::string out(8, '\0');

@@ -6,7 +6,13 @@
 // then the raw little-endian tensor bytes; offsets are relative to the end of the header.
 // The reader validates everything before it trusts it (header size, JSON, dtypes, shapes against
 // byte counts, offsets inside the file, no overlaps and no gaps) and throws ff::Error naming the
-// file and the problem. The writer writes a temporary file, fsyncs it and renames it over the
+// file and the problem. A header that names a key twice, or a tensor with an empty name, is refused.
+// The writer stores a CRC-32 of the data section in the metadata (key "ff.data_crc32", value
+// "crc32:xxxxxxxx"); the reader verifies it when present, so a flipped bit in the tensor data is
+// refused instead of loaded ("the tensor data does not match the file's checksum"). Files from other
+// tools have no checksum and are read as before (SafeTensors::checksum is then empty); a flipped
+// bit in the header is caught by the header's own checks or by the checksum no longer matching the
+// offsets it describes. `faceforge check FILE` runs these checks on a file. The writer writes a temporary file, fsyncs it and renames it over the
 // target, so a crash never leaves a half-written file.
 #pragma once
 #include <map>
@@ -18,9 +24,12 @@
 
 namespace ff {
 
+constexpr const char* kChecksumKey = "ff.data_crc32";
+
 struct SafeTensors {
   std::vector<std::pair<std::string, Tensor>> tensors;  // in file order (sorted by offset)
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata;          // without the checksum
+  std::string checksum;  // the file's ff.data_crc32, verified; empty when the file has none
   // The tensor called name; throws naming the file's contents when absent.
   const Tensor& at(const std::string& name) const;
   bool has(const std::string& name) const;
@@ -32,6 +41,8 @@ constexpr uint64_t kMaxSafetensorsHeader = 100ull * 1024 * 1024;
 // F64, I32, I64, U8, and BF16 (converted to float32 on load).
 SafeTensors parse_safetensors(const std::string& bytes, const std::string& what);
 SafeTensors read_safetensors(const std::string& path);
+// "crc32:xxxxxxxx" of `size` bytes (zlib's CRC-32).
+std::string data_checksum(const void* data, size_t size);
 
 // Serialises tensors (any device; copied to the host) with metadata. bf16 = true stores float32
 // tensors as BF16 (round to nearest even).

@@ -103,6 +103,63 @@ TEST(Safetensors, RejectsEveryMalformation) {
   expect_reject(make_file({{"a", t("F32", {1}, 8, 4)}}, 8), "run past");
 }
 
+// JSON allows a key twice (nlohmann keeps the last); a header that does is refused, as is an empty
+// tensor name (which the writer never makes).
+TEST(Safetensors, RejectsDuplicateKeysAndEmptyNames) {
+  const std::string one = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+  auto file = [](const std::string& h, size_t data) {
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+    return out + h + std::string(data, '\0');
+  };
+  EXPECT_NO_THROW(parse_safetensors(file(one + "}", 4), "ok"));
+  expect_reject(file(one + R"(,"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4), "names 'a' twice");
+  expect_reject(file(one + R"(,"__metadata__":{"k":"1","k":"2"}})", 4), "names 'k' twice");
+  expect_reject(file(R"({"":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 4), "empty name");
+  // The same key in two different objects is not a duplicate.
+  EXPECT_NO_THROW(parse_safetensors(file(one + R"(,"__metadata__":{"a":"x"}})", 4), "ok"));
+}
+
+// The writer stores a CRC-32 of the data; a flipped bit anywhere in the data is refused on read,
+// a file without a checksum (another tool's) is read, and the checksum is not part of metadata.
+TEST(Safetensors, ChecksumCatchesAFlippedDataBit) {
+  const std::string good = serialize_safetensors(sample(), {{"k", "v"}});
+  SafeTensors st = parse_safetensors(good, "good");
+  EXPECT_EQ(st.checksum.rfind("crc32:", 0), 0u) << st.checksum;
+  EXPECT_EQ(st.metadata.size(), 1u);
+  EXPECT_EQ(st.metadata.count(kChecksumKey), 0u);
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | static_cast<unsigned char>(good[i]);
+  const size_t data = 8 + hlen;
+  ASSERT_LT(data, good.size());
+  int caught = 0, positions = 0;
+  for (size_t pos = data; pos < good.size(); pos += 3)
+    for (int bit : {0, 7}) {
+      std::string bad = good;
+      bad[pos] = static_cast<char>(bad[pos] ^ (1 << bit));
+      ++positions;
+      try {
+        parse_safetensors(bad, "flipped.safetensors");
+      } catch (const Error& e) {
+        ++caught;
+        EXPECT_NE(std::string(e.what()).find("flipped.safetensors: the tensor data does not match the file's checksum"),
+                  std::string::npos)
+            << e.what();
+      }
+    }
+  EXPECT_EQ(caught, positions);
+  // Without a checksum (as another tool writes the file): read as before, checksum empty.
+  using nlohmann::json;
+  SafeTensors o = parse_safetensors(
+      make_file({{"a", {{"dtype", "F32"}, {"shape", {1}}, {"data_offsets", {0, 4}}}}, {"__metadata__", {{"x", "y"}}}}, 4),
+      "other");
+  EXPECT_TRUE(o.checksum.empty());
+  EXPECT_EQ(o.metadata.at("x"), "y");
+  // A checksum read from one file and passed back as metadata is replaced by the new file's.
+  std::map<std::string, std::string> meta{{kChecksumKey, "crc32:00000000"}};
+  EXPECT_NO_THROW(parse_safetensors(serialize_safetensors({{"a", Tensor::ones({3})}}, meta), "rewritten"));
+}
+
 TEST(Safetensors, MissingFileNamesThePath) {
   try {
     read_safetensors("/nonexistent/dir/x.safetensors");
