@@ -65,11 +65,11 @@ DetectorTrainResult train_detector(const DetectorTrainOptions& o) {
   FF_CHECK(dev.is_cpu() || cuda_available(), "train-detector: --device ", o.device,
            (cuda_compiled() ? ": no CUDA device is present" : ": this build has no CUDA backend"));
 
-  const std::string last_path = o.out + "/last.safetensors";
+  const std::string last_path = o.out + "/last.state.safetensors";  // the checkpoint (train/run.h)
   std::map<std::string, std::string> old_meta;
   if (o.resume) {
     FF_CHECK(std::filesystem::is_regular_file(last_path), "--resume: ", o.out,
-             " holds no checkpoint (last.safetensors)");
+             " holds no checkpoint (last.state.safetensors is missing)");
     old_meta = read_safetensors(last_path).metadata;
   }
   DetectorConfig cfg;

@@ -95,8 +95,8 @@ std::map<std::string, std::string> options_meta(const EmbedTrainOptions& o) {
 }  // namespace
 
 EmbedTrainOptions saved_train_options(const std::string& run_dir) {
-  const std::string path = run_dir + "/last.safetensors";
-  FF_CHECK(std::filesystem::exists(path), "--resume: ", run_dir, " holds no checkpoint (last.safetensors)");
+  const std::string path = run_dir + "/last.state.safetensors";  // the checkpoint (train/run.h)
+  FF_CHECK(std::filesystem::exists(path), "--resume: ", run_dir, " holds no checkpoint (last.state.safetensors is missing)");
   SafeTensors st = read_safetensors(path);
   auto get = [&](const std::string& k) {
     auto it = st.metadata.find("train." + k);
@@ -248,7 +248,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
   extra["train.holdout_identities"] = join_ints(split.holdout_identities);
   Trainee trainee{model, opt, sched.get(), nullptr, model_metadata("embedding", cfg.str(), &model.head(), extra)};
   if (o.resume) {
-    SafeTensors w = read_safetensors(run.path("last.safetensors"));
+    SafeTensors w = read_safetensors(run.path("last.state.safetensors"));
     FF_CHECK(w.metadata.count("train.identities") && w.metadata.at("train.identities") == extra["train.identities"] &&
                  w.metadata.at("train.holdout_identities") == extra["train.holdout_identities"],
              "--resume: the identities of ", o.data, " do not match those the run in ", o.out,

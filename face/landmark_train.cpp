@@ -50,11 +50,11 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
 
   // Everything that can be refused is checked before the run folder is created, so a mistyped
   // command leaves nothing behind.
-  const std::string last_path = o.out + "/last.safetensors";
+  const std::string last_path = o.out + "/last.state.safetensors";  // the checkpoint (train/run.h)
   std::map<std::string, std::string> old_meta;
   if (o.resume) {
     FF_CHECK(std::filesystem::is_regular_file(last_path), "--resume: ", o.out,
-             " holds no checkpoint (last.safetensors)");
+             " holds no checkpoint (last.state.safetensors is missing)");
     old_meta = read_safetensors(last_path).metadata;
   }
 

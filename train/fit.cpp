@@ -82,7 +82,9 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
       }
       ++pending_steps;
       pending_images += static_cast<double>(b.size());
-      const bool saves = o.save_every > 0 && step % o.save_every == 0;
+      // Not on an epoch's last batch: the epoch's end checkpoints right after its rows (val.csv,
+      // epochs.csv), and a checkpoint at that step before them would make a resume write them twice.
+      const bool saves = o.save_every > 0 && step % o.save_every == 0 && st.batch_in_epoch + 1 < per_epoch;
       const bool stops = o.stop_after_steps >= 0 && step >= o.stop_after_steps;
       const bool logs = step % log_every == 0 || st.batch_in_epoch + 1 == per_epoch || saves || stops;
       t.optimizer.zero_grad();
@@ -99,7 +101,9 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
                  pending_steps > 1 ? " (the mean of steps " + std::to_string(step - pending_steps + 1) + " to " +
                                          std::to_string(step) + ", read once per logging interval)"
                                    : std::string(),
-                 "; stopping (the last checkpoint, from an earlier step, is intact). On CUDA a class label "
+                 run.has_checkpoint() ? "; stopping (the last checkpoint, from an earlier step, is intact)."
+                                      : "; stopping (no checkpoint has been written yet).",
+                 " On CUDA a class label "
                  "outside the classifier's range also gives NaN: FF_CHECK_DEVICE_LABELS=1 checks every op's labels");
         st.scalars["epoch_loss_sum"] += sum;
         const double secs = since(t_interval);
@@ -145,7 +149,8 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
     e.seconds = since(t_epoch);
     e.metric = m.value;
     FF_CHECK(std::isfinite(m.value), name, ": the validation metric is ", m.value, " after epoch ", epoch + 1,
-             "; stopping (the last checkpoint, from an earlier epoch, is intact)");
+             run.has_checkpoint() ? "; stopping (the last checkpoint, from an earlier step, is intact)"
+                                  : "; stopping (no checkpoint has been written yet)");
     e.improved = !st.has_best || (m.higher_is_better ? m.value > st.best_metric : m.value < st.best_metric);
     if (t.schedule) t.schedule->step();
     if (t.plateau) t.plateau->step(m.higher_is_better ? -m.value : m.value);
@@ -156,9 +161,11 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
       st.best_metric = m.value;
       st.has_best = true;
     }
+    // The epoch's rows and reports, then best, then the checkpoint: whatever a kill interrupts is
+    // newer than the checkpoint, and the resumed run writes it again (train/run.h).
     if (hooks.on_epoch_end) hooks.on_epoch_end(e);
-    save("last");
     if (e.improved) save("best");
+    save("last");
     images += epoch_images;
     r.train_seconds += epoch_seconds;
     r.validation_seconds += e.validation_seconds;
