@@ -105,6 +105,16 @@ else
 fi
 set -e
 
+# Crash consistency (issue 13, docs/reliability.md): training runs killed (SIGKILL) at chosen
+# system calls, inside each checkpoint write among them, and runs whose disk fills up; each must
+# resume to the bytes of an uninterrupted run, or refuse naming what is missing.
+set +e
+crash_status=0
+python3 tests/crash/crash_consistency.py --faceforge build/faceforge --shim build/libff_faultshim.so \
+  > build/crash_output.txt 2>&1 || crash_status=1
+grep -E "^==|FAIL" build/crash_output.txt | head -40
+set -e
+
 # The handwritten CUDA kernels, on the CPU emulation of the CUDA execution model (cudaemu/,
 # docs/cuda-emulation.md): the same tests, with a cuda device whose kernels run as fibers on the
 # host. cuDNN and cuBLAS are CPU stand-ins there: tests of nothing but a library call skip ("needs
@@ -185,4 +195,4 @@ else
   emu_status=1
 fi
 set -e
-[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ]
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ]
