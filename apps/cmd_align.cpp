@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "engine/safetensors.h"
+#include "train/run.h"
 #include "apps/commands.h"
 #include "apps/detector_flags.h"
 #include "engine/error.h"
@@ -54,8 +57,7 @@ ff::app::Command reg("align", "Align faces: landmarks (hourglass) -> similarity 
     std::vector<ff::AlignedFace> faces = ff::align_faces(lm, photos, names, where, o->size);
     std::filesystem::create_directories(o->out);
     const std::string csv_path = o->out + "/landmarks.csv";
-    std::ofstream csv(csv_path);
-    FF_CHECK(csv.good(), "align: cannot write ", csv_path);
+    std::ostringstream csv;  // written atomically once every face is saved
     csv << "file,box_x,box_y,box_w,box_h,score,faces_found,left_eye_x,left_eye_y,right_eye_x,right_eye_y,nose_x,nose_y,"
            "left_mouth_x,left_mouth_y,right_mouth_x,right_mouth_y\n";
     for (size_t i = 0; i < faces.size(); ++i) {
@@ -66,7 +68,7 @@ ff::app::Command reg("align", "Align faces: landmarks (hourglass) -> similarity 
       for (size_t j = 0; j < i; ++j)
         if (std::filesystem::path(faces[j].name).stem() == stem) out_png = o->out + "/" + stem + "_" + std::to_string(i) + ".png";
       ff::save_png(f.aligned, out_png);
-      csv << f.name;
+      csv << ff::csv_field(f.name);
       csv << "," << f.box.x << "," << f.box.y << "," << f.box.width << "," << f.box.height << ","
           << (f.where.box_given ? std::string() : std::to_string(f.where.score)) << ","
           << (f.where.box_given ? std::string() : std::to_string(f.where.found));
@@ -74,6 +76,7 @@ ff::app::Command reg("align", "Align faces: landmarks (hourglass) -> similarity 
       csv << "\n";
       std::printf("%s -> %s (%s)\n", o->images[i].c_str(), out_png.c_str(), ff::describe_location(f.where).c_str());
     }
+    ff::write_file_atomic(csv_path, csv.str(), "align");
     std::printf("landmarks: %s\n", csv_path.c_str());
     return 0;
   };

@@ -58,7 +58,7 @@ void prepare_out(const std::string& out) {
       fs::remove_all(out + "/" + sub);
   }
   fs::create_directories(out);
-  std::ofstream(marker) << "A folder written by `faceforge demo`; running the demo again replaces its contents.\n";
+  write_file_atomic(marker, "A folder written by `faceforge demo`; running the demo again replaces its contents.\n", "demo");
 }
 
 void stage(int i, int n, const std::string& what) {

@@ -11,6 +11,8 @@
 #include <optional>
 #include <sstream>
 
+#include "engine/safetensors.h"
+#include "train/run.h"
 #include "engine/autograd.h"
 #include "layers/heads.h"
 #include "models/factory.h"
@@ -351,8 +353,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
 
   if (!o.out.empty()) {
     std::filesystem::create_directories(o.out);
-    std::ofstream m(o.out + "/metrics.csv");
-    FF_CHECK(m.good(), "eval-embed: cannot write ", o.out, "/metrics.csv");
+    std::ostringstream m;  // metrics.csv and roc.csv are written atomically at the end
     m << "metric,value\n";
     char b[64];
     auto put = [&](const char* k, double v) {
@@ -385,15 +386,16 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
       put("acc10_mean", r.acc10_mean);
       put("acc10_std", r.acc10_std);
       put("acc_at_0.6", r.acc_at_06);
-      std::ofstream roc(o.out + "/roc.csv");
-      FF_CHECK(roc.good(), "eval-embed: cannot write ", o.out, "/roc.csv");
+      std::ostringstream roc;
       roc << "far,tar,threshold\n";
       for (const RocPoint& p : vm.roc) {
         std::snprintf(b, sizeof b, "%.9g,%.9g,%.9g\n", p.far, p.tar, p.threshold);
         roc << b;
       }
+      write_file_atomic(o.out + "/roc.csv", roc.str(), "eval-embed");
       write_roc_chart(o.out + "/roc.svg", vm.roc, r.auc);
     }
+    write_file_atomic(o.out + "/metrics.csv", m.str(), "eval-embed");
   }
   return r;
 }

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "engine/safetensors.h"
+#include "train/run.h"
 #include "models/factory.h"
 #include "data/celeba.h"
 #include "face/landmarks.h"
@@ -60,41 +63,42 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(o.out, ec);
   FF_CHECK(!ec, "eval-landmarks: cannot create ", o.out, " (", ec.message(), ")");
-  auto open = [&](const std::string& name) {
-    std::string path = o.out + "/" + name;
-    std::ofstream f(path);
-    FF_CHECK(f.good(), "eval-landmarks: cannot write ", path);
+  // Each file is built in memory and written atomically (engine/safetensors.h): never half a table.
+  auto save = [&](const std::string& name, const std::ostringstream& text) {
+    const std::string path = o.out + "/" + name;
+    write_file_atomic(path, text.str(), "eval-landmarks");
     r.written.push_back(path);
-    return f;
   };
   char buf[256];
   {
-    std::ofstream f = open("summary.csv");
+    std::ostringstream f;
     f << "metric,value\n";
-    f << "model," << o.model << "\ndata," << o.data << "\npartition," << o.partition << "\n";
+    f << "model," << csv_field(o.model) << "\ndata," << csv_field(o.data) << "\npartition," << o.partition << "\n";
     f << "images," << r.metrics.n_images << "\ndecode," << decode_name(r.decode) << "\n";
     std::snprintf(buf, sizeof buf, "nme,%.9g\nfailure_rate_0.1,%.9g\nauc_0.1,%.9g\n", r.metrics.mean_nme,
                   r.metrics.failure_rate, r.metrics.auc);
     f << buf;
+    save("summary.csv", f);
   }
   {
-    std::ofstream f = open("points.csv");
+    std::ostringstream f;
     f << "point,name,nme,error_px\n";
     for (int k = 0; k < 5; ++k) {
       std::snprintf(buf, sizeof buf, "%d,%s,%.9g,%.9g\n", k, landmark_name(k), r.metrics.point_nme[k],
                     r.metrics.point_error[k]);
       f << buf;
     }
+    save("points.csv", f);
   }
   {
-    std::ofstream f = open("images.csv");
+    std::ostringstream f;
     f << "file,nme";
     for (const char* w : {"pred", "true"})
       for (int k = 0; k < 5; ++k) f << "," << w << k << "_x," << w << k << "_y";
     f << "\n";
     for (size_t i = 0; i < idx.size(); ++i) {
       std::snprintf(buf, sizeof buf, "%.9g", r.metrics.nme[i]);
-      f << r.files[i] << "," << buf;
+      f << csv_field(r.files[i]) << "," << buf;
       for (const Landmarks5* pts : {&r.predictions[i], &r.truth[i]})
         for (const Point2& q : *pts) {
           std::snprintf(buf, sizeof buf, ",%.7g,%.7g", q.x, q.y);
@@ -102,6 +106,7 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
         }
       f << "\n";
     }
+    save("images.csv", f);
   }
   Curve ced = ced_curve(r.metrics.nme, 0.10);
   const std::string ced_chart = o.out + "/ced.svg";
