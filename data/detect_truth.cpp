@@ -5,8 +5,7 @@
 #include <filesystem>
 #include <unordered_map>
 
-#include <stb_image.h>  // the implementation is compiled in data/image.cpp
-
+#include "data/image.h"
 #include "engine/error.h"
 
 namespace ff {
@@ -20,11 +19,9 @@ std::string detection_photo_dir(const std::string& dir) {
 
 void read_image_size(const std::string& path, int& width, int& height) {
   if (!fs::is_regular_file(path)) FF_FAIL("read_image_size: no such image: ", path);
-  int w = 0, h = 0, c = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &c) || w <= 0 || h <= 0)
-    FF_FAIL("read_image_size: ", path, ": not an image stb_image can read (", stbi_failure_reason(), ")");
-  width = w;
-  height = h;
+  const ImageSize s = image_size(path);  // the header only; JPEG or PNG, size bounded
+  width = s.width;
+  height = s.height;
 }
 
 DetectionsFile load_detection_ground_truth(const std::string& dir) {
