@@ -126,7 +126,7 @@ EmbedTrainOptions saved_train_options(const std::string& run_dir) {
 
 std::shared_ptr<const DecodedPhoto> aligned_photo(const FaceRecord& r, int64_t size, double zoom, PhotoCache* cache,
                                                   Landmarks5* landmarks) {
-  const int denom = frame_denominator(alignment_matrix(*r.landmarks, size, false), zoom);
+  const int denom = frame_denominator(alignment_matrix(*r.landmarks, size, false, r.path), zoom);
   std::shared_ptr<const DecodedPhoto> p;
   if (cache) {
     p = cache->get(r.path, denom);

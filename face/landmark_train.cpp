@@ -133,7 +133,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   bool cache_reported = false;
   Loader train_loader(static_cast<int64_t>(train_idx.size()), [&](int64_t i, Rng& rng) {
     const FaceRecord& f = data.faces[train_idx[i]];
-    const int denom = frame_denominator(face_crop_matrix(*f.box, framing), augment.max_scale);
+    const int denom = frame_denominator(face_crop_matrix(*f.box, framing, f.path), augment.max_scale);
     std::shared_ptr<const DecodedPhoto> photo = cache.get(f.path, denom);
     if (photo->denom == 1) return make_landmark_sample(photo->image, f, framing, &augment, rng);
     FaceRecord scaled = f;  // the box and landmarks in the decoded photo's pixels

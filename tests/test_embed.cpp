@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -147,6 +148,23 @@ TEST(EmbedAlign, RejectsNonFiniteLandmarks) {
   auto lm = photo_landmarks(64, 1, 0, 0, 0);
   lm[1].y = std::nan("");
   EXPECT_THROW(alignment_matrix(lm, 64, false), Error);
+  // Where the photo is known, the error names it (before the photo is read).
+  FaceRecord r;
+  r.file = "000009.jpg";
+  r.path = "/data/img_celeba/000009.jpg";
+  r.landmarks = lm;
+  Landmarks5 out;
+  for (auto call : {std::function<void()>([&] { alignment_matrix(lm, 64, true, r.path); }),
+                    std::function<void()>([&] { aligned_photo(r, 64, 1.0, nullptr, &out); })}) {
+    try {
+      call();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("alignment of /data/img_celeba/000009.jpg: a landmark coordinate is not finite"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 // ---------------------------------------------------------------- splits

@@ -259,7 +259,28 @@ TEST(LandmarkSample, BadInputThrows) {
   Rng rng;
   FaceRecord empty_box = m.face;
   empty_box.box->width = 0;
-  EXPECT_THROW(make_landmark_sample(m.photo, empty_box, fr, nullptr, rng), Error);
+  empty_box.path = "/data/img_celeba/000007.jpg";
+  try {  // the error names the photo
+    make_landmark_sample(m.photo, empty_box, fr, nullptr, rng);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("face crop of /data/img_celeba/000007.jpg: the box"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("has no area"), std::string::npos) << e.what();
+  }
+  // mean_nme names a face whose two eyes coincide (its error would be divided by zero).
+  FaceSet one;
+  one.faces.push_back(m.face);
+  one.faces[0].path = "/data/img_celeba/000008.jpg";
+  (*one.faces[0].landmarks)[kRightEye] = (*one.faces[0].landmarks)[kLeftEye];
+  try {
+    mean_nme({*m.face.landmarks}, one, {0});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mean_nme: /data/img_celeba/000008.jpg: its two eye landmarks coincide"),
+              std::string::npos)
+        << e.what();
+  }
   FaceRecord no_box = m.face;
   no_box.box.reset();
   EXPECT_THROW(make_landmark_sample(m.photo, no_box, fr, nullptr, rng), Error);
