@@ -374,7 +374,8 @@ std::string ImageFolder::path_of(const std::string& name, const std::string& lis
     leaves = ec || rel.empty() || *rel.begin() == "..";
   }
   if (leaves)
-    FF_FAIL("load_faces: ", list, ":", line, ": image name ", quoted(name), " leaves the image folder ", dir,
+    FF_FAIL(list, line ? ":" + std::to_string(line) : std::string(), ": image name ", quoted(name),
+            " leaves the image folder ", dir,
             " (names must be relative, without '..', and not resolve outside it through a symlink)");
   return join_path(dir, name);
 }

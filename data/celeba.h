@@ -133,7 +133,7 @@ FaceSet load_faces(const std::string& dir, FaceFilter keep = FaceFilter::All, co
 // Where the images of a list file live. path_of refuses, naming list:line, an image name that is
 // absolute, has a `..` component, or resolves outside the folder (weakly_canonical of the joined
 // path must lie under the folder's canonical path: the folder itself may be a symlink, a file in
-// it may not point elsewhere).
+// it may not point elsewhere). line 0: the list has no line numbers (faces.json).
 struct ImageFolder {
   explicit ImageFolder(const std::string& dir);
   std::string path_of(const std::string& name, const std::string& list, size_t line) const;

@@ -37,14 +37,14 @@ DetectionsFile load_detection_ground_truth(const std::string& dir) {
     if (!fs::is_regular_file(boxes))
       FF_FAIL("detection ground truth: ", dir, " has neither faces.json nor list_bbox_celeba.txt");
     truth.detector = "ground truth (" + boxes + ")";
-    const std::string photos = detection_photo_dir(dir);
+    const ImageFolder photos(detection_photo_dir(dir));  // names may not leave it
     std::unordered_map<std::string, size_t> index;
     for (const BoxRow& r : read_boxes(boxes)) {
       if (!index.emplace(r.file, truth.photos.size()).second)
         FF_FAIL("detection ground truth: ", boxes, ": ", r.file, " is listed twice");
       PhotoDetections p;
       p.file = r.file;
-      read_image_size(photos + "/" + r.file, p.width, p.height);
+      read_image_size(photos.path_of(r.file, boxes, r.line), p.width, p.height);
       FaceDetection f;
       f.box = r.box;
       f.score = 1.0;

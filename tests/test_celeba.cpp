@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "data/celeba.h"
+#include "data/detect_sample.h"
+#include "data/detect_truth.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -355,6 +357,23 @@ TEST(CelebA, ImageNamesMustStayInTheImageFolder) {
   fs::rename(other.path / "img_celeba", other.path / "real_images");
   fs::create_symlink(other.path / "real_images", other.path / "img_celeba");
   EXPECT_EQ(load_faces(other.path.string()).size(), 3u);
+}
+
+// The detector's readers of the same folders apply the same rule.
+TEST(CelebA, DetectorListsMustStayInTheImageFolder) {
+  TempDir d;
+  write_small_dataset(d);
+  save_jpeg(Image(8, 8, 3), d.file("outside.jpg"));
+  const std::string bb = d.write("list_bbox_celeba.txt", "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n"
+                                                         "../outside.jpg 0 0 5 5\n");
+  fs::remove(d.path / "list_landmarks_celeba.txt");
+  const std::string dir = d.file("img_celeba");
+  expect_error([&] { load_detection_ground_truth(d.path.string()); },
+               {bb + ":4: image name '../outside.jpg' leaves the image folder " + dir});
+  expect_error([&] { load_detect_source(d.path.string()); }, {bb + ":4", "leaves the image folder " + dir});
+  d.write("list_bbox_celeba.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n");
+  EXPECT_EQ(load_detection_ground_truth(d.path.string()).photos.at(0).width, 20);
+  EXPECT_EQ(load_detect_source(d.path.string()).photos.at(0).path, dir + "/000001.jpg");
 }
 
 TEST(CelebA, FacesOutsideTheirPhotoAreSkippedAndCounted) {
