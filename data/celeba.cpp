@@ -228,8 +228,8 @@ std::vector<BoxRow> read_boxes(const std::string& path) {
     float v[4];
     read_numbers(*l, 1, 4, v, path, who);
     if (!(v[2] > 0) || !(v[3] > 0))
-      FF_FAIL(who, ": ", where(path, *l), ": the box has no area (width and height must be positive): ",
-              quoted(l->text));
+      FF_FAIL(who, ": ", where(path, *l),
+              ": the box has no area (width and height must be positive): ", quoted(l->text));
     out.push_back({l->fields[0], FaceBox{v[0], v[1], v[2], v[3]}, l->number});
   }
   return out;
@@ -533,8 +533,8 @@ FaceSkips drop_faces_outside_photos(FaceSet& ds) {
       continue;
     }
     const bool points = why[i] == kPointsOutside;
-    out.skipped.push_back({points ? ds.landmark_file : ds.box_file, points ? f.landmark_line : f.box_line, f.file,
-                           why[i]});
+    out.skipped.push_back(
+        {points ? ds.landmark_file : ds.box_file, points ? f.landmark_line : f.box_line, f.file, why[i]});
   }
   ds.faces = std::move(kept);
   if (!out.skipped.empty()) ds.relabel();

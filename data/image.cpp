@@ -27,7 +27,7 @@
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG  // JPEG goes through libjpeg-turbo; every other stb format is refused unread
+#define STBI_ONLY_PNG              // JPEG goes through libjpeg-turbo; every other stb format is refused unread
 #define STBI_MAX_DIMENSIONS 65535  // ours are tighter (kMaxImageSide); this is stb's own backstop
 #define STBI_FAILURE_USERMSG  // "Corrupt JPEG" rather than "bad huffman code"-style shorthand
 #include <stb_image.h>
@@ -73,7 +73,8 @@ std::string jpeg_structure_problem(const uint8_t* b, size_t n) {
         size_t codes = 0;
         for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
         if (codes > 256)
-          return "corrupt JPEG (a Huffman table (DHT) declares " + std::to_string(codes) + " codes, at most 256 allowed)";
+          return "corrupt JPEG (a Huffman table (DHT) declares " + std::to_string(codes) +
+                 " codes, at most 256 allowed)";
         if (t + 17 + codes > end) return "corrupt JPEG (a Huffman table (DHT) has more codes than its segment holds)";
         t += 17 + codes;
       }
@@ -116,13 +117,20 @@ bool is_png_data(const uint8_t* b, size_t n) { return n >= 8 && std::memcmp(b, "
 [[noreturn]] void refuse_format(const char* who, const std::string& name, const uint8_t* b, size_t n) {
   auto starts = [&](const char* sig, size_t k) { return n >= k && std::memcmp(b, sig, k) == 0; };
   std::string what;
-  if (starts("BM", 2)) what = "a BMP file";
-  else if (starts("GIF87a", 6) || starts("GIF89a", 6)) what = "a GIF file";
-  else if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') what = "a PNM/PGM/PPM file";
-  else if (starts("8BPS", 4)) what = "a PSD file";
-  else if (starts("#?RADIANCE", 10) || starts("#?RGBE", 6)) what = "an HDR file";
-  else if (starts("II*\0", 4) || starts("MM\0*", 4)) what = "a TIFF file";
-  else if (n >= 12 && starts("RIFF", 4) && std::memcmp(b + 8, "WEBP", 4) == 0) what = "a WebP file";
+  if (starts("BM", 2))
+    what = "a BMP file";
+  else if (starts("GIF87a", 6) || starts("GIF89a", 6))
+    what = "a GIF file";
+  else if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7')
+    what = "a PNM/PGM/PPM file";
+  else if (starts("8BPS", 4))
+    what = "a PSD file";
+  else if (starts("#?RADIANCE", 10) || starts("#?RGBE", 6))
+    what = "an HDR file";
+  else if (starts("II*\0", 4) || starts("MM\0*", 4))
+    what = "a TIFF file";
+  else if (n >= 12 && starts("RIFF", 4) && std::memcmp(b + 8, "WEBP", 4) == 0)
+    what = "a WebP file";
   else {
     what = "not a JPEG or PNG file (it starts with";
     char hex[8];
@@ -146,8 +154,8 @@ void check_declared_size(const char* who, const std::string& name, const char* f
 
 // A PNG's IHDR (the first chunk: width, height, bit depth, colour type, ...), size checked.
 ImageSize png_ihdr(const char* who, const std::string& name, const uint8_t* b, size_t n) {
-  FF_CHECK(n >= 33 && std::memcmp(b + 12, "IHDR", 4) == 0 && b[8] == 0 && b[9] == 0 && b[10] == 0 && b[11] == 13,
-           who, ": ", name, ": corrupt PNG (the first chunk is not a 13-byte IHDR)");
+  FF_CHECK(n >= 33 && std::memcmp(b + 12, "IHDR", 4) == 0 && b[8] == 0 && b[9] == 0 && b[10] == 0 && b[11] == 13, who,
+           ": ", name, ": corrupt PNG (the first chunk is not a 13-byte IHDR)");
   auto u32 = [&](size_t i) {
     return (int64_t{b[i]} << 24) | (int64_t{b[i + 1]} << 16) | (int64_t{b[i + 2]} << 8) | int64_t{b[i + 3]};
   };
@@ -170,8 +178,7 @@ ImageSize jpeg_frame_size(std::istream& f, const std::string& path) {
     int m = get();
     while (m == 0xFF) m = get();
     if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length
-    if (m == 0xD9 || m == 0xDA)
-      FF_FAIL("image_size: ", path, ": corrupt JPEG (no frame header before the image data)");
+    if (m == 0xD9 || m == 0xDA) FF_FAIL("image_size: ", path, ": corrupt JPEG (no frame header before the image data)");
     const int hi = get(), lo = get(), len = (hi << 8) | lo;
     if (len < 2) FF_FAIL("image_size: ", path, ": corrupt JPEG (segment length ", len, ")");
     if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOF0..SOF15

@@ -1,5 +1,6 @@
 // data/image.h — an 8-bit image in memory, PNG/JPEG decoding (libjpeg-turbo for JPEG, stb_image
-// for PNG; no other format is read) and encoding (stb_image_write), and conversions to and from tensors. Drawing on images: report/draw.h.
+// for PNG; no other format is read) and encoding (stb_image_write), and conversions to and from tensors. Drawing on
+// images: report/draw.h.
 //
 // Pixels are uint8, rows top to bottom, interleaved channels (HWC); 1 channel (gray) or 3 (RGB).
 // Pixel coordinates follow CelebA and OpenCV: pixel (x, y) has its centre at (x, y), so an image

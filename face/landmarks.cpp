@@ -45,8 +45,8 @@ Tensor heatmap_loss(const std::vector<Tensor>& outputs, const Tensor& target, do
 }
 
 Affine2 face_crop_matrix(const FaceBox& box, const LandmarkFraming& framing, const std::string& image) {
-  FF_CHECK(box.width > 0 && box.height > 0, "face crop", image.empty() ? "" : " of ", image, ": the box (", box.x, ", ", box.y, ", ", box.width, " x ",
-           box.height, ") has no area");
+  FF_CHECK(box.width > 0 && box.height > 0, "face crop", image.empty() ? "" : " of ", image, ": the box (", box.x, ", ",
+           box.y, ", ", box.width, " x ", box.height, ") has no area");
   FF_CHECK(framing.input_size > 0 && framing.crop_scale > 0, "face crop: bad framing (input ", framing.input_size,
            ", crop scale ", framing.crop_scale, ")");
   const double S = static_cast<double>(framing.input_size);
@@ -62,8 +62,9 @@ Sample make_landmark_sample(const Image& photo, const FaceRecord& face, const La
   FF_CHECK(photo.channels == 3 && !photo.empty(), "landmark sample ", face.file, ": expected an RGB image, got ",
            photo.str());
   const int64_t S = framing.input_size;
-  FaceSample f = warp_face_sample(photo, face_crop_matrix(*face.box, framing, face.path.empty() ? face.file : face.path),
-                                  face.landmarks ? &*face.landmarks : nullptr, S, augment, rng);
+  FaceSample f =
+      warp_face_sample(photo, face_crop_matrix(*face.box, framing, face.path.empty() ? face.file : face.path),
+                       face.landmarks ? &*face.landmarks : nullptr, S, augment, rng);
   Sample s;
   s.image = f.image;
   if (f.points) {

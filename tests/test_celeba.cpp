@@ -193,9 +193,12 @@ TEST(CelebA, MalformedFilesNameFileAndLine) {
   expect_error([&] { read_landmarks(p); }, {p + ":3", "field 3", "not a number (finite as a 32-bit float)", "'1e39'"});
   p = d.write("bb11.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg -1e39 2 3 4\n");
   expect_error([&] { read_boxes(p); }, {p + ":3", "field 2", "'-1e39'"});
-  EXPECT_FLOAT_EQ(read_landmarks(d.write("lm6.txt", std::string("1\n") + kLandmarkHeader +
-                                                        "000001.jpg 1 3e38 3 4 5 6 7 8 9 10\n"))[0].points[0].y,
-                  3e38f) << "the largest floats are still read";
+  EXPECT_FLOAT_EQ(read_landmarks(d.write(
+                      "lm6.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg 1 3e38 3 4 5 6 7 8 9 10\n"))[0]
+                      .points[0]
+                      .y,
+                  3e38f)
+      << "the largest floats are still read";
   p = d.write("lm4.txt", std::string("3\n") + kLandmarkHeader + "000001.jpg 1 2 3 4 5 6 7 8 9 10\n");
   expect_error([&] { read_landmarks(p); }, {p, "line 1 says 3 rows", "has 1"});
   // missing file
@@ -364,8 +367,9 @@ TEST(CelebA, DetectorListsMustStayInTheImageFolder) {
   TempDir d;
   write_small_dataset(d);
   save_jpeg(Image(8, 8, 3), d.file("outside.jpg"));
-  const std::string bb = d.write("list_bbox_celeba.txt", "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n"
-                                                         "../outside.jpg 0 0 5 5\n");
+  const std::string bb = d.write("list_bbox_celeba.txt",
+                                 "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n"
+                                 "../outside.jpg 0 0 5 5\n");
   fs::remove(d.path / "list_landmarks_celeba.txt");
   const std::string dir = d.file("img_celeba");
   expect_error([&] { load_detection_ground_truth(d.path.string()); },
@@ -378,7 +382,7 @@ TEST(CelebA, DetectorListsMustStayInTheImageFolder) {
 
 TEST(CelebA, FacesOutsideTheirPhotoAreSkippedAndCounted) {
   TempDir d;
-  write_small_dataset(d);  // 20 x 16 photos
+  write_small_dataset(d);                      // 20 x 16 photos
   FaceSet fine = load_faces(d.path.string());  // the small dataset fits its photos: kept whole
   const FaceSet before = fine;
   EXPECT_TRUE(drop_faces_outside_photos(fine).skipped.empty());
@@ -387,8 +391,9 @@ TEST(CelebA, FacesOutsideTheirPhotoAreSkippedAndCounted) {
   EXPECT_EQ(drop_faces_outside_photos(fine).summary(), "");
 
   // 000001.jpg: a landmark at (5000, -4000); 000003.jpg: its box far outside the photo.
-  d.write("list_bbox_celeba.txt", "3\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n000002.jpg 0 0 5 5\n"
-                                  "000003.jpg 100000 100000 4 4\n");
+  d.write("list_bbox_celeba.txt",
+          "3\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n000002.jpg 0 0 5 5\n"
+          "000003.jpg 100000 100000 4 4\n");
   d.write("list_landmarks_celeba.txt", std::string("2\n") + kLandmarkHeader +
                                            "000001.jpg 5 6 12 6 9 9 6 12 5000 -4000\n"
                                            "000003.jpg 4.5 5 13 5.25 9 8 5 11 13 11\n");
@@ -417,9 +422,11 @@ TEST(CelebA, FacesOutsideTheirPhotoAreSkippedAndCounted) {
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()), skips.csv());
 
   // A box that overhangs the photo (as CelebA's own do, by up to a fifth) is kept; one mostly outside is not.
-  d.write("list_bbox_celeba.txt", "3\nimage_id x_1 y_1 width height\n000001.jpg -3 2 10 12\n000002.jpg 15 11 10 10\n"
-                                  "000003.jpg 3 3 4 4\n");
-  d.write("list_landmarks_celeba.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg -0.5 -0.5 19.5 15.5 9 9 6 12 12 12\n");
+  d.write("list_bbox_celeba.txt",
+          "3\nimage_id x_1 y_1 width height\n000001.jpg -3 2 10 12\n000002.jpg 15 11 10 10\n"
+          "000003.jpg 3 3 4 4\n");
+  d.write("list_landmarks_celeba.txt",
+          std::string("1\n") + kLandmarkHeader + "000001.jpg -0.5 -0.5 19.5 15.5 9 9 6 12 12 12\n");
   FaceSet edge = load_faces(d.path.string());
   const FaceSkips e = drop_faces_outside_photos(edge);
   ASSERT_EQ(e.skipped.size(), 1u) << e.summary();

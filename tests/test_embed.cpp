@@ -160,8 +160,9 @@ TEST(EmbedAlign, RejectsNonFiniteLandmarks) {
       call();
       ADD_FAILURE() << "no error";
     } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("alignment of /data/img_celeba/000009.jpg: a landmark coordinate is not finite"),
-                std::string::npos)
+      EXPECT_NE(
+          std::string(e.what()).find("alignment of /data/img_celeba/000009.jpg: a landmark coordinate is not finite"),
+          std::string::npos)
           << e.what();
     }
   }
@@ -576,8 +577,9 @@ TEST(EmbedTrain, SkipsFacesOutsideTheirPhotoAndChecksImagesFirst) {
   ::testing::internal::CaptureStderr();
   train_embed(o);
   const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("train-embed: skipped 1 of 48 faces: 1 points outside the photo (first: " + lm + ":5 '" + a + "')\n"),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("train-embed: skipped 1 of 48 faces: 1 points outside the photo (first: " + lm + ":5 '" + a + "')\n"),
+      std::string::npos)
       << err;
   std::ifstream f(dir.str("run/skipped.csv"));
   const std::string csv((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

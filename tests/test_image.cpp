@@ -364,7 +364,8 @@ TEST(Image, HuffmanTableWithTooManyCodesIsRefusedBeforeDecoding) {
 }
 
 TEST(Image, SizeFromTheHeaderMatchesTheDecodedImage) {
-  for (const char* f : {"smooth_48x32.jpg", "smooth_48x32_progressive.jpg", "gray_6x4.png", "rgb_7x5.png", "rgba_3x2.png"}) {
+  for (const char* f :
+       {"smooth_48x32.jpg", "smooth_48x32_progressive.jpg", "gray_6x4.png", "rgb_7x5.png", "rgba_3x2.png"}) {
     const ImageSize s = image_size(kDir + f);
     const Image img = load_image(kDir + f, 0);
     EXPECT_EQ(s.width, img.width) << f;
