@@ -65,8 +65,21 @@ std::string where(const std::string& path, const Line& l) {
   return detail::cat(path, ":", l.number);
 }
 
+// A value from a file, for a message: cut at 120 bytes, control bytes (< 0x20, 0x7f) as \xNN so
+// that a list file cannot drive the terminal.
 std::string quoted(const std::string& s) {
-  return "'" + (s.size() > 120 ? s.substr(0, 120) + "..." : s) + "'";
+  std::string out = "'";
+  for (size_t i = 0; i < s.size() && i < 120; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += s[i];
+    }
+  }
+  return out + (s.size() > 120 ? "...'" : "'");
 }
 
 bool parse_int(const std::string& s, long& v) {
@@ -84,7 +97,7 @@ bool parse_float(const std::string& s, float& v) {
   double d = std::strtod(s.c_str(), &end);
   if (errno != 0 || end != s.c_str() + s.size() || !std::isfinite(d)) return false;
   v = static_cast<float>(d);
-  return true;
+  return std::isfinite(v);  // 1e39 is a finite double but an infinite float
 }
 
 // Rows of a headerless file with `nfields` fields each; checks duplicates.
@@ -150,8 +163,8 @@ void read_numbers(const Line& l, size_t first, size_t n, float* out, const std::
                   const char* who) {
   for (size_t i = 0; i < n; ++i)
     if (!parse_float(l.fields[first + i], out[i]))
-      FF_FAIL(who, ": ", where(path, l), ": field ", first + i + 1, " is not a number: ",
-              quoted(l.fields[first + i]));
+      FF_FAIL(who, ": ", where(path, l), ": field ", first + i + 1,
+              " is not a number (finite as a 32-bit float): ", quoted(l.fields[first + i]));
 }
 
 std::string fmt_num(float v) {
@@ -188,7 +201,7 @@ std::vector<IdentityRow> read_identities(const std::string& path) {
     if (!parse_int(l->fields[1], id) || id < 0 || id > 0x7fffffff)
       FF_FAIL(who, ": ", where(path, *l), ": identity ", quoted(l->fields[1]),
               " is not a non-negative integer");
-    out.push_back({l->fields[0], static_cast<int>(id)});
+    out.push_back({l->fields[0], static_cast<int>(id), l->number});
   }
   return out;
 }
@@ -202,7 +215,7 @@ std::vector<PartitionRow> read_partitions(const std::string& path) {
     if (!parse_int(l->fields[1], p) || p < 0 || p > 2)
       FF_FAIL(who, ": ", where(path, *l), ": partition ", quoted(l->fields[1]),
               " is not 0, 1 or 2");
-    out.push_back({l->fields[0], static_cast<int>(p)});
+    out.push_back({l->fields[0], static_cast<int>(p), l->number});
   }
   return out;
 }
@@ -214,9 +227,10 @@ std::vector<BoxRow> read_boxes(const std::string& path) {
   for (const Line* l : counted_rows(lines, kBoxColumns, 4, path, who)) {
     float v[4];
     read_numbers(*l, 1, 4, v, path, who);
-    if (v[2] < 0 || v[3] < 0)
-      FF_FAIL(who, ": ", where(path, *l), ": negative box size: ", quoted(l->text));
-    out.push_back({l->fields[0], FaceBox{v[0], v[1], v[2], v[3]}});
+    if (!(v[2] > 0) || !(v[3] > 0))
+      FF_FAIL(who, ": ", where(path, *l),
+              ": the box has no area (width and height must be positive): ", quoted(l->text));
+    out.push_back({l->fields[0], FaceBox{v[0], v[1], v[2], v[3]}, l->number});
   }
   return out;
 }
@@ -230,6 +244,7 @@ std::vector<LandmarkRow> read_landmarks(const std::string& path) {
     read_numbers(*l, 1, 10, v, path, who);
     LandmarkRow r;
     r.file = l->fields[0];
+    r.line = l->number;
     for (int k = 0; k < 5; ++k) r.points[k] = Point2{v[2 * k], v[2 * k + 1]};
     out.push_back(r);
   }
@@ -342,6 +357,29 @@ bool file_exists(const std::string& p) {
 }
 }  // namespace
 
+ImageFolder::ImageFolder(const std::string& d) : dir(d) {
+  std::error_code ec;
+  const fs::path c = fs::weakly_canonical(d, ec);
+  canonical = (ec ? fs::absolute(d).lexically_normal() : c).string();
+}
+
+std::string ImageFolder::path_of(const std::string& name, const std::string& list, size_t line) const {
+  const fs::path n(name);
+  bool leaves = n.empty() || n.has_root_name() || n.has_root_directory();
+  for (const fs::path& part : n) leaves = leaves || part == "..";
+  if (!leaves) {  // through symlinks: the resolved path must stay under the folder
+    std::error_code ec;
+    const fs::path full = fs::weakly_canonical(fs::path(canonical) / n, ec);
+    const fs::path rel = full.lexically_relative(canonical);
+    leaves = ec || rel.empty() || *rel.begin() == "..";
+  }
+  if (leaves)
+    FF_FAIL(list, line ? ":" + std::to_string(line) : std::string(), ": image name ", quoted(name),
+            " leaves the image folder ", dir,
+            " (names must be relative, without '..', and not resolve outside it through a symlink)");
+  return join_path(dir, name);
+}
+
 FaceSet load_faces(const std::string& root, FaceFilter keep, const CelebAFiles& files) {
   std::error_code ec;
   FF_CHECK(fs::exists(root, ec), "data folder ", root, " does not exist");
@@ -363,11 +401,12 @@ FaceSet load_faces(const std::string& root, FaceFilter keep, const CelebAFiles& 
   std::vector<IdentityRow> ids = read_identities(ids_path);
   std::unordered_map<std::string, size_t> index;
   ds.faces.reserve(ids.size());
+  const ImageFolder folder(ds.image_dir);
   for (const IdentityRow& r : ids) {
     index.emplace(r.file, ds.faces.size());
     FaceRecord e;
     e.file = r.file;
-    e.path = join_path(ds.image_dir, r.file);
+    e.path = folder.path_of(r.file, ids_path, r.line);
     e.identity = r.identity;
     e.partition = -1;
     ds.faces.push_back(std::move(e));
@@ -393,15 +432,23 @@ FaceSet load_faces(const std::string& root, FaceFilter keep, const CelebAFiles& 
     const std::string p = join_path(root, files.boxes);
     std::vector<BoxRow> rows = read_boxes(p);
     check_known(rows, index, p, ids_path);
-    for (const BoxRow& r : rows) ds.faces[index.at(r.file)].box = r.box;
+    for (const BoxRow& r : rows) {
+      ds.faces[index.at(r.file)].box = r.box;
+      ds.faces[index.at(r.file)].box_line = r.line;
+    }
     ds.num_boxes = rows.size();
+    ds.box_file = p;
   }
   if (!files.landmarks.empty() && file_exists(join_path(root, files.landmarks))) {
     const std::string p = join_path(root, files.landmarks);
     std::vector<LandmarkRow> rows = read_landmarks(p);
     check_known(rows, index, p, ids_path);
-    for (const LandmarkRow& r : rows) ds.faces[index.at(r.file)].landmarks = r.points;
+    for (const LandmarkRow& r : rows) {
+      ds.faces[index.at(r.file)].landmarks = r.points;
+      ds.faces[index.at(r.file)].landmark_line = r.line;
+    }
     ds.num_landmarks = rows.size();
+    ds.landmark_file = p;
   }
 
   if (need_landmarks) {
@@ -431,6 +478,96 @@ void check_images_present(const FaceSet& ds) {
   for (size_t i = 0; i < miss.size() && i < 10; ++i) list += (i ? ", " : "") + miss[i];
   FF_FAIL("check_images_present: ", miss.size(), " of ", ds.faces.size(), " images listed in ",
           ds.root, " are missing from ", ds.image_dir, ": ", list, miss.size() > 10 ? ", ..." : "");
+}
+
+// ---------------------------------------------------------------- faces against their photos
+namespace {
+const char* const kPointsOutside = "points outside the photo";
+const char* const kBoxOutside = "box outside the photo";
+
+// Why the face does not fit a W x H photo, or nullptr.
+const char* misfit(const FaceRecord& f, int W, int H) {
+  if (f.landmarks)
+    for (const Point2& p : *f.landmarks)
+      if (!(p.x >= -0.5 && p.x <= W - 0.5 && p.y >= -0.5 && p.y <= H - 0.5)) return kPointsOutside;
+  if (f.box) {
+    const double x0 = f.box->x - 0.5, y0 = f.box->y - 0.5, x1 = x0 + f.box->width, y1 = y0 + f.box->height;
+    const double ix = std::min(x1, W - 0.5) - std::max(x0, -0.5), iy = std::min(y1, H - 0.5) - std::max(y0, -0.5);
+    const double inside = ix > 0 && iy > 0 ? ix * iy : 0.0;
+    if (!(inside >= 0.5 * static_cast<double>(f.box->width) * f.box->height)) return kBoxOutside;
+  }
+  return nullptr;
+}
+
+std::string csv_field(const std::string& s) {  // RFC 4180: quoted when it holds , " CR or LF
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+}  // namespace
+
+FaceSkips drop_faces_outside_photos(FaceSet& ds) {
+  const int64_t n = static_cast<int64_t>(ds.faces.size());
+  std::vector<const char*> why(ds.faces.size(), nullptr);
+  std::vector<std::string> errors(ds.faces.size());
+#pragma omp parallel for schedule(dynamic, 64)
+  for (int64_t i = 0; i < n; ++i) {
+    const FaceRecord& f = ds.faces[i];
+    if (!f.box && !f.landmarks) continue;
+    try {
+      const ImageSize sz = image_size(f.path);
+      why[i] = misfit(f, sz.width, sz.height);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+  }
+  FaceSkips out;
+  std::vector<FaceRecord> kept;
+  for (size_t i = 0; i < ds.faces.size(); ++i) {
+    if (!errors[i].empty()) throw Error(errors[i]);
+    FaceRecord& f = ds.faces[i];
+    if (f.box || f.landmarks) ++out.checked;
+    if (!why[i]) {
+      kept.push_back(std::move(f));
+      continue;
+    }
+    const bool points = why[i] == kPointsOutside;
+    out.skipped.push_back(
+        {points ? ds.landmark_file : ds.box_file, points ? f.landmark_line : f.box_line, f.file, why[i]});
+  }
+  ds.faces = std::move(kept);
+  if (!out.skipped.empty()) ds.relabel();
+  return out;
+}
+
+std::string FaceSkips::summary() const {
+  if (skipped.empty()) return "";
+  std::string s = detail::cat("skipped ", skipped.size(), " of ", checked, " faces:");
+  bool first_reason = true;
+  for (const char* reason : {kPointsOutside, kBoxOutside}) {
+    size_t count = 0;
+    const SkippedFace* first = nullptr;
+    for (const SkippedFace& f : skipped)
+      if (f.reason == reason && count++ == 0) first = &f;
+    if (!count) continue;
+    s += detail::cat(first_reason ? " " : ", ", count, " ", reason, " (first: ", first->list, ":", first->line, " ",
+                     quoted(first->image), ")");
+    first_reason = false;
+  }
+  return s;
+}
+
+std::string FaceSkips::csv() const {
+  std::string s = "file,line,image,reason\n";
+  for (const SkippedFace& f : skipped)
+    s += csv_field(f.list) + "," + std::to_string(f.line) + "," + csv_field(f.image) + "," + csv_field(f.reason) + "\n";
+  return s;
+}
+
+void report_skipped_faces(const FaceSkips& skips, const std::string& who, const std::string& csv_path) {
+  if (!skips.skipped.empty()) std::fprintf(stderr, "%s: %s\n", who.c_str(), skips.summary().c_str());
+  write_file_atomic(csv_path, skips.csv(), "skipped faces");
 }
 
 std::string LoadedImages::summary() const {

@@ -43,18 +43,22 @@ const char* landmark_name(int i);  // "left eye", "right eye", "nose", "left mou
 struct IdentityRow {
   std::string file;
   int identity = 0;  // CelebA's identity number (1..10177 in CelebA), >= 0
+  size_t line = 0;   // the row's line in the file read (0: not read from a file)
 };
 struct PartitionRow {
   std::string file;
   int partition = 0;  // 0 train, 1 validation, 2 test
+  size_t line = 0;
 };
 struct BoxRow {
   std::string file;
   FaceBox box;
+  size_t line = 0;
 };
 struct LandmarkRow {
   std::string file;
   Landmarks5 points;
+  size_t line = 0;
 };
 
 // ---------------------------------------------------------------- single files
@@ -93,6 +97,7 @@ struct FaceRecord {
   int partition = 0; // 0 train, 1 validation, 2 test
   std::optional<FaceBox> box;
   std::optional<Landmarks5> landmarks;
+  size_t box_line = 0, landmark_line = 0;  // their rows in FaceSet::box_file and landmark_file
 };
 
 struct FaceSet {
@@ -101,6 +106,7 @@ struct FaceSet {
   std::vector<int> identities;        // sorted distinct identity numbers of `faces`: label i is identities[i]
   size_t listed = 0;                  // images the identity file lists (faces may be fewer: FaceFilter)
   size_t num_boxes = 0, num_landmarks = 0;  // rows of the box and landmark files
+  std::string box_file, landmark_file;      // their paths ("" when not read)
 
   size_t size() const { return faces.size(); }
   int num_identities() const { return static_cast<int>(identities.size()); }
@@ -124,10 +130,45 @@ enum class FaceFilter {
 // file the filter needs, keeps no image (Landmarks, BoxAndLandmarks), or misses image files (naming the first ten).
 FaceSet load_faces(const std::string& dir, FaceFilter keep = FaceFilter::All, const CelebAFiles& files = {});
 
+// Where the images of a list file live. path_of refuses, naming list:line, an image name that is
+// absolute, has a `..` component, or resolves outside the folder (weakly_canonical of the joined
+// path must lie under the folder's canonical path: the folder itself may be a symlink, a file in
+// it may not point elsewhere). line 0: the list has no line numbers (faces.json).
+struct ImageFolder {
+  explicit ImageFolder(const std::string& dir);
+  std::string path_of(const std::string& name, const std::string& list, size_t line) const;
+  std::string dir, canonical;
+};
+
 // The listed images that are not regular files on disk (file names, in the dataset's order).
 std::vector<std::string> missing_images(const FaceSet& ds);
 // Throws when any listed image is missing, naming how many and the first ten.
 void check_images_present(const FaceSet& ds);
+
+// Faces left out because their annotations do not fit their photo.
+struct SkippedFace {
+  std::string list;    // the annotation file of the offending row
+  size_t line = 0;     // its line there
+  std::string image;   // "000123.jpg"
+  std::string reason;  // "points outside the photo" or "box outside the photo"
+};
+struct FaceSkips {
+  size_t checked = 0;                // faces compared with their photo
+  std::vector<SkippedFace> skipped;  // in the dataset's order
+  // "skipped 2 of 3980 faces: 1 points outside the photo (first: DIR/list_landmarks_celeba.txt:123
+  // 000123.jpg), 1 box outside the photo (first: ...)"; "" when none was skipped.
+  std::string summary() const;
+  std::string csv() const;  // "file,line,image,reason" and a row per face, quoted per RFC 4180
+};
+// Reads the size of every face's photo from its header (image_size: no decoding) and drops the
+// faces whose landmarks lie outside the photo ([-0.5, W - 0.5] x [-0.5, H - 0.5]) or whose box has
+// less than half its area inside it (CelebA's own boxes overhang their photo by up to a fifth of
+// their area, so overhang alone is allowed). Relabels what is kept. A photo whose header does not
+// read (missing, not JPEG or PNG, too large) throws, naming it.
+FaceSkips drop_faces_outside_photos(FaceSet& ds);
+// What a trainer does with the skips: one line on stderr (when any face was skipped, prefixed by
+// `who`) and the CSV written to csv_path (always, a header alone when none was).
+void report_skipped_faces(const FaceSkips& skips, const std::string& who, const std::string& csv_path);
 
 // Decodes the images of the faces `indices` (in parallel; results in the order asked).
 // skip_failures false: the first image that fails to decode (in the order asked) throws.

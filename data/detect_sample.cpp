@@ -52,13 +52,13 @@ DetectSource load_detect_source(const std::string& dir, const DetectSourceOption
   if (fs::is_regular_file(root / "faces.json")) {
     src.format = "faces.json";
     DetectionsFile df = read_detections((root / "faces.json").string());
-    const fs::path images = fs::is_directory(root / "img_celeba") ? root / "img_celeba" : root;
+    const ImageFolder images((fs::is_directory(root / "img_celeba") ? root / "img_celeba" : root).string());
     bool all_marks = true;
     size_t nfaces = 0;
     for (PhotoDetections& p : df.photos) {
       DetectPhoto d;
       d.file = p.file;
-      d.path = (images / p.file).string();
+      d.path = images.path_of(p.file, (root / "faces.json").string(), 0);
       d.faces = std::move(p.faces);
       for (FaceDetection& f : d.faces) {
         all_marks = all_marks && f.has_landmarks;
@@ -76,10 +76,11 @@ DetectSource load_detect_source(const std::string& dir, const DetectSourceOption
     src.has_landmarks = fs::is_regular_file(lm);
     if (src.has_landmarks)
       for (LandmarkRow& r : read_landmarks(lm.string())) marks[r.file] = r.points;
+    const ImageFolder images((root / "img_celeba").string());
     for (const BoxRow& b : boxes) {
       DetectPhoto d;
       d.file = b.file;
-      d.path = (root / "img_celeba" / b.file).string();
+      d.path = images.path_of(b.file, (root / "list_bbox_celeba.txt").string(), b.line);
       FaceDetection f;
       f.box = b.box;
       f.score = 1;

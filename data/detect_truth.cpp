@@ -5,8 +5,7 @@
 #include <filesystem>
 #include <unordered_map>
 
-#include <stb_image.h>  // the implementation is compiled in data/image.cpp
-
+#include "data/image.h"
 #include "engine/error.h"
 
 namespace ff {
@@ -20,11 +19,9 @@ std::string detection_photo_dir(const std::string& dir) {
 
 void read_image_size(const std::string& path, int& width, int& height) {
   if (!fs::is_regular_file(path)) FF_FAIL("read_image_size: no such image: ", path);
-  int w = 0, h = 0, c = 0;
-  if (!stbi_info(path.c_str(), &w, &h, &c) || w <= 0 || h <= 0)
-    FF_FAIL("read_image_size: ", path, ": not an image stb_image can read (", stbi_failure_reason(), ")");
-  width = w;
-  height = h;
+  const ImageSize s = image_size(path);  // the header only; JPEG or PNG, size bounded
+  width = s.width;
+  height = s.height;
 }
 
 DetectionsFile load_detection_ground_truth(const std::string& dir) {
@@ -40,14 +37,14 @@ DetectionsFile load_detection_ground_truth(const std::string& dir) {
     if (!fs::is_regular_file(boxes))
       FF_FAIL("detection ground truth: ", dir, " has neither faces.json nor list_bbox_celeba.txt");
     truth.detector = "ground truth (" + boxes + ")";
-    const std::string photos = detection_photo_dir(dir);
+    const ImageFolder photos(detection_photo_dir(dir));  // names may not leave it
     std::unordered_map<std::string, size_t> index;
     for (const BoxRow& r : read_boxes(boxes)) {
       if (!index.emplace(r.file, truth.photos.size()).second)
         FF_FAIL("detection ground truth: ", boxes, ": ", r.file, " is listed twice");
       PhotoDetections p;
       p.file = r.file;
-      read_image_size(photos + "/" + r.file, p.width, p.height);
+      read_image_size(photos.path_of(r.file, boxes, r.line), p.width, p.height);
       FaceDetection f;
       f.box = r.box;
       f.score = 1.0;

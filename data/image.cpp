@@ -1,6 +1,6 @@
 // data/image.cpp — Image, decoding and encoding: JPEG decoding by libjpeg-turbo (its TurboJPEG
 // API, the accurate integer IDCT and smooth chroma upsampling, as PIL decodes, so our pixels equal
-// the reference tools'), PNG and the rest by stb_image, encoding by stb_image_write (the stb
+// the reference tools'), PNG by stb_image (its other formats compiled out), encoding by stb_image_write (the stb
 // implementations are compiled here, once for the whole program); tensor conversions.
 #include "data/image.h"
 
@@ -27,6 +27,8 @@
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #pragma GCC diagnostic ignored "-Wunused-but-set-variable"
 #define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG              // JPEG goes through libjpeg-turbo; every other stb format is refused unread
+#define STBI_MAX_DIMENSIONS 65535  // ours are tighter (kMaxImageSide); this is stb's own backstop
 #define STBI_FAILURE_USERMSG  // "Corrupt JPEG" rather than "bad huffman code"-style shorthand
 #include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
@@ -65,6 +67,18 @@ std::string jpeg_structure_problem(const uint8_t* b, size_t n) {
     size_t len = (static_cast<size_t>(b[i]) << 8) | b[i + 1];
     if (len < 2) return "corrupt JPEG (segment length " + std::to_string(len) + ")";
     if (i + len > n) return truncated;
+    if (m == 0xC4) {  // DHT: tables of a class/id byte, 16 code counts, then that many symbols
+      for (size_t t = i + 2, end = i + len; t < end;) {
+        if (t + 17 > end) return "corrupt JPEG (a Huffman table (DHT) segment ends inside its 16 code counts)";
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += b[t + k];
+        if (codes > 256)
+          return "corrupt JPEG (a Huffman table (DHT) declares " + std::to_string(codes) +
+                 " codes, at most 256 allowed)";
+        if (t + 17 + codes > end) return "corrupt JPEG (a Huffman table (DHT) has more codes than its segment holds)";
+        t += 17 + codes;
+      }
+    }
     i += len;
     if (m == 0xDA) {  // start of scan: entropy-coded data up to the next real marker
       while (true) {
@@ -96,11 +110,96 @@ std::string png_structure_problem(const uint8_t* b, size_t n) {
   }
 }
 
+bool is_jpeg_data(const uint8_t* b, size_t n) { return n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF; }
+bool is_png_data(const uint8_t* b, size_t n) { return n >= 8 && std::memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0; }
+
+// The refusal of a file that is neither JPEG nor PNG, saying what it looks like.
+[[noreturn]] void refuse_format(const char* who, const std::string& name, const uint8_t* b, size_t n) {
+  auto starts = [&](const char* sig, size_t k) { return n >= k && std::memcmp(b, sig, k) == 0; };
+  std::string what;
+  if (starts("BM", 2))
+    what = "a BMP file";
+  else if (starts("GIF87a", 6) || starts("GIF89a", 6))
+    what = "a GIF file";
+  else if (n >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7')
+    what = "a PNM/PGM/PPM file";
+  else if (starts("8BPS", 4))
+    what = "a PSD file";
+  else if (starts("#?RADIANCE", 10) || starts("#?RGBE", 6))
+    what = "an HDR file";
+  else if (starts("II*\0", 4) || starts("MM\0*", 4))
+    what = "a TIFF file";
+  else if (n >= 12 && starts("RIFF", 4) && std::memcmp(b + 8, "WEBP", 4) == 0)
+    what = "a WebP file";
+  else {
+    what = "not a JPEG or PNG file (it starts with";
+    char hex[8];
+    for (size_t i = 0; i < n && i < 4; ++i) {
+      std::snprintf(hex, sizeof hex, " %02x", b[i]);
+      what += hex;
+    }
+    what += ")";
+  }
+  FF_FAIL(who, ": ", name, ": ", what, "; only JPEG and PNG photos are read");
+}
+
+// The size a header declares, before anything is allocated for the pixels.
+void check_declared_size(const char* who, const std::string& name, const char* format, int64_t w, int64_t h) {
+  FF_CHECK(w > 0 && h > 0, who, ": ", name, ": the ", format, " header declares ", w, "x", h,
+           " pixels (an image without pixels)");
+  FF_CHECK(w <= kMaxImageSide && h <= kMaxImageSide && w * h <= kMaxImagePixels, who, ": ", name, ": the ", format,
+           " header declares ", w, "x", h, " pixels; at most ", kMaxImageSide, " on a side and ", kMaxImagePixels,
+           " in all (64 megapixels) are read");
+}
+
+// A PNG's IHDR (the first chunk: width, height, bit depth, colour type, ...), size checked.
+ImageSize png_ihdr(const char* who, const std::string& name, const uint8_t* b, size_t n) {
+  FF_CHECK(n >= 33 && std::memcmp(b + 12, "IHDR", 4) == 0 && b[8] == 0 && b[9] == 0 && b[10] == 0 && b[11] == 13, who,
+           ": ", name, ": corrupt PNG (the first chunk is not a 13-byte IHDR)");
+  auto u32 = [&](size_t i) {
+    return (int64_t{b[i]} << 24) | (int64_t{b[i + 1]} << 16) | (int64_t{b[i + 2]} << 8) | int64_t{b[i + 3]};
+  };
+  const int64_t w = u32(16), h = u32(20);
+  check_declared_size(who, name, "PNG", w, h);
+  const int color = b[25];  // 0 gray, 2 RGB, 3 palette, 4 gray + alpha, 6 RGBA
+  return ImageSize{static_cast<int>(w), static_cast<int>(h), color == 0 || color == 4 ? 1 : 3};
+}
+
+// A JPEG's frame header (SOFn) read from the stream positioned after SOI, skipping the segments
+// before it without reading them; size checked.
+ImageSize jpeg_frame_size(std::istream& f, const std::string& path) {
+  auto get = [&]() {
+    const int c = f.get();
+    if (c == EOF) FF_FAIL("image_size: ", path, ": truncated JPEG (the data ends before the frame header)");
+    return c;
+  };
+  while (true) {
+    if (get() != 0xFF) continue;  // stray bytes between segments
+    int m = get();
+    while (m == 0xFF) m = get();
+    if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length
+    if (m == 0xD9 || m == 0xDA) FF_FAIL("image_size: ", path, ": corrupt JPEG (no frame header before the image data)");
+    const int hi = get(), lo = get(), len = (hi << 8) | lo;
+    if (len < 2) FF_FAIL("image_size: ", path, ": corrupt JPEG (segment length ", len, ")");
+    if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOF0..SOF15
+      if (len < 8) FF_FAIL("image_size: ", path, ": corrupt JPEG (frame header of ", len, " bytes)");
+      get();  // sample precision
+      const int h1 = get(), h0 = get(), w1 = get(), w0 = get(), components = get();
+      const int w = (w1 << 8) | w0, h = (h1 << 8) | h0;
+      check_declared_size("image_size", path, "JPEG", w, h);
+      return ImageSize{w, h, components == 1 ? 1 : 3};
+    }
+    f.seekg(len - 2, std::ios::cur);
+  }
+}
+
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) FF_FAIL("load_image: ", path, ": is a directory, not an image file");
   std::ifstream f(path, std::ios::binary);
   if (!f) FF_FAIL("load_image: ", path, ": cannot open (", std::strerror(errno), ")");
+  const auto size = std::filesystem::file_size(path, ec);  // decode_image's bound, before reading
+  if (!ec && size > 0x7fffffff) FF_FAIL("load_image: ", path, ": file too large (", size, " bytes)");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   if (f.bad()) FF_FAIL("load_image: ", path, ": read error (", std::strerror(errno), ")");
   return bytes;
@@ -150,8 +249,7 @@ Image decode_jpeg_turbo(const uint8_t* bytes, size_t n, const std::string& name,
   auto size = static_cast<unsigned long>(n);
   if (tjDecompressHeader3(tj.get(), src, size, &w, &h, &subsamp, &colorspace) != 0)
     FF_FAIL("load_image: ", name, ": cannot decode JPEG (", tjGetErrorStr2(tj.get()), ")");
-  FF_CHECK(w > 0 && h > 0 && static_cast<int64_t>(w) * h <= (int64_t{1} << 28), "load_image: ", name,
-           ": JPEG of ", w, "x", h, " pixels is out of range");
+  check_declared_size("load_image", name, "JPEG", w, h);  // before the pixels are allocated
   const int want = channels != 0 ? channels : (colorspace == TJCS_GRAY ? 1 : 3);
   // Scaled: TurboJPEG picks the scaling factor from the size asked for (TJSCALED rounds up).
   const int sw = (w + denom - 1) / denom, sh = (h + denom - 1) / denom;
@@ -175,13 +273,12 @@ Image decode_image(const uint8_t* bytes, size_t n, const std::string& name, int 
   FF_CHECK(n > 0, "load_image: ", name, ": file is empty");
   FF_CHECK(n <= 0x7fffffff, "load_image: ", name, ": file too large (", n, " bytes)");
   // Structure first: a file cut short is then reported as such, not as a generic decode failure.
-  bool is_jpeg = n >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
-  bool is_png = n >= 8 && std::memcmp(bytes, "\x89PNG\r\n\x1a\n", 8) == 0;
-  std::string problem = is_jpeg ? jpeg_structure_problem(bytes, n)
-                        : is_png ? png_structure_problem(bytes, n)
-                                 : std::string();
+  const bool is_jpeg = is_jpeg_data(bytes, n), is_png = is_png_data(bytes, n);
+  if (!is_jpeg && !is_png) refuse_format("load_image", name, bytes, n);
+  std::string problem = is_jpeg ? jpeg_structure_problem(bytes, n) : png_structure_problem(bytes, n);
   if (!problem.empty()) FF_FAIL("load_image: ", name, ": ", problem);
   if (is_jpeg) return decode_jpeg_turbo(bytes, n, name, channels);
+  png_ihdr("load_image", name, bytes, n);  // the declared size, before stb_image allocates
   int w = 0, h = 0, stored = 0;
   if (!stbi_info_from_memory(bytes, static_cast<int>(n), &w, &h, &stored))
     FF_FAIL("load_image: ", name, ": cannot decode (", stbi_failure_reason(), ")");
@@ -202,6 +299,22 @@ Image load_image(const std::string& path, int channels) {
   return decode_image(bytes.data(), bytes.size(), path, channels);
 }
 
+ImageSize image_size(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) FF_FAIL("image_size: ", path, ": is a directory, not an image file");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) FF_FAIL("image_size: ", path, ": cannot open (", std::strerror(errno), ")");
+  uint8_t head[33] = {};
+  f.read(reinterpret_cast<char*>(head), sizeof head);
+  const auto got = static_cast<size_t>(f.gcount());
+  FF_CHECK(got > 0, "image_size: ", path, ": file is empty");
+  if (is_png_data(head, got)) return png_ihdr("image_size", path, head, got);
+  if (!is_jpeg_data(head, got)) refuse_format("image_size", path, head, got);
+  f.clear();
+  f.seekg(2);
+  return jpeg_frame_size(f, path);
+}
+
 int dct_denominator(double reduction) {
   for (int d : {8, 4, 2})
     if (reduction >= d) return d;
@@ -212,7 +325,7 @@ Image decode_image_scaled(const uint8_t* bytes, size_t n, const std::string& nam
                           int* denom_used) {
   FF_CHECK(denom == 1 || denom == 2 || denom == 4 || denom == 8, "decode_image_scaled: ", name,
            ": denominator must be 1, 2, 4 or 8, got ", denom);
-  const bool is_jpeg = n >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+  const bool is_jpeg = is_jpeg_data(bytes, n);
   if (denom_used) *denom_used = is_jpeg ? denom : 1;
   if (!is_jpeg || denom == 1) return decode_image(bytes, n, name, channels);
   FF_CHECK(channels == 0 || channels == 1 || channels == 3, "decode_image_scaled: ", name,

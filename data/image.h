@@ -1,5 +1,6 @@
 // data/image.h — an 8-bit image in memory, PNG/JPEG decoding (libjpeg-turbo for JPEG, stb_image
-// for the rest) and encoding (stb_image_write), and conversions to and from tensors. Drawing on images: report/draw.h.
+// for PNG; no other format is read) and encoding (stb_image_write), and conversions to and from tensors. Drawing on
+// images: report/draw.h.
 //
 // Pixels are uint8, rows top to bottom, interleaved channels (HWC); 1 channel (gray) or 3 (RGB).
 // Pixel coordinates follow CelebA and OpenCV: pixel (x, y) has its centre at (x, y), so an image
@@ -33,7 +34,23 @@ struct Image {
 };
 
 // ---------------------------------------------------------------- decoding
-// Reads a PNG or JPEG (anything stb_image reads: also BMP, TGA, GIF's first frame, PNM). JPEGs go
+// The largest photo read: at most kMaxImageSide pixels on a side and kMaxImagePixels in all (64
+// megapixels, 192 MiB as RGB; CelebA's in-the-wild photos are under 4 megapixels). The size is
+// checked from the file's header (JPEG frame header, PNG IHDR) before any pixel memory is taken,
+// and a 0xN image is refused, so a small file declaring a huge picture costs nothing.
+constexpr int kMaxImageSide = 16384;
+constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
+// A photo's size from its header alone (no decoding): the first bytes of a PNG, the segments of a
+// JPEG up to its frame header. channels: what load_image(path, 0) would give (1 or 3). Refuses,
+// naming the file, what load_image refuses by its header: not JPEG or PNG, no pixels, too large.
+struct ImageSize {
+  int width = 0, height = 0, channels = 0;
+};
+ImageSize image_size(const std::string& path);
+
+// Reads a PNG or JPEG; any other format (BMP, GIF, PNM, TGA, ...) is refused with a message naming
+// the file and the formats accepted. JPEGs go
 // through libjpeg-turbo with its accurate IDCT and smooth chroma upsampling: the same pixels as
 // PIL (tests/test_image.cpp JpegDecodingEqualsPil). channels: 3 gives RGB (gray is replicated,
 // alpha dropped), 1 gives gray (ITU-R 601 luma as stb computes it; for a colour JPEG, its decoded

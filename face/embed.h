@@ -92,7 +92,8 @@ std::vector<std::array<double, 2>> embed_template(int64_t size);
 
 // The matrix (photo -> aligned pixels) that aligns a face with these landmarks to the template at
 // size x size; with `flip`, the aligned face's mirror image, aligned exactly (see the file comment).
-Affine2 alignment_matrix(const Landmarks5& landmarks, int64_t size, bool flip);
+// `image` (the photo's path or name, when known) is named by the error for a non-finite landmark.
+Affine2 alignment_matrix(const Landmarks5& landmarks, int64_t size, bool flip, const std::string& image = "");
 
 // The embedding network's training augmentation: milder than the landmark network's (the faces
 // are already aligned): flip 0.5, rotation +-10 degrees, scale 0.9..1.1, shift +-5%, colour

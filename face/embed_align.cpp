@@ -103,9 +103,10 @@ std::vector<std::array<double, 2>> embed_template(int64_t size) {
   return out;
 }
 
-Affine2 alignment_matrix(const Landmarks5& lm, int64_t size, bool flip) {
+Affine2 alignment_matrix(const Landmarks5& lm, int64_t size, bool flip, const std::string& image) {
   for (const Point2& p : lm)
-    FF_CHECK(std::isfinite(p.x) && std::isfinite(p.y), "alignment: a landmark coordinate is not finite");
+    FF_CHECK(std::isfinite(p.x) && std::isfinite(p.y), "alignment", image.empty() ? "" : " of ", image,
+             ": a landmark coordinate is not finite (", p.x, ", ", p.y, ")");
   const std::vector<Point2> src(lm.begin(), lm.end()),
       dst = scale_template(arcface_template_112(), 112.0, static_cast<double>(size));
   if (!flip) return similarity_lstsq(src, dst);

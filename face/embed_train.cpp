@@ -126,7 +126,7 @@ EmbedTrainOptions saved_train_options(const std::string& run_dir) {
 
 std::shared_ptr<const DecodedPhoto> aligned_photo(const FaceRecord& r, int64_t size, double zoom, PhotoCache* cache,
                                                   Landmarks5* landmarks) {
-  const int denom = frame_denominator(alignment_matrix(*r.landmarks, size, false), zoom);
+  const int denom = frame_denominator(alignment_matrix(*r.landmarks, size, false, r.path), zoom);
   std::shared_ptr<const DecodedPhoto> p;
   if (cache) {
     p = cache->get(r.path, denom);
@@ -208,6 +208,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
   }
 
   FaceSet set = load_faces(o.data, FaceFilter::Landmarks);
+  const FaceSkips skips = drop_faces_outside_photos(set);  // points or box outside the photo
   const size_t no_landmarks = set.listed - set.size();
   LandmarkSource landmarks;
   if (!o.landmarks_model.empty()) {
@@ -218,6 +219,7 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
   EmbedSplit split = make_embed_split(set, parse_split_kind(o.split), o.holdout, o.seed);
   const int64_t classes = static_cast<int64_t>(split.train_identities.size());
   RunDir run(o.out, o.resume);
+  report_skipped_faces(skips, "train-embed", run.path("skipped.csv"));
 
   EmbeddingConfig cfg = EmbeddingConfig::named(o.config);
   const int64_t size = cfg.resnet.input_size;

@@ -43,7 +43,7 @@ Image draw_landmark_samples(const std::vector<ReportFace>& faces, const Landmark
   std::vector<Image> tiles;
   for (const ReportFace& f : faces) {
     Image photo = load_image(f.path, 3);
-    const Affine2 a = face_crop_matrix(f.box, view);
+    const Affine2 a = face_crop_matrix(f.box, view, f.path);
     Image tile = warp_image(photo, a, D, D);
     {
       Canvas canvas(tile);

@@ -86,7 +86,9 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
                            : old_meta.count("heatmap_fg_weight") ? std::stod(old_meta.at("heatmap_fg_weight"))
                                                                  : 0.0;
 
-  const FaceSet data = load_faces(o.data, FaceFilter::BoxAndLandmarks);
+  FaceSet loaded = load_faces(o.data, FaceFilter::BoxAndLandmarks);
+  const FaceSkips skips = drop_faces_outside_photos(loaded);  // points or box outside the photo
+  const FaceSet data = std::move(loaded);
   const std::vector<size_t> train_idx = data.partition(0, o.max_images);
   const std::vector<size_t> val_idx = data.partition(1, o.max_val_images);
   FF_CHECK(static_cast<int64_t>(train_idx.size()) >= o.batch, "train-landmarks: ", o.data, " has ",
@@ -94,6 +96,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
            o.batch);
   FF_CHECK(!val_idx.empty(), "train-landmarks: ", o.data, " has no validation faces (partition 1)");
   RunDir run(o.out, o.resume);
+  report_skipped_faces(skips, "train-landmarks", run.path("skipped.csv"));
 
   Rng init(o.seed);
   StackedHourglass net(cfg, init);
@@ -130,7 +133,7 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   bool cache_reported = false;
   Loader train_loader(static_cast<int64_t>(train_idx.size()), [&](int64_t i, Rng& rng) {
     const FaceRecord& f = data.faces[train_idx[i]];
-    const int denom = frame_denominator(face_crop_matrix(*f.box, framing), augment.max_scale);
+    const int denom = frame_denominator(face_crop_matrix(*f.box, framing, f.path), augment.max_scale);
     std::shared_ptr<const DecodedPhoto> photo = cache.get(f.path, denom);
     if (photo->denom == 1) return make_landmark_sample(photo->image, f, framing, &augment, rng);
     FaceRecord scaled = f;  // the box and landmarks in the decoded photo's pixels

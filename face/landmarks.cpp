@@ -44,9 +44,9 @@ Tensor heatmap_loss(const std::vector<Tensor>& outputs, const Tensor& target, do
   return loss;
 }
 
-Affine2 face_crop_matrix(const FaceBox& box, const LandmarkFraming& framing) {
-  FF_CHECK(box.width > 0 && box.height > 0, "face crop: the box (", box.x, ", ", box.y, ", ", box.width, " x ",
-           box.height, ") has no area");
+Affine2 face_crop_matrix(const FaceBox& box, const LandmarkFraming& framing, const std::string& image) {
+  FF_CHECK(box.width > 0 && box.height > 0, "face crop", image.empty() ? "" : " of ", image, ": the box (", box.x, ", ",
+           box.y, ", ", box.width, " x ", box.height, ") has no area");
   FF_CHECK(framing.input_size > 0 && framing.crop_scale > 0, "face crop: bad framing (input ", framing.input_size,
            ", crop scale ", framing.crop_scale, ")");
   const double S = static_cast<double>(framing.input_size);
@@ -62,8 +62,9 @@ Sample make_landmark_sample(const Image& photo, const FaceRecord& face, const La
   FF_CHECK(photo.channels == 3 && !photo.empty(), "landmark sample ", face.file, ": expected an RGB image, got ",
            photo.str());
   const int64_t S = framing.input_size;
-  FaceSample f = warp_face_sample(photo, face_crop_matrix(*face.box, framing),
-                                  face.landmarks ? &*face.landmarks : nullptr, S, augment, rng);
+  FaceSample f =
+      warp_face_sample(photo, face_crop_matrix(*face.box, framing, face.path.empty() ? face.file : face.path),
+                       face.landmarks ? &*face.landmarks : nullptr, S, augment, rng);
   Sample s;
   s.image = f.image;
   if (f.points) {
@@ -157,6 +158,9 @@ double mean_nme(const std::vector<Landmarks5>& predictions, const FaceSet& set, 
   for (size_t i = 0; i < idx.size(); ++i) {
     const FaceRecord& f = set.faces[idx[i]];
     FF_CHECK(f.landmarks.has_value(), "mean_nme: ", f.file, " has no landmarks to compare with");
+    const Point2 le = (*f.landmarks)[kLeftEye], re = (*f.landmarks)[kRightEye];
+    FF_CHECK(std::hypot(le.x - re.x, le.y - re.y) > 0, "mean_nme: ", f.path, ": its two eye landmarks coincide at (",
+             le.x, ", ", le.y, "): the inter-ocular distance that normalises the error is zero");
     for (int k = 0; k < 5; ++k) {
       const Point2 p = predictions[i][k], t = (*f.landmarks)[k];
       if (!std::isfinite(p.x) || !std::isfinite(p.y)) return std::numeric_limits<double>::quiet_NaN();

@@ -57,7 +57,8 @@ Tensor heatmap_loss(const std::vector<Tensor>& outputs, const Tensor& target, do
 // Photo pixels -> crop pixels: the box's square of side crop_scale * max(w, h), centred on the box
 // centre (cx, cy) = (x_1 + w/2 - 0.5, y_1 + h/2 - 0.5), onto input_size S: p -> s (p - c) + S/2 - 0.5
 // with s = S / side, so the square's edges land exactly on the crop's [-0.5, S - 0.5].
-Affine2 face_crop_matrix(const FaceBox& box, const LandmarkFraming& framing);
+// `image` (the photo's path or name, when known) is named by the error for a box without area.
+Affine2 face_crop_matrix(const FaceBox& box, const LandmarkFraming& framing, const std::string& image = "");
 
 // One training or evaluation sample of a decoded photo (RGB) and its face record (which needs a
 // box): warp_face_sample (data/face_sample.h) on the crop frame.

@@ -87,7 +87,7 @@ FaceBox parse_box(const std::string& text, int photo_width, int photo_height) {
 
 std::vector<std::string> list_images(const std::string& dir) {
   FF_CHECK(fs::is_directory(dir), "no such folder: ", dir);
-  static const char* kExt[] = {".png", ".jpg", ".jpeg", ".bmp", ".tga", ".pnm", ".ppm", ".pgm"};
+  static const char* kExt[] = {".png", ".jpg", ".jpeg"};  // the formats load_image reads
   std::vector<std::string> out;
   for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
@@ -97,7 +97,7 @@ std::vector<std::string> list_images(const std::string& dir) {
       if (ext == k) out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());
-  FF_CHECK(!out.empty(), "no images (png, jpg, jpeg, bmp, tga, pnm) in ", dir);
+  FF_CHECK(!out.empty(), "no images (png, jpg, jpeg) in ", dir);
   return out;
 }
 
@@ -166,11 +166,11 @@ std::vector<AlignedFace> align_faces(LandmarkModel& lmk, const std::vector<Image
   for (size_t i = 0; i < out.size(); ++i) {
     AlignedFace& f = out[i];
     f.landmarks = pts[i];
-    const Affine2 c = face_crop_matrix(f.box, lmk.framing);
+    const Affine2 c = face_crop_matrix(f.box, lmk.framing, f.name);
     f.crop_scale = lmk.framing.crop_scale;
     f.crop = warp_image(f.photo, c, lmk.framing.input_size, lmk.framing.input_size);
     for (int k = 0; k < 5; ++k) f.crop_landmarks[k] = apply_affine(c, f.landmarks[k]);
-    f.align_matrix = alignment_matrix(f.landmarks, size, false);
+    f.align_matrix = alignment_matrix(f.landmarks, size, false, f.name);
     f.aligned = warp_image(f.photo, f.align_matrix, size, size);
   }
   return out;

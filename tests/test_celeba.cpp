@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "data/celeba.h"
+#include "data/detect_sample.h"
+#include "data/detect_truth.h"
 #include "tests/test_util.h"
 
 namespace fs = std::filesystem;
@@ -171,7 +173,11 @@ TEST(CelebA, MalformedFilesNameFileAndLine) {
   p = d.write("bb6.txt", "");
   expect_error([&] { read_boxes(p); }, {p, "empty"});
   p = d.write("bb7.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 -3 4\n");
-  expect_error([&] { read_boxes(p); }, {p + ":3", "negative"});
+  expect_error([&] { read_boxes(p); }, {p + ":3", "no area", "must be positive"});
+  p = d.write("bb9.txt", "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 3 4\n000002.jpg 1 2 3 0\n");
+  expect_error([&] { read_boxes(p); }, {p + ":4", "no area"});
+  p = d.write("bb10.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 0 5\n");
+  expect_error([&] { read_boxes(p); }, {p + ":3", "no area"});
   p = d.write("bb8.txt", "0\n");
   expect_error([&] { read_boxes(p); }, {p, "line 2", "ends after line 1"});
   // landmarks: a header in another order is refused, so the points cannot be silently swapped
@@ -182,11 +188,36 @@ TEST(CelebA, MalformedFilesNameFileAndLine) {
   expect_error([&] { read_landmarks(p); }, {p + ":5", "expected 11 fields"});
   p = d.write("lm3.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg 1 2 3 4 5 6 7 8 9 nan\n");
   expect_error([&] { read_landmarks(p); }, {p + ":3", "field 11"});
+  // 1e39 is finite as a double but infinite as the float it is stored in.
+  p = d.write("lm5.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg 1 1e39 3 4 5 6 7 8 9 10\n");
+  expect_error([&] { read_landmarks(p); }, {p + ":3", "field 3", "not a number (finite as a 32-bit float)", "'1e39'"});
+  p = d.write("bb11.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg -1e39 2 3 4\n");
+  expect_error([&] { read_boxes(p); }, {p + ":3", "field 2", "'-1e39'"});
+  EXPECT_FLOAT_EQ(read_landmarks(d.write(
+                      "lm6.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg 1 3e38 3 4 5 6 7 8 9 10\n"))[0]
+                      .points[0]
+                      .y,
+                  3e38f)
+      << "the largest floats are still read";
   p = d.write("lm4.txt", std::string("3\n") + kLandmarkHeader + "000001.jpg 1 2 3 4 5 6 7 8 9 10\n");
   expect_error([&] { read_landmarks(p); }, {p, "line 1 says 3 rows", "has 1"});
   // missing file
   std::string none = d.file("nothing.txt");
   expect_error([&] { read_landmarks(none); }, {none, "cannot open"});
+}
+
+TEST(CelebA, ControlBytesInMessagesAreEscaped) {
+  TempDir d;
+  const std::string p = d.write("id.txt", "000001.jpg 1\n000002.jpg \x1b[2J\x07\x7f!\n");
+  try {
+    read_identities(p);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(p + ":2"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("'\\x1b[2J\\x07\\x7f!'"), std::string::npos) << msg;
+    for (char c : msg) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << "raw control byte in " << msg;
+  }
 }
 
 TEST(CelebA, WritersRoundTrip) {
@@ -295,6 +326,122 @@ TEST(CelebA, JoinErrors) {
   fs::remove(d.path / "identity_CelebA.txt");
   expect_error([&] { load_faces(root); }, {"identity_CelebA.txt", "holds no"});
   expect_error([&] { load_faces(d.file("nowhere")); }, {"nowhere", "does not exist"});
+}
+
+TEST(CelebA, ImageNamesMustStayInTheImageFolder) {
+  TempDir d;
+  write_small_dataset(d);
+  const std::string root = d.path.string(), ids = d.file("identity_CelebA.txt"), dir = d.file("img_celeba");
+  auto with_name = [&](const std::string& name) {
+    d.write("identity_CelebA.txt", "000001.jpg 17\n" + name + " 5\n000003.jpg 17\n");
+    d.write("list_eval_partition.txt", "000001.jpg 0\n" + name + " 2\n000003.jpg 1\n");
+    fs::remove(d.path / "list_bbox_celeba.txt");
+  };
+  save_jpeg(Image(8, 8, 3), d.file("outside.jpg"));
+  for (const std::string& name : {std::string("../outside.jpg"), std::string("sub/../../outside.jpg"),
+                                  d.file("outside.jpg"), std::string("/etc/passwd")}) {
+    with_name(name);
+    expect_error([&] { load_faces(root); }, {ids + ":2", "image name '" + name + "' leaves the image folder " + dir});
+  }
+  // A symlink in the folder that points out of it is refused too...
+  fs::create_symlink("../outside.jpg", d.path / "img_celeba" / "link.jpg");
+  with_name("link.jpg");
+  expect_error([&] { load_faces(root); }, {ids + ":2", "image name 'link.jpg' leaves the image folder"});
+  // ... one that stays inside is followed, and a `..` that only looks inside is still refused.
+  fs::create_symlink("000002.jpg", d.path / "img_celeba" / "inside.jpg");
+  with_name("inside.jpg");
+  EXPECT_EQ(load_faces(root).faces[1].path, dir + "/inside.jpg");
+  fs::create_directories(d.path / "img_celeba" / "sub");
+  with_name("sub/../000002.jpg");
+  expect_error([&] { load_faces(root); }, {ids + ":2", "leaves the image folder"});
+  // The image folder itself may be a symlink (data on another disk).
+  TempDir other;
+  write_small_dataset(other);
+  fs::rename(other.path / "img_celeba", other.path / "real_images");
+  fs::create_symlink(other.path / "real_images", other.path / "img_celeba");
+  EXPECT_EQ(load_faces(other.path.string()).size(), 3u);
+}
+
+// The detector's readers of the same folders apply the same rule.
+TEST(CelebA, DetectorListsMustStayInTheImageFolder) {
+  TempDir d;
+  write_small_dataset(d);
+  save_jpeg(Image(8, 8, 3), d.file("outside.jpg"));
+  const std::string bb = d.write("list_bbox_celeba.txt",
+                                 "2\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n"
+                                 "../outside.jpg 0 0 5 5\n");
+  fs::remove(d.path / "list_landmarks_celeba.txt");
+  const std::string dir = d.file("img_celeba");
+  expect_error([&] { load_detection_ground_truth(d.path.string()); },
+               {bb + ":4: image name '../outside.jpg' leaves the image folder " + dir});
+  expect_error([&] { load_detect_source(d.path.string()); }, {bb + ":4", "leaves the image folder " + dir});
+  d.write("list_bbox_celeba.txt", "1\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n");
+  EXPECT_EQ(load_detection_ground_truth(d.path.string()).photos.at(0).width, 20);
+  EXPECT_EQ(load_detect_source(d.path.string()).photos.at(0).path, dir + "/000001.jpg");
+}
+
+TEST(CelebA, FacesOutsideTheirPhotoAreSkippedAndCounted) {
+  TempDir d;
+  write_small_dataset(d);                      // 20 x 16 photos
+  FaceSet fine = load_faces(d.path.string());  // the small dataset fits its photos: kept whole
+  const FaceSet before = fine;
+  EXPECT_TRUE(drop_faces_outside_photos(fine).skipped.empty());
+  ASSERT_EQ(fine.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(fine.faces[i].path, before.faces[i].path);
+  EXPECT_EQ(drop_faces_outside_photos(fine).summary(), "");
+
+  // 000001.jpg: a landmark at (5000, -4000); 000003.jpg: its box far outside the photo.
+  d.write("list_bbox_celeba.txt",
+          "3\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n000002.jpg 0 0 5 5\n"
+          "000003.jpg 100000 100000 4 4\n");
+  d.write("list_landmarks_celeba.txt", std::string("2\n") + kLandmarkHeader +
+                                           "000001.jpg 5 6 12 6 9 9 6 12 5000 -4000\n"
+                                           "000003.jpg 4.5 5 13 5.25 9 8 5 11 13 11\n");
+  FaceSet ds = load_faces(d.path.string());
+  const FaceSkips skips = drop_faces_outside_photos(ds);
+  EXPECT_EQ(skips.checked, 3u);
+  ASSERT_EQ(skips.skipped.size(), 2u);
+  const std::string lm = d.file("list_landmarks_celeba.txt"), bb = d.file("list_bbox_celeba.txt");
+  EXPECT_EQ(skips.skipped[0].list, lm);
+  EXPECT_EQ(skips.skipped[0].line, 3u);
+  EXPECT_EQ(skips.skipped[0].image, "000001.jpg");
+  EXPECT_EQ(skips.skipped[0].reason, "points outside the photo");
+  EXPECT_EQ(skips.skipped[1].list, bb);
+  EXPECT_EQ(skips.skipped[1].line, 5u);
+  EXPECT_EQ(skips.skipped[1].reason, "box outside the photo");
+  EXPECT_EQ(skips.summary(), "skipped 2 of 3 faces: 1 points outside the photo (first: " + lm +
+                                 ":3 '000001.jpg'), 1 box outside the photo (first: " + bb + ":5 '000003.jpg')");
+  ASSERT_EQ(ds.size(), 1u);  // what is left is relabelled
+  EXPECT_EQ(ds.faces[0].file, "000002.jpg");
+  EXPECT_EQ(ds.identities, (std::vector<int>{5}));
+  EXPECT_EQ(ds.faces[0].label, 0);
+  EXPECT_EQ(skips.csv(), "file,line,image,reason\n" + lm + ",3,000001.jpg,points outside the photo\n" + bb +
+                             ",5,000003.jpg,box outside the photo\n");
+  report_skipped_faces(skips, "test", d.file("skipped.csv"));
+  std::ifstream f(d.file("skipped.csv"));
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>()), skips.csv());
+
+  // A box that overhangs the photo (as CelebA's own do, by up to a fifth) is kept; one mostly outside is not.
+  d.write("list_bbox_celeba.txt",
+          "3\nimage_id x_1 y_1 width height\n000001.jpg -3 2 10 12\n000002.jpg 15 11 10 10\n"
+          "000003.jpg 3 3 4 4\n");
+  d.write("list_landmarks_celeba.txt",
+          std::string("1\n") + kLandmarkHeader + "000001.jpg -0.5 -0.5 19.5 15.5 9 9 6 12 12 12\n");
+  FaceSet edge = load_faces(d.path.string());
+  const FaceSkips e = drop_faces_outside_photos(edge);
+  ASSERT_EQ(e.skipped.size(), 1u) << e.summary();
+  EXPECT_EQ(e.skipped[0].image, "000002.jpg");  // 5 x 5 of its 10 x 10 inside
+  EXPECT_EQ(e.skipped[0].line, 4u);
+  EXPECT_EQ(edge.size(), 2u);
+
+  // CSV fields with a comma or a quote are quoted (RFC 4180).
+  FaceSkips q;
+  q.skipped.push_back({"a,b.txt", 7, "x\"y.jpg", "box outside the photo"});
+  EXPECT_EQ(q.csv(), "file,line,image,reason\n\"a,b.txt\",7,\"x\"\"y.jpg\",box outside the photo\n");
+  // A photo whose header does not read stops the check, naming it.
+  d.write("img_celeba/000003.jpg", "P5\n1 1\n255\n\x01");
+  FaceSet bad = load_faces(d.path.string());
+  expect_error([&] { drop_faces_outside_photos(bad); }, {"000003.jpg", "a PNM/PGM/PPM file"});
 }
 
 TEST(CelebA, MissingImagesAreListed) {

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
+#include <sstream>
 
 #include "engine/safetensors.h"
 #include "models/factory.h"
@@ -146,6 +148,24 @@ TEST(EmbedAlign, RejectsNonFiniteLandmarks) {
   auto lm = photo_landmarks(64, 1, 0, 0, 0);
   lm[1].y = std::nan("");
   EXPECT_THROW(alignment_matrix(lm, 64, false), Error);
+  // Where the photo is known, the error names it (before the photo is read).
+  FaceRecord r;
+  r.file = "000009.jpg";
+  r.path = "/data/img_celeba/000009.jpg";
+  r.landmarks = lm;
+  Landmarks5 out;
+  for (auto call : {std::function<void()>([&] { alignment_matrix(lm, 64, true, r.path); }),
+                    std::function<void()>([&] { aligned_photo(r, 64, 1.0, nullptr, &out); })}) {
+    try {
+      call();
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(
+          std::string(e.what()).find("alignment of /data/img_celeba/000009.jpg: a landmark coordinate is not finite"),
+          std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 // ---------------------------------------------------------------- splits
@@ -524,6 +544,59 @@ TEST(EmbedTrain, AlignsByATrainedLandmarkNetwork) {
     EXPECT_NE(std::string(e.what()).find("not a landmark model"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(fs::exists(dir.path / "run2" / "last.safetensors"));
+}
+
+namespace {
+// Rewrites field `field` (0 = the file name) of line `line` of a list file; returns that line's file name.
+std::string patch_list_field(const std::string& path, size_t line, size_t field, const std::string& value) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::istringstream fields(lines.at(line - 1));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  f.at(field) = value;
+  std::string joined;
+  for (const std::string& x : f) joined += (joined.empty() ? "" : " ") + x;
+  lines[line - 1] = joined;
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& l : lines) out << l << '\n';
+  return f[0];
+}
+}  // namespace
+
+// train-embed leaves out faces whose landmarks fall outside their photo (counted on stderr, listed
+// in RUN/skipped.csv) and refuses a dataset with missing images before it creates the run.
+TEST(EmbedTrain, SkipsFacesOutsideTheirPhotoAndChecksImagesFirst) {
+  TempDir dir;
+  fs::copy(tiny_data(), dir.path / "data", fs::copy_options::recursive);
+  const std::string lm = dir.str("data/list_landmarks_celeba.txt");
+  const std::string a = patch_list_field(lm, 5, 1, "-70");  // the third row's left eye left of the photo
+  EmbedTrainOptions o = tiny_options(dir.str("data"), dir.str("run"));
+  o.fit.epochs = 1;
+  ::testing::internal::CaptureStderr();
+  train_embed(o);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(
+      err.find("train-embed: skipped 1 of 48 faces: 1 points outside the photo (first: " + lm + ":5 '" + a + "')\n"),
+      std::string::npos)
+      << err;
+  std::ifstream f(dir.str("run/skipped.csv"));
+  const std::string csv((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(csv, "file,line,image,reason\n" + lm + ",5," + a + ",points outside the photo\n");
+
+  fs::remove(dir.path / "data" / "img_celeba" / a);  // a skipped face's photo is still listed: missing
+  o.out = dir.str("run2");
+  try {
+    train_embed(o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("1 of 48 images"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(a), std::string::npos) << msg;
+    EXPECT_NE(msg.find("missing"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(fs::exists(dir.path / "run2")) << "the check comes before the run folder is made";
 }
 
 TEST(EmbedTrain, ClearErrors) {

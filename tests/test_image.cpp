@@ -219,7 +219,7 @@ TEST(Image, BadFilesRaiseErrorsNamingTheFile) {
   Rng rng(5);
   for (uint8_t& b : junk) b = static_cast<uint8_t>(rng.next_u32());
   write_bytes(garbage, junk);
-  expect_error([&] { load_image(garbage); }, {garbage, "cannot decode"});
+  expect_error([&] { load_image(garbage); }, {garbage, "not a JPEG or PNG file", "only JPEG and PNG"});
 
   std::string head = tmp.file("head100.jpg");  // the first 100 bytes of a real JPEG
   write_bytes(head, std::vector<uint8_t>(jpg.begin(), jpg.begin() + 100));
@@ -250,6 +250,136 @@ TEST(Image, BadFilesRaiseErrorsNamingTheFile) {
   EXPECT_EQ(decode_image(tail.data(), tail.size(), "tail").height, 32);
 
   expect_error([&] { decode_image(jpg.data(), jpg.size(), "x", 2); }, {"channels"});
+}
+
+// ---------------------------------------------------------------- hostile headers (issue 13)
+namespace {
+
+// The offset of the first segment with marker `m` (its length field) in a JPEG.
+size_t jpeg_segment(const std::vector<uint8_t>& b, uint8_t m) {
+  size_t i = 2;
+  while (i + 4 < b.size()) {
+    if (b[i] != 0xFF) return 0;
+    const uint8_t mk = b[i + 1];
+    if (mk == m) return i + 2;
+    i += 2 + ((static_cast<size_t>(b[i + 2]) << 8) | b[i + 3]);
+  }
+  return 0;
+}
+
+// A real JPEG whose frame header (SOF0) declares w x h pixels; its data stays that of 48x32.
+std::vector<uint8_t> jpeg_declaring(int w, int h) {
+  std::vector<uint8_t> b = read_bytes(kDir + "smooth_48x32.jpg");
+  const size_t sof = jpeg_segment(b, 0xC0);
+  EXPECT_GT(sof, 0u) << "no SOF0 in smooth_48x32.jpg";
+  b[sof + 3] = static_cast<uint8_t>(h >> 8);
+  b[sof + 4] = static_cast<uint8_t>(h);
+  b[sof + 5] = static_cast<uint8_t>(w >> 8);
+  b[sof + 6] = static_cast<uint8_t>(w);
+  return b;
+}
+
+// A real PNG whose IHDR declares w x h (the CRC no longer matches: the refusal must come first).
+std::vector<uint8_t> png_declaring(uint32_t w, uint32_t h) {
+  std::vector<uint8_t> b = encode_png(Image(4, 3, 3, 7));
+  for (int k = 0; k < 4; ++k) {
+    b[16 + k] = static_cast<uint8_t>(w >> (24 - 8 * k));
+    b[20 + k] = static_cast<uint8_t>(h >> (24 - 8 * k));
+  }
+  return b;
+}
+
+}  // namespace
+
+TEST(Image, OversizedHeadersAreRefusedBeforeDecoding) {
+  TempDir tmp;
+  // 26000 x 26000: over the side limit and the pixel limit; 16000 x 16000: within the side limit,
+  // 256 megapixels (it used to decode: 20 s and 1.5 GB for two of them in `faceforge verify`).
+  for (int side : {26000, 16000}) {
+    const std::string p = tmp.file("huge" + std::to_string(side) + ".jpg");
+    write_bytes(p, jpeg_declaring(side, side));
+    const std::string dims = std::to_string(side) + "x" + std::to_string(side);
+    const std::vector<std::string> parts = {p, "JPEG header declares " + dims, "at most 16384 on a side and 67108864"};
+    expect_error([&] { load_image(p); }, parts);
+    expect_error([&] { load_image_scaled(p, 8); }, parts);  // the scaled decode is bounded by the full size
+    expect_error([&] { load_image_scaled(p, 1); }, parts);
+    expect_error([&] { image_size(p); }, parts);
+  }
+  EXPECT_EQ(kMaxImagePixels, int64_t{1} << 26);
+  // A frame without pixels.
+  const std::string zero = tmp.file("zero.jpg");
+  write_bytes(zero, jpeg_declaring(48, 0));
+  expect_error([&] { image_size(zero); }, {zero, "declares 48x0 pixels", "without pixels"});
+  expect_error([&] { load_image(zero); }, {zero});
+  // PNG: the IHDR is read before stb_image sees the data (no zlib stream needs to exist).
+  for (auto [w, h] : {std::pair<uint32_t, uint32_t>{60000, 60000}, {20000, 15000}, {10000, 7000}, {0xFFFFFFFF, 1}}) {
+    const std::string p = tmp.file("big" + std::to_string(w) + ".png");
+    write_bytes(p, png_declaring(w, h));
+    const std::vector<std::string> parts = {p, "PNG header declares " + std::to_string(w) + "x" + std::to_string(h)};
+    expect_error([&] { load_image(p); }, parts);
+    expect_error([&] { load_image_scaled(p, 4); }, parts);
+    expect_error([&] { image_size(p); }, parts);
+  }
+  const std::string zpng = tmp.file("zero.png");
+  write_bytes(zpng, png_declaring(0, 10));
+  expect_error([&] { load_image(zpng); }, {zpng, "declares 0x10 pixels", "without pixels"});
+  expect_error([&] { image_size(zpng); }, {zpng, "declares 0x10 pixels"});
+  // Just within the limits the header check passes (the 4x3 data then fails to decode, as it should).
+  const std::string edge = tmp.file("edge.png");
+  write_bytes(edge, png_declaring(16384, 4096));
+  EXPECT_EQ(image_size(edge).width, 16384);
+  expect_error([&] { load_image(edge); }, {edge, "cannot decode"});
+}
+
+TEST(Image, OnlyJpegAndPngAreRead) {
+  TempDir tmp;
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"a.pgm", std::string("P5\n2 2\n255\n") + std::string(4, '\x80')},
+      {"a.ppm", std::string("P6\n1 1\n255\n") + std::string(3, '\x10')},
+      {"a.bmp", std::string("BM") + std::string(60, '\0')},
+      {"a.gif", std::string("GIF89a\x01\x00\x01\x00\x00\x00\x00;")},
+      {"a.hdr", std::string("#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 0 +X 5\n")}};
+  const char* what[] = {"a PNM/PGM/PPM file", "a PNM/PGM/PPM file", "a BMP file", "a GIF file", "an HDR file"};
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string p = tmp.write(files[i].first, files[i].second);
+    expect_error([&] { load_image(p); }, {p, what[i], "only JPEG and PNG photos are read"});
+    expect_error([&] { load_image_scaled(p, 2); }, {p, what[i]});
+    expect_error([&] { image_size(p); }, {p, what[i], "only JPEG and PNG"});
+  }
+}
+
+TEST(Image, HuffmanTableWithTooManyCodesIsRefusedBeforeDecoding) {
+  // stb_image's JPEG decoder wrote out of bounds on a DHT whose 16 counts sum past 256; it is
+  // compiled out now, and the marker walk refuses such a table before any decoder runs.
+  std::vector<uint8_t> b = read_bytes(kDir + "smooth_48x32.jpg");
+  const size_t dht = jpeg_segment(b, 0xC4);
+  ASSERT_GT(dht, 0u);
+  for (int k = 0; k < 16; ++k) b[dht + 3 + k] = 0;
+  b[dht + 3 + 7] = 200;  // 200 + 100 codes of length 8 and 9: 300 > 256 (more than the segment holds too)
+  b[dht + 3 + 8] = 100;
+  expect_error([&] { decode_image(b.data(), b.size(), "dht.jpg"); },
+               {"dht.jpg", "Huffman table (DHT) declares 300 codes, at most 256"});
+  for (int denom : {1, 2, 8})
+    expect_error([&] { decode_image_scaled(b.data(), b.size(), "dht.jpg", denom); }, {"dht.jpg", "declares 300 codes"});
+}
+
+TEST(Image, SizeFromTheHeaderMatchesTheDecodedImage) {
+  for (const char* f :
+       {"smooth_48x32.jpg", "smooth_48x32_progressive.jpg", "gray_6x4.png", "rgb_7x5.png", "rgba_3x2.png"}) {
+    const ImageSize s = image_size(kDir + f);
+    const Image img = load_image(kDir + f, 0);
+    EXPECT_EQ(s.width, img.width) << f;
+    EXPECT_EQ(s.height, img.height) << f;
+    EXPECT_EQ(s.channels, img.channels) << f;
+  }
+  TempDir tmp;
+  save_jpeg(Image(9, 5, 1, 100), tmp.file("g.jpg"));
+  EXPECT_EQ(image_size(tmp.file("g.jpg")).channels, load_image(tmp.file("g.jpg"), 0).channels);
+  expect_error([&] { image_size(tmp.file("none.jpg")); }, {"none.jpg", "cannot open"});
+  expect_error([&] { image_size(tmp.write("e.jpg", "")); }, {"e.jpg", "empty"});
+  std::vector<uint8_t> jpg = read_bytes(kDir + "smooth_48x32.jpg");
+  write_bytes(tmp.file("cut.jpg"), std::vector<uint8_t>(jpg.begin(), jpg.begin() + 40));  // before the SOF
+  expect_error([&] { image_size(tmp.file("cut.jpg")); }, {"cut.jpg", "truncated JPEG"});
 }
 
 TEST(Image, WriteErrorsNameThePath) {

@@ -259,7 +259,28 @@ TEST(LandmarkSample, BadInputThrows) {
   Rng rng;
   FaceRecord empty_box = m.face;
   empty_box.box->width = 0;
-  EXPECT_THROW(make_landmark_sample(m.photo, empty_box, fr, nullptr, rng), Error);
+  empty_box.path = "/data/img_celeba/000007.jpg";
+  try {  // the error names the photo
+    make_landmark_sample(m.photo, empty_box, fr, nullptr, rng);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("face crop of /data/img_celeba/000007.jpg: the box"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("has no area"), std::string::npos) << e.what();
+  }
+  // mean_nme names a face whose two eyes coincide (its error would be divided by zero).
+  FaceSet one;
+  one.faces.push_back(m.face);
+  one.faces[0].path = "/data/img_celeba/000008.jpg";
+  (*one.faces[0].landmarks)[kRightEye] = (*one.faces[0].landmarks)[kLeftEye];
+  try {
+    mean_nme({*m.face.landmarks}, one, {0});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mean_nme: /data/img_celeba/000008.jpg: its two eye landmarks coincide"),
+              std::string::npos)
+        << e.what();
+  }
   FaceRecord no_box = m.face;
   no_box.box.reset();
   EXPECT_THROW(make_landmark_sample(m.photo, no_box, fr, nullptr, rng), Error);
@@ -349,6 +370,51 @@ TEST_F(LandmarkRun, TinyRunLearnsAndWritesItsFiles) {
   other.resume = true;
   other.config = "small";
   EXPECT_THROW(train_landmarks(other), Error);
+}
+
+namespace {
+// Rewrites field `field` (0 = the file name) of line `line` of a list file; returns that line's file name.
+std::string patch_list_field(const std::string& path, size_t line, size_t field, const std::string& value) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::istringstream fields(lines.at(line - 1));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  f.at(field) = value;
+  std::string joined;
+  for (const std::string& x : f) joined += (joined.empty() ? "" : " ") + x;
+  lines[line - 1] = joined;
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& l : lines) out << l << '\n';
+  return f[0];
+}
+}  // namespace
+
+// Faces whose points or box fall outside their photo are left out before training, counted on
+// stderr and listed in RUN/skipped.csv (file:line of the offending row).
+TEST_F(LandmarkRun, FacesOutsideTheirPhotoAreSkippedAndReported) {
+  TempDir run;
+  fs::copy(data_->path, run.path / "data", fs::copy_options::recursive);
+  const std::string lm = run.str("data/list_landmarks_celeba.txt"), bb = run.str("data/list_bbox_celeba.txt");
+  patch_list_field(lm, 3, 9, "5000");  // the first row's right mouth corner at (5000, -4000)
+  const std::string a = patch_list_field(lm, 3, 10, "-4000");
+  const std::string b = patch_list_field(bb, 4, 1, "100000");  // the second row's box far outside
+  LandmarkTrainOptions o = options(run.str("run"), 1);
+  o.data = run.str("data");
+  ::testing::internal::CaptureStderr();
+  LandmarkTrainResult r = train_landmarks(o);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("train-landmarks: skipped 2 of 40 faces: 1 points outside the photo (first: " + lm + ":3 '" + a +
+                     "'), 1 box outside the photo (first: " + bb + ":4 '" + b + "')\n"),
+            std::string::npos)
+      << err;
+  EXPECT_GT(r.steps, 0);
+  std::ifstream f(run.str("run/skipped.csv"));
+  const std::string csv((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(csv.rfind("file,line,image,reason\n", 0), 0u) << csv;
+  EXPECT_NE(csv.find("\n" + lm + ",3," + a + ",points outside the photo\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\n" + bb + ",4," + b + ",box outside the photo\n"), std::string::npos) << csv;
 }
 
 // Two epochs straight == one epoch, then --resume for the second: the same losses, bit for bit,
