@@ -23,7 +23,8 @@ ff::app::Command reg("demo", "The face pipeline end to end on generated faces, o
   sub.add_option("--out", o->out, "Output folder DIR")->capture_default_str();
   sub.add_flag("--quick", o->quick, "A ~1-minute version (fewer faces, fewer epochs)");
   sub.add_option("--workers", o->workers, "Threads preparing samples")->check(CLI::Range(0, 64))->capture_default_str();
-  sub.add_option("--seed", o->seed, "Random seed (data, initialisation, splits)")->capture_default_str();
+  sub.add_option("--seed", o->seed, "Random seed (data, initialisation, splits)")
+      ->check(ff::app::non_negative())->capture_default_str();
   return [o] {
     ff::DemoResult r = ff::run_demo(*o);
     std::printf("demo finished in %.0f s\n", r.seconds);

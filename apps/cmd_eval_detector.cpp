@@ -66,7 +66,7 @@ ff::app::Command reg("eval-detector", "Measure a face detector: AP, PR curve, re
   auto* dets = sub.add_option("--detections", o->detections, "A detections file to score instead (faceforge-detections-1)");
   det->excludes(dets);
   sub.add_option("--out", o->out, "Folder for metrics.json, the PR curve and the detections");
-  sub.add_option("--limit", o->limit, "Only the first N labelled photos (0: all)")->check(CLI::NonNegativeNumber)
+  sub.add_option("--limit", o->limit, "Only the first N labelled photos (0: all)")->check(ff::app::non_negative())
       ->capture_default_str();
   sub.add_option("--threads", o->threads, "Photos detected side by side, one detector each (--detector)")
       ->check(CLI::Range(1, 256))->capture_default_str();

@@ -27,7 +27,7 @@ ff::app::Command reg("eval-landmarks", "Measure a landmark network: NME, failure
   sub.add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(1, 4096))->capture_default_str();
   sub.add_option("--max-images", o->max_images, "Evaluate the first N faces of the partition only (0: all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--workers", o->workers, "Threads making samples")->check(CLI::Range(0, 256))->capture_default_str();
   return [o] {
     ff::LandmarkEvalResult r = ff::eval_landmarks(*o);

@@ -37,7 +37,7 @@ ff::app::Command reg("synth", "Write a synthetic face dataset in CelebA's file f
       ->check(CLI::Range(2, 100000))->capture_default_str();
   sub.add_option("--size", o->cfg.size, "Image side S in pixels (32..1024)")
       ->check(CLI::Range(32, 1024))->capture_default_str();
-  sub.add_option("--seed", o->cfg.seed, "Random seed")->capture_default_str();
+  sub.add_option("--seed", o->cfg.seed, "Random seed")->check(ff::app::non_negative())->capture_default_str();
   sub.add_flag("--overwrite", o->overwrite,
                "Write over a dataset already in OUT (its lists are replaced; older images beyond the new count stay on disk, unlisted)");
   sub.add_option("--scenes", o->scenes,

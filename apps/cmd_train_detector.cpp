@@ -32,23 +32,24 @@ ff::app::Command reg("train-detector", "Train the face detector (anchor-free, st
       ->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(2, 4096))->capture_default_str();
   sub.add_option("--lr", o->lr, "Adam learning rate (cosine schedule to 1% over the run)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(ff::app::positive())->capture_default_str();
   sub.add_option("--landmark-weight", o->landmark_weight, "Weight of the landmark L1 loss (0: boxes only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   ff::app::add_gpu_math_flags(sub);
   sub.add_flag("--resume", o->resume, "Continue the run in RUN from its last checkpoint");
-  sub.add_option("--seed", o->seed, "Random seed (initialisation, shuffling, augmentation)")->capture_default_str();
+  sub.add_option("--seed", o->seed, "Random seed (initialisation, shuffling, augmentation)")
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--workers", o->workers, "Threads making samples")->check(CLI::Range(0, 256))->capture_default_str();
   sub.add_option("--max-images", o->max_images, "Train on the first N training photos only (-1: all)")
       ->check(CLI::Range(-1, 1 << 30))->capture_default_str();
   sub.add_option("--max-val-images", o->max_val_images, "Validation samples")
       ->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--save-every", o->fit.save_every, "Also save the last checkpoint every N steps (0: at epoch ends only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--log-every", o->fit.log_every,
                  "Read the loss back and log it every N steps (0: every step on the CPU, every 10 on a GPU)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   return [o] {
     ff::DetectorTrainResult r = ff::train_detector(*o);
     std::printf("train-detector: %lld steps in %.1f s (%.1f training images/s); best validation AP@0.5 %.4f\n",

@@ -35,20 +35,20 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
       ->capture_default_str();
   sub.add_option("--config", o->config,
                  "Network: small (64x64, the demo's), cpu (ResNet50's 3-4-6-3 at width 0.25, 112x112, 512-d: the mission's network on a CPU), reference (ResNet50, 112x112) or a config string like " +
-                     ff::EmbeddingConfig::small().str())
-      ->capture_default_str();
+                     ff::EmbeddingConfig::small().str() + " [default: small; a resumed run keeps its own]");
   sub.add_option("--epochs", o->fit.epochs, "Epochs")->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--batch", o->batch, "Batch size")->check(CLI::Range(2, 65536))->capture_default_str();
-  sub.add_option("--lr", o->lr, "Initial learning rate (SGD, momentum 0.9)")->check(CLI::PositiveNumber)
+  sub.add_option("--lr", o->lr, "Initial learning rate (SGD, momentum 0.9)")->check(ff::app::positive())
       ->capture_default_str();
   sub.add_option("--weight-decay", o->weight_decay, "Weight decay (not on batch-norm parameters or biases)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--schedule", o->schedule, "Learning-rate schedule: cosine, or step (x0.1 every epochs/3)")
       ->check(CLI::IsMember({"cosine", "step"}))->capture_default_str();
   sub.add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   ff::app::add_gpu_math_flags(sub);
   sub.add_flag("--resume", o->resume, "Continue the run in --out from its last checkpoint");
   sub.add_option("--seed", o->seed, "Random seed (initialisation, split, held-out identities, augmentation)")
+      ->check(ff::app::non_negative())
       ->capture_default_str();
   sub.add_option("--workers", o->workers, "Threads preparing batches")->check(CLI::Range(0, 256))
       ->capture_default_str();
@@ -63,10 +63,10 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
                  "Identities held out entirely for open-set verification (default: 15% of them)")
       ->check(CLI::Range(0, 1000000));
   sub.add_option("--save-every", o->fit.save_every, "Also checkpoint every N steps (0: at epoch ends only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--log-every", o->fit.log_every,
                  "Read the loss back and log it every N steps (0: every step on the CPU, every 10 on a GPU)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_flag("--no-augment", *no_augment, "Train on the aligned faces without augmentation");
   sub.add_option("--landmarks-model", o->landmarks_model,
                  "Align by the landmarks this network predicts (RUN/best.safetensors of train-landmarks) from "
@@ -98,8 +98,12 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
       FF_CHECK(!opts.data.empty(), "train-embed: --data is required (the dataset folder)");
     }
     ff::EmbedTrainResult r = ff::train_embed(opts);
-    std::printf("train-embed: %lld steps; best validation accuracy (flip TTA) %.2f%%; run in %s\n",
-                static_cast<long long>(r.steps), 100 * r.best_metric, opts.out.c_str());
+    if (r.val_images == 0)  // the best checkpoint is then the one of the lowest training loss
+      std::printf("train-embed: %lld steps; no validation images; lowest train loss %.4f; run in %s\n",
+                  static_cast<long long>(r.steps), -r.best_metric, opts.out.c_str());
+    else
+      std::printf("train-embed: %lld steps; best validation accuracy (flip TTA) %.2f%%; run in %s\n",
+                  static_cast<long long>(r.steps), 100 * r.best_metric, opts.out.c_str());
     std::printf("next: faceforge eval-embed --data %s --model %s/best.safetensors\n", opts.data.c_str(),
                 opts.out.c_str());
     return 0;

@@ -37,28 +37,29 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
   sub.add_option("--epochs", o->t.fit.epochs, "Total epochs of the run")->check(CLI::Range(1, 100000))->capture_default_str();
   sub.add_option("--batch", o->t.batch, "Batch size")->check(CLI::Range(2, 4096))->capture_default_str();
   sub.add_option("--lr", o->t.lr, "Adam learning rate (halved after 3 epochs without a better validation NME)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(ff::app::positive())->capture_default_str();
   sub.add_option("--device", o->t.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   ff::app::add_gpu_math_flags(sub);
   sub.add_flag("--resume", o->t.resume, "Continue the run in RUN from its last checkpoint");
-  sub.add_option("--seed", o->t.seed, "Random seed (initialisation, shuffling, augmentation)")->capture_default_str();
+  sub.add_option("--seed", o->t.seed, "Random seed (initialisation, shuffling, augmentation)")
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--workers", o->t.workers, "Threads making samples")->check(CLI::Range(0, 256))->capture_default_str();
   sub.add_option("--cache-mb", o->t.cache_mb,
                  "Decoded photos kept in memory across epochs, at most this many MB (0: decode every photo each epoch)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))->capture_default_str();
   sub.add_option("--max-images", o->t.max_images, "Train on the first N training images only (0: all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--fg-weight", o->t.fg_weight,
                  "Heatmap loss weight w = 1 + F * target on each pixel (0: the notebooks' plain MSE, which the small network escapes only slowly; a resumed run keeps its own)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(ff::app::non_negative())
       ->capture_default_str();
   sub.add_option("--max-val-images", o->t.max_val_images, "Validate on the first N validation images only (0: all)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--save-every", o->t.fit.save_every, "Also save the last checkpoint every N steps (0: at epoch ends only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--log-every", o->t.fit.log_every,
                  "Read the loss back and log it every N steps (0: every step on the CPU, every 10 on a GPU)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(ff::app::non_negative())->capture_default_str();
   sub.add_option("--decode", o->decode,
                  "Heatmap decoder for the validation NME that drives the LR schedule and the best checkpoint "
                  "(both are logged)")

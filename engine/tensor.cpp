@@ -31,7 +31,7 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s) FF_CHECK(!__builtin_mul_overflow(n, d, &n), "shape too large: ", shape_str(s));
   return n;
 }
 
@@ -195,7 +195,10 @@ void Storage::wait_for_readers() {
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t d : shape) FF_CHECK(d >= 0, "Tensor::empty: negative size in shape ", shape_str(shape));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
+  int64_t bytes = 0;
+  FF_CHECK(!__builtin_mul_overflow(shape_numel(shape), static_cast<int64_t>(dtype_size(dtype)), &bytes),
+           "shape too large: ", shape_str(shape), " of ", dtype_name(dtype));
+  impl->storage = std::make_shared<Storage>(bytes, device);
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(impl);

@@ -7,6 +7,7 @@
 
 #include "engine/autograd.h"
 #include "engine/error.h"
+#include "engine/parse.h"
 #include "data/face_sample.h"
 
 namespace ff {
@@ -184,7 +185,8 @@ OurFaceDetector::OurFaceDetector(const std::string& path, const DetectOptions& o
   max_side = opts.input_side > 0 ? opts.input_side : 2 * static_cast<int>(loaded_.detector().config().input_size);
   if (options.score_threshold < 0) {
     auto it = loaded_.meta.find("score_threshold");
-    options.score_threshold = it != loaded_.meta.end() ? std::stod(it->second) : 0.5;
+    options.score_threshold =
+        it != loaded_.meta.end() ? parse_number(it->second, path + ": metadata 'score_threshold'") : 0.5;
     FF_CHECK(options.score_threshold > 0 && options.score_threshold < 1, path, ": metadata score_threshold ",
              options.score_threshold, " is not in (0, 1)");
   }

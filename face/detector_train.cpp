@@ -14,6 +14,7 @@
 #include "data/face_sample.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/parse.h"
 #include "engine/safetensors.h"
 #include "face/detect_eval.h"
 #include "face/detector.h"
@@ -70,21 +71,35 @@ DetectorTrainResult train_detector(const DetectorTrainOptions& o) {
   if (o.resume) {
     FF_CHECK(std::filesystem::is_regular_file(last_path), "--resume: ", o.out,
              " holds no checkpoint (last.state.safetensors is missing)");
-    old_meta = read_safetensors(last_path).metadata;
-  }
-  DetectorConfig cfg;
-  if (o.resume) {
+    SafeTensors last = read_safetensors(last_path);
+    old_meta = last.metadata;
     FF_CHECK(old_meta.count("model") && old_meta.at("model") == "detector" && old_meta.count("config"), last_path,
              " is not a detector run's checkpoint");
+    check_model_file(checkpoint_weights(last, o.out), last_path);  // its configuration fits its tensors: nothing oversized gets built
+  }
+  // Configuration: a new run takes --config (default small); a resumed one keeps its own and
+  // refuses a different one.
+  auto named = [](const std::string& s) {
+    try {
+      return DetectorConfig::named(s);
+    } catch (const Error& e) {
+      FF_FAIL("train-detector: --config: ", e.what());
+    }
+  };
+  DetectorConfig cfg;
+  if (o.resume) {
     cfg = DetectorConfig::parse(old_meta.at("config"));
     if (!o.config.empty())
-      FF_CHECK(DetectorConfig::named(o.config).str() == cfg.str(), "--resume: the run was trained with config ",
-               cfg.str(), ", not ", DetectorConfig::named(o.config).str());
+      FF_CHECK(named(o.config).str() == cfg.str(), "--resume: ", last_path, " was trained with config ", cfg.str(),
+               "; --config asks for ", named(o.config).str(), " (leave --config out to keep the run's)");
   } else {
-    cfg = DetectorConfig::named(o.config.empty() ? "small" : o.config);
+    cfg = named(o.config.empty() ? "small" : o.config);
   }
-  const double lmk_weight = o.resume && old_meta.count("landmark_weight") ? std::stod(old_meta.at("landmark_weight"))
-                                                                          : o.landmark_weight;
+  const double lmk_weight =
+      o.resume && old_meta.count("landmark_weight")
+          ? parse_number(old_meta.at("landmark_weight"), last_path + ": metadata 'landmark_weight'")
+          : o.landmark_weight;
+  FF_CHECK(lmk_weight >= 0, last_path, ": metadata 'landmark_weight' must be >= 0, got ", lmk_weight);
 
   // Photos: partition 0 trains and partition 1 validates when the folder has a partition file;
   // without one (synthetic scenes), the last tenth validates.

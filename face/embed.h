@@ -148,7 +148,9 @@ ClosedSetAccuracy closed_set_accuracy(Head& head, const FaceEmbeddings& e, const
 struct EmbedTrainOptions {
   std::string data, out;
   std::string head = "arcface";   // arcface | softmax
-  std::string config = "small";   // small | reference (models/resnet.h EmbeddingConfig)
+  // small | cpu | reference (models/resnet.h EmbeddingConfig) or a config string; "" = small for a
+  // new run, the checkpoint's own for a resumed one (which refuses any other).
+  std::string config;
   int64_t batch = 64;
   double lr = 0.1;
   double momentum = 0.9;

@@ -10,10 +10,12 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <cstdint>
 
 #include "engine/safetensors.h"
 #include "train/run.h"
 #include "engine/autograd.h"
+#include "engine/parse.h"
 #include "layers/heads.h"
 #include "models/factory.h"
 #include "models/resnet.h"
@@ -27,12 +29,12 @@ namespace ff {
 
 namespace {
 
-std::vector<int> parse_ints(const std::string& s) {
+std::vector<int> parse_ints(const std::string& s, const std::string& what) {
   std::vector<int> v;
   std::stringstream ss(s);
   std::string cell;
   while (std::getline(ss, cell, ','))
-    if (!cell.empty()) v.push_back(std::stoi(cell));
+    if (!cell.empty()) v.push_back(static_cast<int>(parse_int(cell, what, 0, INT32_MAX)));
   return v;
 }
 
@@ -67,8 +69,10 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
 
   // The run's split, recomputed from its recorded settings and checked against its recorded
   // identities (a different dataset, or a changed one, is refused rather than mis-scored).
-  const std::vector<int> trained = parse_ints(meta_at(st.metadata, "train.identities", o.model));
-  const std::vector<int> held = parse_ints(meta_at(st.metadata, "train.holdout_identities", o.model));
+  const std::vector<int> trained = parse_ints(meta_at(st.metadata, "train.identities", o.model),
+                                               o.model + ": metadata 'train.identities'");
+  const std::vector<int> held = parse_ints(meta_at(st.metadata, "train.holdout_identities", o.model),
+                                            o.model + ": metadata 'train.holdout_identities'");
   FaceSet set = load_faces(o.data, FaceFilter::Landmarks);
   // Align as training did unless told otherwise.
   auto rec = st.metadata.find("train.landmarks_model");
@@ -81,8 +85,10 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
   // dataset's landmarks (what the pipeline's own stages are measured against).
   if (!lm_model.empty() && o.wild.empty()) landmarks = use_predicted_landmarks(set, lm_model, dev, o.batch, o.workers);
   EmbedSplit split = make_embed_split(set, parse_split_kind(meta_at(st.metadata, "train.split", o.model)),
-                                      std::stoi(meta_at(st.metadata, "train.holdout", o.model)),
-                                      std::stoull(meta_at(st.metadata, "train.seed", o.model)));
+                                      static_cast<int>(parse_int(meta_at(st.metadata, "train.holdout", o.model),
+                                                                 o.model + ": metadata 'train.holdout'", -1, 1000000)),
+                                      parse_uint64(meta_at(st.metadata, "train.seed", o.model),
+                                                   o.model + ": metadata 'train.seed'"));
   FF_CHECK(split.train_identities == trained && split.holdout_identities == held, "eval-embed: the identities of ",
            o.data, " do not match those ", o.model, " was trained and held out on (", trained.size(), " trained, ",
            held.size(), " held out; this dataset gives ", split.train_identities.size(), " and ",

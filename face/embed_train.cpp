@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/autograd.h"
+#include "engine/parse.h"
 #include "engine/random.h"
 #include "layers/heads.h"
 #include "models/factory.h"
@@ -62,7 +63,11 @@ void check_options(const EmbedTrainOptions& o) {
   FF_CHECK(!o.out.empty(), "train-embed: --out is required");
   FF_CHECK(o.head == "arcface" || o.head == "softmax", "train-embed: unknown head '", o.head,
            "' (expected arcface or softmax)");
-  EmbeddingConfig::named(o.config);  // throws on an unknown name
+  try {
+    EmbeddingConfig::named(o.config);  // throws on an unknown name or a bad string
+  } catch (const Error& e) {
+    FF_FAIL("train-embed: --config: ", e.what());
+  }
   FF_CHECK(o.schedule == "cosine" || o.schedule == "step", "train-embed: unknown schedule '", o.schedule,
            "' (expected cosine or step)");
   parse_split_kind(o.split);
@@ -109,15 +114,19 @@ EmbedTrainOptions saved_train_options(const std::string& run_dir) {
   o.data = get("data");
   o.head = get("head");
   o.config = get("config");
-  o.fit.epochs = std::stoll(get("epochs"));
-  o.batch = std::stoll(get("batch"));
-  o.lr = std::stod(get("lr"));
-  o.momentum = std::stod(get("momentum"));
-  o.weight_decay = std::stod(get("weight_decay"));
+  // Each number whole and within the command line's own bounds (apps/cmd_train_embed.cpp).
+  auto key = [&](const std::string& k) { return path + ": metadata 'train." + k + "'"; };
+  o.fit.epochs = parse_int(get("epochs"), key("epochs"), 1, 100000);
+  o.batch = parse_int(get("batch"), key("batch"), 2, 65536);
+  o.lr = parse_number(get("lr"), key("lr"), 0, 1e300);
+  o.momentum = parse_number(get("momentum"), key("momentum"), 0, 1);
+  o.weight_decay = parse_number(get("weight_decay"), key("weight_decay"), 0, 1e300);
   o.schedule = get("schedule");
-  o.seed = std::stoull(get("seed"));
+  o.seed = parse_uint64(get("seed"), key("seed"));
   o.split = get("split");
-  o.holdout = std::stoi(get("holdout"));
+  o.holdout = static_cast<int>(parse_int(get("holdout"), key("holdout"), -1, 1000000));
+  // The network a resumed run rebuilds from this metadata must be the one its tensors hold.
+  check_model_file(checkpoint_weights(st, run_dir), path);
   o.augment.enabled = get("augment") == "1";
   auto lm = st.metadata.find("train.landmarks_model");
   o.landmarks_model = lm == st.metadata.end() ? "" : lm->second;
@@ -193,7 +202,12 @@ ClosedSetAccuracy closed_set_accuracy(Head& head, const FaceEmbeddings& e, const
   return a;
 }
 
-EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
+EmbedTrainResult train_embed(const EmbedTrainOptions& given) {
+  // No --config: "small" for a new run, the checkpoint's own for a resumed one (which refuses any
+  // other below, naming both).
+  EmbedTrainOptions resolved = given;
+  if (resolved.config.empty()) resolved.config = given.resume ? saved_train_options(given.out).config : "small";
+  const EmbedTrainOptions& o = resolved;
   check_options(o);
   const Device dev = Device::parse(o.device);
   FF_CHECK(dev.is_cpu() || cuda_available(), "train-embed: --device cuda but no CUDA device is available");
@@ -335,7 +349,11 @@ EmbedTrainResult train_embed(const EmbedTrainOptions& o) {
     elog.row({static_cast<double>(e.epoch), static_cast<double>(e.step), e.train_loss, e.lr, acc.plain, acc.flip,
               e.images_per_s, e.seconds});
     res.val_acc.push_back(acc);
-    if (o.fit.progress)
+    if (o.fit.progress && split.val.empty())
+      std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f (no validation images), %.1f img/s (%.1f s waiting for data), %.1f s%s\n",
+                   static_cast<long long>(e.epoch), static_cast<long long>(o.fit.epochs), e.train_loss, e.images_per_s,
+                   e.data_wait_seconds, e.seconds, e.improved ? "  [lowest loss]" : "");
+    else if (o.fit.progress)
       std::fprintf(stderr,
                    "epoch %lld/%lld: train loss %.4f, val accuracy %.2f%% (flip TTA %.2f%%), %.1f img/s "
                    "(%.1f s waiting for data), %.1f s%s\n",

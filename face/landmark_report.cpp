@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -27,9 +28,17 @@ std::map<std::string, std::vector<double>> read_csv(const std::string& path) {
   std::vector<std::string> names;
   std::stringstream hs(line);
   while (std::getline(hs, cell, ',')) names.push_back(cell);
-  while (std::getline(f, line)) {
+  for (int64_t row = 2; std::getline(f, line); ++row) {
     std::stringstream ls(line);
-    for (size_t i = 0; i < names.size() && std::getline(ls, cell, ','); ++i) cols[names[i]].push_back(std::stod(cell));
+    for (size_t i = 0; i < names.size() && std::getline(ls, cell, ','); ++i) {
+      // The whole cell (nan allowed: CsvLog writes it for a metric not measured that epoch).
+      const char* b = cell.c_str();
+      char* end = nullptr;
+      const double v = cell.empty() ? 0 : std::strtod(b, &end);
+      FF_CHECK(!cell.empty() && end == b + cell.size(), path, ":", row, ": column '", names[i], "' = '", cell,
+               "' is not a number");
+      cols[names[i]].push_back(v);
+    }
   }
   return cols;
 }

@@ -8,6 +8,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops_geometry.h"
+#include "engine/parse.h"
 #include "engine/safetensors.h"
 #include "models/factory.h"
 #include "face/landmark_report.h"
@@ -21,12 +22,17 @@ namespace ff {
 
 namespace {
 
-// "small", "reference" or a HourglassConfig::str() string.
+// "small", "mid", "reference" or a HourglassConfig::str() string (parsed strictly: every value a
+// whole number within its bounds).
 HourglassConfig parse_config(const std::string& s) {
   if (s == "small" || s == "mid" || s == "reference") return HourglassConfig::named(s);
   FF_CHECK(s.find('=') != std::string::npos, "train-landmarks: unknown --config '", s,
-           "' (expected small, reference or a string like stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128)");
-  return HourglassConfig::parse(s);
+           "' (expected small, mid, reference or a string like stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128)");
+  try {
+    return HourglassConfig::parse(s);
+  } catch (const Error& e) {
+    FF_FAIL("train-landmarks: --config: ", e.what());
+  }
 }
 
 std::string format_double(double v) {
@@ -55,21 +61,23 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   if (o.resume) {
     FF_CHECK(std::filesystem::is_regular_file(last_path), "--resume: ", o.out,
              " holds no checkpoint (last.state.safetensors is missing)");
-    old_meta = read_safetensors(last_path).metadata;
+    SafeTensors last = read_safetensors(last_path);
+    old_meta = last.metadata;
+    FF_CHECK(old_meta.count("model") && old_meta.at("model") == "hourglass" && old_meta.count("config") &&
+                 old_meta.count("crop_scale"),
+             last_path, " is not a landmark run's checkpoint (no hourglass model and framing in its metadata)");
+    check_model_file(checkpoint_weights(last, o.out), last_path);  // its configuration fits its tensors: nothing oversized gets built
   }
 
   // Configuration: a new run takes --config (default small); a resumed one keeps its own and
   // refuses a different one.
   HourglassConfig cfg;
   if (o.resume) {
-    FF_CHECK(old_meta.count("model") && old_meta.at("model") == "hourglass" && old_meta.count("config") &&
-                 old_meta.count("crop_scale"),
-             last_path, " is not a landmark run's checkpoint (no hourglass model and framing in its metadata)");
     cfg = HourglassConfig::parse(old_meta.at("config"));
     if (!o.config.empty()) {
       HourglassConfig asked = parse_config(o.config);
-      FF_CHECK(asked.str() == cfg.str(), "--resume: the run was trained with config ", cfg.str(), ", not ",
-               asked.str());
+      FF_CHECK(asked.str() == cfg.str(), "--resume: ", last_path, " was trained with config ", cfg.str(),
+               "; --config asks for ", asked.str(), " (leave --config out to keep the run's)");
     }
   } else {
     cfg = parse_config(o.config.empty() ? "small" : o.config);
@@ -77,13 +85,15 @@ LandmarkTrainResult train_landmarks(const LandmarkTrainOptions& o) {
   FF_CHECK(cfg.landmarks == 5, "train-landmarks: CelebA has 5 landmarks, the config asks for ", cfg.landmarks);
   LandmarkFraming framing;
   framing.input_size = cfg.input_size;
-  framing.crop_scale = o.resume ? std::stod(old_meta.at("crop_scale")) : o.crop_scale;
+  framing.crop_scale =
+      o.resume ? parse_number(old_meta.at("crop_scale"), last_path + ": metadata 'crop_scale'") : o.crop_scale;
   FF_CHECK(framing.crop_scale > 0, "train-landmarks: crop scale must be positive, got ", framing.crop_scale);
   const int64_t H = framing.heatmap_size();
   // The loss a resumed run continues with is its own (checkpoints from before the weighted loss
   // carry no heatmap_fg_weight: plain MSE).
   const double fg_weight = !o.resume ? o.fg_weight
-                           : old_meta.count("heatmap_fg_weight") ? std::stod(old_meta.at("heatmap_fg_weight"))
+                           : old_meta.count("heatmap_fg_weight")
+                               ? parse_number(old_meta.at("heatmap_fg_weight"), last_path + ": metadata 'heatmap_fg_weight'")
                                                                  : 0.0;
 
   FaceSet loaded = load_faces(o.data, FaceFilter::BoxAndLandmarks);

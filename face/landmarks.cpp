@@ -9,6 +9,7 @@
 #include "data/face_sample.h"
 #include "engine/autograd.h"
 #include "engine/ops_geometry.h"
+#include "engine/parse.h"
 
 namespace ff {
 
@@ -177,7 +178,7 @@ LandmarkFraming framing_from_metadata(const std::map<std::string, std::string>& 
   FF_CHECK(cfg != meta.end(), "landmark checkpoint: no 'config' in its metadata");
   f.input_size = HourglassConfig::parse(cfg->second).input_size;
   auto cs = meta.find("crop_scale");
-  if (cs != meta.end()) f.crop_scale = std::stod(cs->second);
+  if (cs != meta.end()) f.crop_scale = parse_number(cs->second, "landmark checkpoint: metadata 'crop_scale'", 0.01, 100);
   return f;
 }
 

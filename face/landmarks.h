@@ -105,7 +105,9 @@ const char* decode_name(HeatmapDecode d);  // "quarter_pixel", "soft_argmax"
 struct LandmarkTrainOptions {
   std::string data;  // CelebA-format folder with boxes and landmarks (data/celeba.h load_faces)
   std::string out;   // the run folder
-  std::string config = "small";  // "small" or "reference" (HourglassConfig::named), or a config string
+  // "small", "mid" or "reference" (HourglassConfig::named), or a config string; "" = "small" for a
+  // new run, the checkpoint's own for a resumed one (which refuses any other).
+  std::string config;
   int64_t batch = 16;
   double lr = 1e-3;  // Adam (the reference notebooks: Adam with PyTorch's defaults, lr 1e-3)
   std::string device = "cpu";

@@ -4,6 +4,7 @@
 #include "face/pipeline.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -359,6 +360,8 @@ std::vector<std::string> parse_json_string_array(const std::string& t) {
         const char e = t[i];
         if (e == 'u') {
           if (i + 4 >= t.size()) fail();
+          for (size_t k = 1; k <= 4; ++k)
+            if (!std::isxdigit(static_cast<unsigned char>(t[i + k]))) fail();
           const unsigned cp = static_cast<unsigned>(std::stoul(t.substr(i + 1, 4), nullptr, 16));
           // Only what we write (control characters) and the BMP as UTF-8.
           if (cp < 0x80) {

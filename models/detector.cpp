@@ -6,6 +6,7 @@
 
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "engine/parse.h"
 
 namespace ff {
 
@@ -16,11 +17,17 @@ std::string join(const std::vector<int64_t>& v) {
   return os.str();
 }
 std::string join(const std::vector<int>& v) { return join(std::vector<int64_t>(v.begin(), v.end())); }
-std::vector<int64_t> split(const std::string& v) {
+// "16:24:32" -> {16, 24, 32}, each value a whole integer in [lo, hi]; at most 5 of them.
+std::vector<int64_t> split(const std::string& v, const std::string& what, int64_t lo, int64_t hi) {
   std::vector<int64_t> out;
-  std::istringstream is(v);
-  std::string x;
-  while (std::getline(is, x, ':')) out.push_back(std::stoll(x));
+  size_t p = 0;
+  while (true) {
+    size_t colon = v.find(':', p);
+    FF_CHECK(out.size() < 5, what, ": '", v, "' has more than 5 stages");
+    out.push_back(parse_int(v.substr(p, colon == std::string::npos ? std::string::npos : colon - p), what, lo, hi));
+    if (colon == std::string::npos) break;
+    p = colon + 1;
+  }
   return out;
 }
 
@@ -45,29 +52,29 @@ std::string DetectorConfig::str() const {
   return os.str();
 }
 
+// Every value is checked against its range as it is read: the string may come from a file or
+// the command line.
 DetectorConfig DetectorConfig::parse(const std::string& s) {
   DetectorConfig c;
+  FF_CHECK(!s.empty(), "detector config: empty configuration string");
   std::istringstream is(s);
   std::string kv;
   while (std::getline(is, kv, ',')) {
     auto eq = kv.find('=');
-    FF_CHECK(eq != std::string::npos, "detector config: bad entry '", kv, "' in '", s, "'");
+    FF_CHECK(eq != std::string::npos && eq > 0, "detector config: entry '", kv, "' of '", s, "' is not key=value");
     std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    if (k == "widths") c.widths = split(v);
+    std::string what = "detector config '" + s + "': " + k;
+    if (k == "widths") c.widths = split(v, what, 1, kMaxChannels);
     else if (k == "extra") {
-      auto e = split(v);
+      auto e = split(v, what, 0, kMaxExtra);
       c.extra.assign(e.begin(), e.end());
-    } else if (k == "fpn") c.fpn = std::stoll(v);
-    else if (k == "input") c.input_size = std::stoll(v);
-    else FF_FAIL("detector config: unknown key '", k, "' in '", s, "'");
+    } else if (k == "fpn") c.fpn = parse_int(v, what, 1, kMaxChannels);
+    else if (k == "input") c.input_size = parse_int(v, what, 32, kMaxInput);
+    else FF_FAIL("detector config: unknown key '", k, "' in '", s, "' (expected widths, extra, fpn, input)");
   }
   FF_CHECK(c.widths.size() == 5 && c.extra.size() == 5, "detector config: widths and extra need 5 stages, got '", s,
            "'");
-  for (auto w : c.widths) FF_CHECK(w >= 1, "detector config: every width must be >= 1, got '", s, "'");
-  for (auto e : c.extra) FF_CHECK(e >= 0, "detector config: extra convs must be >= 0, got '", s, "'");
-  FF_CHECK(c.fpn >= 1, "detector config: fpn must be >= 1, got '", s, "'");
-  FF_CHECK(c.input_size >= 32 && c.input_size % 32 == 0, "detector config: input must be a multiple of 32, got '", s,
-           "'");
+  FF_CHECK(c.input_size % 32 == 0, "detector config: input must be a multiple of 32, got '", s, "'");
   return c;
 }
 

@@ -38,7 +38,11 @@ struct DetectorConfig {
   static DetectorConfig small() { return {}; }           // trains on 2 CPU cores in minutes
   static DetectorConfig named(const std::string& name);  // "small" or a str() string
   std::string str() const;  // "widths=16:24:32:64:96,extra=0:0:1:1:1,fpn=32,input=160"
+  // Strict: every key known, every value a whole integer within its bounds (widths and fpn
+  // 1..kMaxChannels, extra 0..kMaxExtra, input 32..kMaxInput and a multiple of 32), 5 stages;
+  // ff::Error naming the string and the key otherwise.
   static DetectorConfig parse(const std::string& s);
+  static constexpr int64_t kMaxChannels = 4096, kMaxExtra = 16, kMaxInput = 4096;
 };
 
 // The outputs of one forward, each [N, C, H/4, W/4].

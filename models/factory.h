@@ -64,13 +64,27 @@ struct LoadedModel {
   void eval();                   // eval mode for the network and the head
 };
 
+// The tensors (state_dict names and shapes) a network of `kind` with configuration `config` holds,
+// computed without building it; `what` names the source in errors (a bad kind or configuration).
+using ModelTensorShapes = std::vector<std::pair<std::string, Shape>>;
+ModelTensorShapes model_tensor_shapes(const std::string& kind, const std::string& config,
+                                      const std::string& what = "model_tensor_shapes");
+// The most classes a head in a model file may have.
+constexpr int64_t kMaxHeadClasses = 10000000;
+
 // Reads a model file and rebuilds its network (and head): strict loading, every tensor the network
 // expects must be in the file and nothing else may be. Errors (ff::Error, naming the file): no
 // "model" or "config" metadata, an unknown kind, a configuration string that does not parse, a
-// head description that is incomplete or does not fit, names or shapes that do not match.
+// head description that is incomplete or does not fit, names or shapes that do not match. The
+// configuration (bounded by its parser) and the head's class count are checked against the file's
+// tensors (names, shapes, total elements: model_tensor_shapes) before anything is constructed, so
+// a file never makes load_model allocate more than about twice its own size.
 // `seed` seeds the generator behind construction (overwritten by the weights) and dropout.
 LoadedModel load_model(const std::string& path, uint64_t seed = 0);
 // The same from a parsed file; `what` names it in errors.
 LoadedModel load_model(const SafeTensors& st, const std::string& what, uint64_t seed = 0);
+// load_model's checks alone (metadata, bounds, the tensors against the configuration), nothing
+// built: for code that constructs the network itself from a file's metadata (a resumed run).
+void check_model_file(const SafeTensors& st, const std::string& what);
 
 }  // namespace ff

@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include "engine/parse.h"
+
 namespace ff {
 
 HourglassConfig HourglassConfig::named(const std::string& name) {
@@ -19,26 +21,28 @@ std::string HourglassConfig::str() const {
   return os.str();
 }
 
+// Every value is checked against its range as it is read, before any arithmetic on it: the
+// string may come from a file (a model's metadata) or the command line.
 HourglassConfig HourglassConfig::parse(const std::string& s) {
   HourglassConfig c;
+  FF_CHECK(!s.empty(), "hourglass config: empty configuration string");
   std::istringstream is(s);
   std::string kv;
   while (std::getline(is, kv, ',')) {
     auto eq = kv.find('=');
-    FF_CHECK(eq != std::string::npos, "hourglass config: bad entry '", kv, "' in '", s, "'");
-    std::string k = kv.substr(0, eq);
-    int64_t v = std::stoll(kv.substr(eq + 1));
-    if (k == "stem") c.stem_channels = v;
-    else if (k == "mid") c.mid_channels = v;
-    else if (k == "channels") c.channels = v;
-    else if (k == "stacks") c.stacks = static_cast<int>(v);
-    else if (k == "landmarks") c.landmarks = v;
-    else if (k == "input") c.input_size = v;
-    else FF_FAIL("hourglass config: unknown key '", k, "' in '", s, "'");
+    FF_CHECK(eq != std::string::npos && eq > 0, "hourglass config: entry '", kv, "' of '", s, "' is not key=value");
+    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
+    std::string what = "hourglass config '" + s + "': " + k;
+    if (k == "stem") c.stem_channels = parse_int(v, what, 1, kMaxChannels);
+    else if (k == "mid") c.mid_channels = parse_int(v, what, 2, kMaxChannels);
+    else if (k == "channels") c.channels = parse_int(v, what, 2, kMaxChannels);
+    else if (k == "stacks") c.stacks = static_cast<int>(parse_int(v, what, 1, kMaxStacks));
+    else if (k == "landmarks") c.landmarks = parse_int(v, what, 1, kMaxLandmarks);
+    else if (k == "input") c.input_size = parse_int(v, what, 32, kMaxInput);
+    else FF_FAIL("hourglass config: unknown key '", k, "' in '", s, "' (expected stem, mid, channels, stacks, landmarks, input)");
   }
-  FF_CHECK(c.stacks >= 1 && c.landmarks >= 1 && c.input_size % 32 == 0 && c.channels % 2 == 0 &&
-               c.mid_channels % 2 == 0 && c.stem_channels >= 1,
-           "hourglass config: invalid '", s, "' (stacks >= 1, input a multiple of 32, even widths)");
+  FF_CHECK(c.input_size % 32 == 0 && c.channels % 2 == 0 && c.mid_channels % 2 == 0, "hourglass config: invalid '", s,
+           "' (input a multiple of 32, mid and channels even)");
   return c;
 }
 

@@ -34,7 +34,10 @@ struct HourglassConfig {
   static HourglassConfig mid() { return {64, 64, 64, 2, 5, 128}; }
   static HourglassConfig named(const std::string& name);  // "reference", "mid" or "small"
   std::string str() const;  // "stem=64,mid=128,channels=256,stacks=2,landmarks=5,input=256"
+  // Strict: every key known, every value a whole integer within its bounds (below), input a
+  // multiple of 32, mid and channels even; ff::Error naming the string and the key otherwise.
   static HourglassConfig parse(const std::string& s);
+  static constexpr int64_t kMaxChannels = 4096, kMaxStacks = 16, kMaxLandmarks = 1024, kMaxInput = 4096;
 };
 
 // Residual(in, out): main path 1x1 conv (in -> out/2) + BN + ReLU, 3x3 conv (out/2 -> out/2) +

@@ -3,6 +3,8 @@
 
 #include <sstream>
 
+#include "engine/parse.h"
+
 namespace ff {
 
 Bottleneck::Bottleneck(int64_t in, int64_t width, int stride, bool downsample, Rng& rng) {
@@ -35,28 +37,39 @@ std::string ResNetConfig::str() const {
   return os.str();
 }
 
+// Every value is checked against its range as it is read, before any arithmetic on it (base()
+// computes 64 * width + 0.5): the string may come from a file or the command line.
 ResNetConfig ResNetConfig::parse(const std::string& s) {
   ResNetConfig c;
+  FF_CHECK(!s.empty(), "resnet config: empty configuration string");
   std::istringstream is(s);
   std::string kv;
   while (std::getline(is, kv, ',')) {
     auto eq = kv.find('=');
-    FF_CHECK(eq != std::string::npos, "resnet config: bad entry '", kv, "' in '", s, "'");
+    FF_CHECK(eq != std::string::npos && eq > 0, "resnet config: entry '", kv, "' of '", s, "' is not key=value");
     std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    if (k == "width") c.width = std::stod(v);
-    else if (k == "classes") c.classes = std::stoll(v);
-    else if (k == "input") c.input_size = std::stoll(v);
+    std::string what = "resnet config '" + s + "': " + k;
+    if (k == "width") c.width = parse_number(v, what, 0, kMaxWidth);
+    else if (k == "classes") c.classes = parse_int(v, what, 0, kMaxClasses);
+    else if (k == "input") c.input_size = parse_int(v, what, kMinInput, kMaxInput);
     else if (k == "blocks") {
       c.blocks.clear();
-      std::istringstream bs(v);
-      std::string b;
-      while (std::getline(bs, b, ':')) c.blocks.push_back(std::stoi(b));
+      size_t p = 0;
+      while (true) {
+        size_t colon = v.find(':', p);
+        std::string b = v.substr(p, colon == std::string::npos ? std::string::npos : colon - p);
+        FF_CHECK(c.blocks.size() < 4, "resnet config: blocks '", v, "' in '", s, "' has more than 4 stages");
+        c.blocks.push_back(static_cast<int>(parse_int(b, what, 1, kMaxBlocks)));
+        if (colon == std::string::npos) break;
+        p = colon + 1;
+      }
     } else {
-      FF_FAIL("resnet config: unknown key '", k, "' in '", s, "'");
+      FF_FAIL("resnet config: unknown key '", k, "' in '", s, "' (expected width, blocks, classes, input)");
     }
   }
-  FF_CHECK(c.blocks.size() == 4 && c.width > 0 && c.base() >= 1, "resnet config: invalid '", s, "'");
-  for (int b : c.blocks) FF_CHECK(b >= 1, "resnet config: every stage needs a block, got '", s, "'");
+  FF_CHECK(c.blocks.size() == 4, "resnet config: blocks needs 4 stages (like 3:4:6:3), got '", s, "'");
+  FF_CHECK(c.width > 0 && c.base() >= 1, "resnet config: width ", c.width, " in '", s,
+           "' makes no channel (64 * width rounds to 0; allowed ", 1.0 / 128, "..", kMaxWidth, ")");
   return c;
 }
 
@@ -137,13 +150,16 @@ EmbeddingConfig EmbeddingConfig::parse(const std::string& s) {
   std::istringstream is(s);
   std::string kv;
   while (std::getline(is, kv, ',')) {
-    if (kv.rfind("embedding=", 0) == 0) c.embedding_dim = std::stoll(kv.substr(10));
-    else if (kv.rfind("dropout=", 0) == 0) c.dropout = std::stod(kv.substr(8));
-    else if (kv == "bn=0" || kv == "bn=1") c.bn = kv == "bn=1";
+    if (kv.rfind("embedding=", 0) == 0)
+      c.embedding_dim = parse_int(kv.substr(10), "embedding config '" + s + "': embedding", 1, kMaxEmbedding);
+    else if (kv.rfind("dropout=", 0) == 0)
+      c.dropout = parse_number(kv.substr(8), "embedding config '" + s + "': dropout", 0, 1);
+    else if (kv.rfind("bn=", 0) == 0)
+      c.bn = parse_int(kv.substr(3), "embedding config '" + s + "': bn", 0, 1) == 1;
     else rest += (rest.empty() ? "" : ",") + kv;
   }
   c.resnet = ResNetConfig::parse(rest);
-  FF_CHECK(c.embedding_dim >= 1 && c.dropout >= 0 && c.dropout < 1, "embedding config: invalid '", s, "'");
+  FF_CHECK(c.dropout < 1, "embedding config: dropout must be below 1 (allowed 0 <= dropout < 1), got '", s, "'");
   return c;
 }
 

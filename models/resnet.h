@@ -23,7 +23,13 @@ struct ResNetConfig {
   int64_t base() const { return static_cast<int64_t>(64 * width + 0.5); }
   int64_t feature_dim() const { return base() * 8 * 4; }  // 2048 at width 1
   std::string str() const;
+  // Strict: every key known, every value a whole number within its bounds (below), 4 stages of
+  // blocks; ff::Error naming the string and the key otherwise.
   static ResNetConfig parse(const std::string& s);
+  static constexpr double kMaxWidth = 16;             // 1024 stem channels, 32768 features
+  static constexpr int64_t kMaxBlocks = 64;           // per stage
+  static constexpr int64_t kMaxClasses = 10000000;
+  static constexpr int64_t kMinInput = 8, kMaxInput = 4096;
 };
 
 class Bottleneck : public Module {
@@ -74,7 +80,9 @@ struct EmbeddingConfig {
   static EmbeddingConfig cpu();
   static EmbeddingConfig named(const std::string& name);  // "reference", "cpu", "small" or a str() string
   std::string str() const;
+  // ResNetConfig::parse's keys and rules, plus embedding (1..kMaxEmbedding), dropout ([0, 1)), bn (0/1).
   static EmbeddingConfig parse(const std::string& s);
+  static constexpr int64_t kMaxEmbedding = 8192;
 };
 
 class EmbeddingNet : public Module {

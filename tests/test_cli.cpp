@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "data/detections.h"
@@ -155,6 +156,117 @@ TEST(Cli, SynthScenesWritesADetectorFolder) {
   r = run_cli("synth --out " + out + " --scenes 6");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("already holds scenes"), std::string::npos) << r.output;
+}
+
+}  // namespace
+
+namespace {
+
+// One line of a command's output that holds `needle`, for messages that must stay on one line.
+bool one_line_has(const std::string& output, const std::string& needle) {
+  std::istringstream is(output);
+  std::string line;
+  while (std::getline(is, line))
+    if (line.find(needle) != std::string::npos) return true;
+  return false;
+}
+
+// A configuration string on the command line is read as strictly as one in a file: the whole of
+// every value, within its bounds (review #19); refused before any data is read.
+TEST(Cli, ConfigStringsAreReadWhole) {
+  CliRun r = run_cli("train-landmarks --data /nonexistent --out /nonexistent/run --config "
+                     "stem=16,mid=32,channels=12abc,stacks=2,landmarks=5,input=128");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "train-landmarks: --config: hourglass config 'stem=16,mid=32,channels=12abc,"
+                                     "stacks=2,landmarks=5,input=128': channels: '12abc' is not an integer"))
+      << r.output;
+  r = run_cli("train-landmarks --data /nonexistent --out /nonexistent/run --config stacks=2000");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "stacks = '2000' is out of range (allowed 1..16)")) << r.output;
+  r = run_cli("train-embed --data /nonexistent --out /nonexistent/run --config width=0.0625abc,blocks=1:1:1:1");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "train-embed: --config: resnet config 'width=0.0625abc,blocks=1:1:1:1': width: "
+                                     "'0.0625abc' is not a number"))
+      << r.output;
+  r = run_cli("train-detector --data /nonexistent --out /nonexistent/run --config fpn=32abc");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "train-detector: --config: detector config 'fpn=32abc': fpn: '32abc' is not an integer"))
+      << r.output;
+}
+
+// --lr and friends say what is allowed in a few words (CLI::PositiveNumber printed DBL_MAX in
+// full), and a negative --seed is refused, not wrapped to 2^64 - 1 (review #26).
+TEST(Cli, NumberOptionsSayWhatIsAllowed) {  // 105: CLI11's exit status for a ValidationError
+  for (const char* cmd : {"train-landmarks", "train-embed", "train-detector"}) {
+    CliRun r = run_cli(std::string(cmd) + " --data /nonexistent --out /nonexistent/run --lr 0");
+    EXPECT_EQ(r.status, 105) << cmd << ": " << r.output;
+    EXPECT_TRUE(one_line_has(r.output, "--lr: must be > 0, got 0")) << cmd << ": " << r.output;
+    EXPECT_EQ(r.output.find("1797693"), std::string::npos) << cmd << ": " << r.output;
+    r = run_cli(std::string(cmd) + " --data /nonexistent --out /nonexistent/run --lr abc");
+    EXPECT_EQ(r.status, 105) << cmd << ": " << r.output;
+    EXPECT_TRUE(one_line_has(r.output, "'abc' is not a number")) << cmd << ": " << r.output;
+    r = run_cli(std::string(cmd) + " --data /nonexistent --out /nonexistent/run --seed -1");
+    EXPECT_EQ(r.status, 105) << cmd << ": " << r.output;
+    EXPECT_TRUE(one_line_has(r.output, "--seed: must be >= 0, got -1")) << cmd << ": " << r.output;
+  }
+  for (const char* cmd : {"synth --out /nonexistent/synth", "demo --out /nonexistent/demo"}) {
+    CliRun r = run_cli(std::string(cmd) + " --seed -1");
+    EXPECT_EQ(r.status, 105) << cmd << ": " << r.output;
+    EXPECT_TRUE(one_line_has(r.output, "--seed: must be >= 0, got -1")) << cmd << ": " << r.output;
+  }
+}
+
+// A tiny synthetic dataset, written once for the tests below.
+const std::string& tiny_synth() {
+  static ff::test::TempDir dir("ff_cli_tiny");
+  static std::string out = [] {
+    std::string o = dir.file("synth");
+    CliRun r = run_cli("synth --out " + o + " --identities 4 --per-identity 4 --size 64 --seed 3");
+    EXPECT_EQ(r.status, 0) << r.output;
+    return o;
+  }();
+  return out;
+}
+
+// A resumed run takes its configuration from its checkpoint; --config on resume must agree, and
+// the refusal names both (review #5: the option defaulted to "small", so resuming any other run
+// failed unless --config was repeated).
+TEST(Cli, ResumeKeepsTheRunsConfiguration) {
+  ff::test::TempDir dir("ff_cli_resume");
+  const std::string run = dir.file("lmk"), cfg = "stem=8,mid=8,channels=8,stacks=1,landmarks=5,input=32";
+  const std::string common = "train-landmarks --data " + tiny_synth() + " --out " + run +
+                             " --batch 2 --max-images 2 --max-val-images 1 --workers 0 --cache-mb 0";
+  CliRun r = run_cli(common + " --epochs 1 --config " + cfg);
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_cli(common + " --epochs 2 --resume");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("train-landmarks: 1 steps"), std::string::npos) << r.output;
+  r = run_cli(common + " --epochs 3 --resume --config small");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "--resume: " + run + "/last.safetensors was trained with config " + cfg +
+                                         "; --config asks for stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128"))
+      << r.output;
+}
+
+// Without validation images train-embed keeps the checkpoint of the lowest training loss and says
+// so (review #22: it printed "best validation accuracy (flip TTA) -4117.22%", the negated loss).
+TEST(Cli, TrainEmbedWithoutValidationImagesReportsTheTrainLoss) {
+  ff::test::TempDir dir("ff_cli_noval");
+  const std::string data = dir.file("data");
+  std::filesystem::copy(tiny_synth(), data, std::filesystem::copy_options::recursive);
+  std::string parts;
+  for (int i = 1; i <= 16; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06d.jpg 0\n", i);
+    parts += name;
+  }
+  dir.write("data/list_eval_partition.txt", parts);  // every image in partition 0: no validation
+  CliRun r = run_cli("train-embed --data " + data + " --out " + dir.file("emb") +
+                     " --epochs 1 --batch 4 --workers 0 --holdout-identities 0 --cache-mb 0");
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "; no validation images; lowest train loss ")) << r.output;
+  EXPECT_EQ(r.output.find("best validation accuracy"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("%; run in"), std::string::npos) << r.output;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 // Debian's python3-torch is required: without it these tests fail, they do not skip.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -161,6 +162,12 @@ void check_refuses_what_it_does_not_recognise() {
   Convert::expect_refused("bad_names", {"unrecognised checkpoint", "decoder.bias", "encoder.weight"});
   Convert::expect_refused("hourglass_broken", {"1 missing [hg2.de4.conv2.weight]", "1 unexpected [hg2.extra.weight]"});
   Convert::expect_refused("embedding_badhead", {"arcface weight has shape [9, 31], expected [classes, 32]"});
+  // A crafted checkpoint that trips the converter's own code: one error line, no traceback.
+  Convert::expect_refused("crafted_keys", {"crafted_keys.pth: not a checkpoint this converter reads",
+                                           "AttributeError"});
+  Run r = Convert::converted("crafted_keys");
+  EXPECT_EQ(r.log.find("Traceback"), std::string::npos) << r.log;
+  EXPECT_EQ(std::count(r.log.begin(), r.log.end(), '\n'), 1) << r.log;
 }
 
 void check_refuses_a_pickle_that_would_run_code() {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 
 #include "engine/autograd.h"
 #include "models/factory.h"
@@ -211,7 +212,9 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
   c.expect([](SafeTensors& s) { s.metadata.erase("classes"); }, {"'classes' is missing"}, "head without classes");
   c.expect([](SafeTensors& s) { s.metadata["classes"] = "-3"; }, {"'-3' is not a positive integer"}, "negative classes");
   c.expect([](SafeTensors& s) { s.metadata["classes"] = "5.5"; }, {"not a positive integer"}, "fractional classes");
-  c.expect([](SafeTensors& s) { s.metadata["classes"] = "6"; }, {"(head)", "'weight'", "[5, "}, "classes disagree with the weight");
+  c.expect([](SafeTensors& s) { s.metadata["classes"] = "6"; },
+           {"corrupt.safetensors", "tensor 'head.weight' has shape [5, 128] in the file", "implies [6, 128]"},
+           "classes disagree with the weight");
   c.expect([](SafeTensors& s) { s.metadata.erase("s"); }, {"'s' is missing"}, "arcface without s");
   c.expect([](SafeTensors& s) { s.metadata["m"] = "big"; }, {"'big' is not a number"}, "non-numeric margin");
   c.expect([](SafeTensors& s) { s.metadata["m"] = "3"; }, {"bad ArcFace head", "0 <= m < pi/2"}, "margin out of range");
@@ -222,7 +225,7 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
         for (size_t i = 0; i < s.tensors.size(); ++i)
           if (s.tensors[i].first == "head.weight") s.tensors.erase(s.tensors.begin() + static_cast<long>(i));
       },
-      {"(head)", "missing: weight"}, "head metadata without its tensor");
+      {"1 missing: head.weight"}, "head metadata without its tensor");
   // The network's tensors.
   c.expect(
       [](SafeTensors& s) {
@@ -232,6 +235,136 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
       {"1 missing: backbone.bn1.running_var"}, "missing network tensor");
   c.expect([](SafeTensors& s) { s.tensors.emplace_back("backbone.fc.weight", Tensor::zeros({2, 2})); },
            {"unexpected: backbone.fc.weight"}, "unexpected network tensor");
+}
+
+// model_tensor_shapes walks the constructors' structure without building anything; it must agree
+// with the networks themselves, tensor for tensor, or load_model's checks would refuse good files.
+TEST(ModelFactory, TensorShapesEqualTheNetworks) {
+  Rng rng(11);
+  auto expect_same = [](Module& m, const std::string& kind, const std::string& config) {
+    std::map<std::string, Shape> want, got;
+    for (auto& [name, t] : m.state_dict()) want[name] = t->shape();
+    ModelTensorShapes shapes = model_tensor_shapes(kind, config);
+    for (auto& [name, s] : shapes) got[name] = s;
+    EXPECT_EQ(shapes.size(), got.size()) << kind << " " << config << ": a name twice";
+    EXPECT_EQ(got, want) << kind << " " << config;
+  };
+  for (const char* c : {"stem=8,mid=12,channels=20,stacks=3,landmarks=7,input=96",
+                        "stem=16,mid=16,channels=16,stacks=1,landmarks=5,input=64"}) {
+    StackedHourglass net(HourglassConfig::parse(c), rng);
+    expect_same(net, "hourglass", c);
+  }
+  for (const char* c : {"width=0.125,blocks=1:2:1:1,classes=10,input=32", "width=0.0625,blocks=3:4:6:3,classes=0,input=64"}) {
+    ResNet net(ResNetConfig::parse(c), rng);
+    expect_same(net, "resnet", c);
+  }
+  for (const std::string c : {EmbeddingConfig::small().str(), std::string("width=0.0625,blocks=2:1:1:2,embedding=8,dropout=0")}) {
+    EmbeddingNet net(EmbeddingConfig::parse(c), rng);
+    expect_same(net, "embedding", c);
+  }
+  for (const std::string c : {DetectorConfig::small().str(), std::string("widths=8:8:16:16:32,extra=0:2:1:0:1,fpn=16,input=96")}) {
+    FaceDetectorNet net(DetectorConfig::parse(c), rng);
+    expect_same(net, "detector", c);
+  }
+}
+
+// A file with metadata and no tensors (124 bytes) whose configuration asks for a width-4 ResNet50
+// built 2.66 GB in 107 s before its tensors were looked at; the classes of a head, 6.4 GB. Now the
+// tensors the configuration implies are compared with the file's before anything is built: no
+// allocation beyond the file's own.
+TEST(ModelFactory, OversizedDescriptionsAreRefusedBeforeAnythingIsBuilt) {
+  Corrupt c;
+  auto refused_without_allocating = [&](const std::function<void(SafeTensors&)>& change,
+                                        const std::vector<std::string>& needles, const std::string& what) {
+    const int64_t before = host_bytes_in_use();
+    reset_host_peak();
+    c.expect(change, needles, what);
+    EXPECT_LT(host_peak_bytes() - before, int64_t{1} << 20) << what << ": allocated before refusing";
+  };
+  const std::string wide = "width=4,blocks=3:4:6:3,classes=0,input=112,embedding=512,dropout=0";
+  refused_without_allocating(
+      [&](SafeTensors& s) {
+        s.tensors.clear();
+        s.metadata = {{"model", "embedding"}, {"config", wide}};
+      },
+      {"corrupt.safetensors: tensors do not match the model (", "missing: backbone.conv1.weight",
+       "configuration '" + wide + "' implies 320 tensors of 379785525 elements, the file holds 0 of 0"},
+      "width-4 ResNet50 from metadata alone");
+  refused_without_allocating([&](SafeTensors& s) { s.metadata["config"] = wide; },
+                             {"tensor 'backbone.conv1.weight' has shape [16, 3, 7, 7] in the file",
+                              "the configuration implies [256, 3, 7, 7]"},
+                             "width-4 config over a small network's tensors");
+  refused_without_allocating([](SafeTensors& s) { s.metadata["classes"] = "1e8"; },
+                             {"metadata 'classes' = '1e8' is out of range (allowed 1..10000000)"}, "1e8 classes");
+  refused_without_allocating([](SafeTensors& s) { s.metadata["classes"] = "1000000"; },
+                             {"tensor 'head.weight' has shape [5, 128] in the file",
+                              "implies [1000000, 128]", "arcface head of 1000000 classes"},
+                             "a million classes over a 5-class head");
+  refused_without_allocating(
+      [](SafeTensors& s) {
+        s.tensors.clear();
+        s.metadata = {{"model", "hourglass"}, {"config", "stem=64,mid=128,channels=256,stacks=16,landmarks=5,input=256"}};
+      },
+      {"tensors do not match the model", "missing: init_conv.0.weight"}, "16 stacks from metadata alone");
+  refused_without_allocating(
+      [](SafeTensors& s) {
+        s.metadata = {{"model", "hourglass"}, {"config", "stem=64,mid=128,channels=256,stacks=2000,landmarks=5,input=256"}};
+      },
+      {"stacks = '2000' is out of range (allowed 1..16)"}, "2000 stacks");
+  refused_without_allocating(
+      [](SafeTensors& s) {
+        s.tensors.clear();
+        s.metadata = {{"model", "detector"}, {"config", "widths=4096:4096:4096:4096:4096,extra=16:16:16:16:16,fpn=4096,input=4096"}};
+      },
+      {"tensors do not match the model", "missing: stage1.0.weight"}, "widest detector from metadata alone");
+}
+
+// Every value of every configuration string is read whole and bounded before any arithmetic
+// (64 * width + 0.5 overflowed for width=1e300); the message names the string and the key.
+TEST(ModelFactory, ConfigValuesAreBoundedAndWhole) {
+  auto refused = [](const std::function<void()>& f, const std::string& needle) {
+    expect_error(f, {needle}, needle);
+  };
+  refused([] { HourglassConfig::parse("channels=12abc"); }, "hourglass config 'channels=12abc': channels: '12abc' is not an integer");
+  refused([] { HourglassConfig::parse("channels=0"); }, "channels = '0' is out of range (allowed 2..4096)");
+  refused([] { HourglassConfig::parse("channels=8192"); }, "allowed 2..4096");
+  refused([] { HourglassConfig::parse("channels=-64"); }, "allowed 2..4096");
+  refused([] { HourglassConfig::parse("channels=63"); }, "mid and channels even");
+  refused([] { HourglassConfig::parse("input=0"); }, "input = '0' is out of range (allowed 32..4096)");
+  refused([] { HourglassConfig::parse("input=-64"); }, "allowed 32..4096");
+  refused([] { HourglassConfig::parse("input=100"); }, "input a multiple of 32");
+  refused([] { HourglassConfig::parse("stacks=17"); }, "stacks = '17' is out of range (allowed 1..16)");
+  refused([] { HourglassConfig::parse("stem=1e3"); }, "stem: '1e3' is not an integer");
+  refused([] { HourglassConfig::parse("stacks=99999999999999999999"); }, "is out of range (allowed 1..16)");
+  refused([] { ResNetConfig::parse("width=1e300"); }, "resnet config 'width=1e300': width = '1e300' is out of range (allowed 0..16)");
+  refused([] { ResNetConfig::parse("width=inf"); }, "width: 'inf' is not a number");
+  refused([] { ResNetConfig::parse("width=0.0625abc"); }, "width: '0.0625abc' is not a number");
+  refused([] { ResNetConfig::parse("width=0.001"); }, "makes no channel");
+  refused([] { ResNetConfig::parse("blocks=3:4:65:3"); }, "blocks = '65' is out of range (allowed 1..64)");
+  refused([] { ResNetConfig::parse("blocks=3:4:6:3:3"); }, "has more than 4 stages");
+  refused([] { ResNetConfig::parse("classes=100000000"); }, "classes = '100000000' is out of range (allowed 0..10000000)");
+  refused([] { ResNetConfig::parse("input=0"); }, "input = '0' is out of range (allowed 8..4096)");
+  refused([] { EmbeddingConfig::parse("width=0.25,embedding=9000"); }, "embedding = '9000' is out of range (allowed 1..8192)");
+  refused([] { EmbeddingConfig::parse("width=0.25,dropout=1"); }, "dropout must be below 1");
+  refused([] { EmbeddingConfig::parse("width=0.25,bn=2"); }, "bn = '2' is out of range (allowed 0..1)");
+  refused([] { DetectorConfig::parse("fpn=32abc"); }, "detector config 'fpn=32abc': fpn: '32abc' is not an integer");
+  refused([] { DetectorConfig::parse("widths=16:24:32:64:99999"); }, "widths = '99999' is out of range (allowed 1..4096)");
+  refused([] { DetectorConfig::parse("extra=0:0:1:1:17"); }, "extra = '17' is out of range (allowed 0..16)");
+  refused([] { DetectorConfig::parse("widths=1:2:3:4:5:6"); }, "has more than 5 stages");
+  refused([] { DetectorConfig::parse("input=0"); }, "input = '0' is out of range (allowed 32..4096)");
+  // The largest allowed values parse (what they build is bounded by the file that describes them).
+  EXPECT_NO_THROW(HourglassConfig::parse("stem=4096,mid=4096,channels=4096,stacks=16,landmarks=1024,input=4096"));
+  EXPECT_NO_THROW(ResNetConfig::parse("width=16,blocks=64:64:64:64,classes=10000000,input=4096"));
+}
+
+// shape_numel and the byte count of a new tensor are checked products: a shape whose element
+// count overflows int64 is refused, not wrapped into a small allocation.
+TEST(ModelFactory, ShapesTooLargeAreRefused) {
+  expect_error([] { shape_numel({int64_t{1} << 32, int64_t{1} << 32}); }, {"shape too large: [4294967296, 4294967296]"},
+               "numel overflow");
+  expect_error([] { Tensor::empty({int64_t{1} << 31, int64_t{1} << 31}, DType::F64); },
+               {"shape too large: [2147483648, 2147483648] of float64"}, "bytes overflow");
+  EXPECT_EQ(shape_numel({int64_t{1} << 31, int64_t{1} << 31}), int64_t{1} << 62);
 }
 
 TEST(ModelFactory, HeadInAHourglassFileIsAnError) {

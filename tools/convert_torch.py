@@ -373,6 +373,10 @@ def main(argv=None):
     except (ConversionError, OSError, RuntimeError) as e:
         print(f"convert_torch: error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # noqa: BLE001  a crafted checkpoint: one line, no traceback
+        print(f"convert_torch: error: {a.checkpoint}: not a checkpoint this converter reads "
+              f"({type(e).__name__}: {e})", file=sys.stderr)
+        return 1
     return 0
 
 

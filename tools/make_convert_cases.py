@@ -22,6 +22,8 @@ Writes into OUT_DIR, with random weights and random batch-norm statistics:
   embedding_badhead.pth   embedding.pth with an ArcFace weight of the wrong width
   evil.pth                a state_dict whose pickle calls open(OUT_DIR/evil_ran, "w") when
                           unpickled: the converter must refuse it without running it
+  crafted_keys.pth        a loadable dict with an integer key: the converter must fail on one
+                          line, without a traceback
 and <case>_expected.safetensors for each good case: the input "x", PyTorch's eval outputs
 ("out0", "out1", ... : the logits; every stack's heatmaps; the embedding, the ArcFace cosines and
 the ArcFace loss for "labels" with s = 30, m = 0.2 — the converter is run with --s 30 --m 0.2).
@@ -60,6 +62,7 @@ CONVERSIONS = [
     ("hourglass_broken", "hourglass_broken", []),
     ("embedding_badhead", "embedding_badhead", []),
     ("evil", "evil", []),
+    ("crafted_keys", "crafted_keys", []),
 ]
 
 
@@ -175,6 +178,7 @@ def main():
     if os.path.exists(marker):
         os.remove(marker)
     torch.save({"conv1.weight": torch.zeros(1), "x": Evil(marker)}, os.path.join(out, "evil.pth"))
+    torch.save({0: torch.zeros(1), "conv1.weight": torch.zeros(2)}, os.path.join(out, "crafted_keys.pth"))
     print("wrote the conversion cases into", out)
 
     results = {}

@@ -89,6 +89,20 @@ RunDir::~RunDir() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+SafeTensors checkpoint_weights(const SafeTensors& state, const std::string& dir) {
+  SafeTensors w;
+  w.metadata = state.metadata;
+  for (auto& [k, v] : state.tensors)
+    if (k.rfind(kModelPrefix, 0) == 0) w.tensors.emplace_back(k.substr(6), v);
+  if (!w.tensors.empty()) return w;
+  const std::string weights_path = dir + "/last.safetensors";
+  FF_CHECK(fs::exists(weights_path), dir, ": ", kState, " holds no weights and last.safetensors is missing; cannot resume");
+  w = read_safetensors(weights_path);
+  FF_CHECK(w.metadata.count("step") && state.metadata.count("step") && w.metadata.at("step") == state.metadata.at("step"),
+           dir, ": last.safetensors and ", kState, " are from different steps; refusing to resume");
+  return w;
+}
+
 bool RunDir::has_checkpoint() const { return fs::exists(path(kState)) || fs::exists(path("last.safetensors")); }
 
 std::map<std::string, std::string> RunDir::checkpoint_metadata() const {
@@ -135,17 +149,9 @@ TrainState RunDir::load(const std::string& name, Module& model, Optimizer& opt, 
   const std::string state_path = path(kState), weights_path = path("last.safetensors");
   SafeTensors st = read_safetensors(state_path);
   FF_CHECK(st.metadata.count("step"), state_path, ": no \"step\" in its metadata: not a faceforge checkpoint");
-  SafeTensors w;  // the weights: model.* of the state file, or (older format) last.safetensors
-  w.metadata = st.metadata;
-  for (auto& [k, v] : st.tensors)
-    if (k.rfind(kModelPrefix, 0) == 0) w.tensors.emplace_back(k.substr(6), v);
-  const bool self_contained = !w.tensors.empty();
-  if (!self_contained) {
-    FF_CHECK(fs::exists(weights_path), dir_, ": ", kState, " holds no weights and last.safetensors is missing; cannot resume");
-    w = read_safetensors(weights_path);
-    FF_CHECK(w.metadata.count("step") && w.metadata.at("step") == st.metadata.at("step"), dir_,
-             ": last.safetensors and ", kState, " are from different steps; refusing to resume");
-  }
+  bool self_contained = false;
+  for (auto& [k, v] : st.tensors) self_contained = self_contained || k.rfind(kModelPrefix, 0) == 0;
+  SafeTensors w = checkpoint_weights(st, dir_);  // model.* of the state file, or (older format) last.safetensors
   load_module(model, w, true, state_path);
   std::vector<std::pair<std::string, Tensor>> o, sc, pl;
   TrainState s;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "engine/random.h"
+#include "engine/safetensors.h"
 #include "layers/module.h"
 #include "train/lr_schedule.h"
 #include "train/optim.h"
@@ -40,6 +41,12 @@ struct TrainState {
   bool has_best = false;
   std::map<std::string, double> scalars;  // anything else a trainer needs back
 };
+
+// The weights of the checkpoint in run folder `dir` as a model file (its "model.*" tensors under
+// their own names, with its metadata), read from `state` (dir/last.state.safetensors, already
+// read); a folder of the older two-file format gives dir/last.safetensors. A trainer checks these
+// against the metadata (models/factory.h check_model_file) before it builds anything.
+SafeTensors checkpoint_weights(const SafeTensors& state, const std::string& dir);
 
 class RunDir {
  public:
