@@ -29,7 +29,7 @@
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_ONLY_PNG              // JPEG goes through libjpeg-turbo; every other stb format is refused unread
 #define STBI_MAX_DIMENSIONS 65535  // ours are tighter (kMaxImageSide); this is stb's own backstop
-#define STBI_FAILURE_USERMSG  // "Corrupt JPEG" rather than "bad huffman code"-style shorthand
+#define STBI_FAILURE_USERMSG       // "Corrupt JPEG" rather than "bad huffman code"-style shorthand
 #include <stb_image.h>
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #include <stb_image_write.h>
@@ -45,8 +45,8 @@ const char* kind_name(int c) { return c == 1 ? "gray" : c == 3 ? "rgb" : "?"; }
 void check_image(const Image& img, const char* who) {
   FF_CHECK(img.width > 0 && img.height > 0 && (img.channels == 1 || img.channels == 3) &&
                img.pixels.size() == static_cast<size_t>(img.width) * img.height * img.channels,
-           who, ": bad image (", img.width, "x", img.height, ", ", img.channels, " channels, ",
-           img.pixels.size(), " bytes)");
+           who, ": bad image (", img.width, "x", img.height, ", ", img.channels, " channels, ", img.pixels.size(),
+           " bytes)");
 }
 
 // A JPEG cut short should be reported as truncated rather than as some inner decoding failure (and
@@ -61,7 +61,7 @@ std::string jpeg_structure_problem(const uint8_t* b, size_t n) {
     while (i < n && b[i] == 0xFF) ++i;  // fill bytes
     if (i >= n) return truncated;
     uint8_t m = b[i++];
-    if (m == 0xD9) return "";                                       // EOI
+    if (m == 0xD9) return "";                                          // EOI
     if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // markers without a length
     if (i + 2 > n) return truncated;
     size_t len = (static_cast<size_t>(b[i]) << 8) | b[i + 1];
@@ -85,8 +85,14 @@ std::string jpeg_structure_problem(const uint8_t* b, size_t n) {
         if (i + 1 >= n) return truncated;
         if (b[i] == 0xFF) {
           uint8_t next = b[i + 1];
-          if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) { i += 2; continue; }  // stuffing, RSTn
-          if (next == 0xFF) { ++i; continue; }
+          if (next == 0x00 || (next >= 0xD0 && next <= 0xD7)) {
+            i += 2;
+            continue;
+          }  // stuffing, RSTn
+          if (next == 0xFF) {
+            ++i;
+            continue;
+          }
           break;  // a marker: the outer loop reads it
         }
         ++i;
@@ -131,6 +137,8 @@ bool is_png_data(const uint8_t* b, size_t n) { return n >= 8 && std::memcmp(b, "
     what = "a TIFF file";
   else if (n >= 12 && starts("RIFF", 4) && std::memcmp(b + 8, "WEBP", 4) == 0)
     what = "a WebP file";
+  else if (n > 0 && ((n < 3 && starts("\xff\xd8", n < 2 ? n : 2)) || (n < 8 && starts("\x89PNG\r\n\x1a\n", n))))
+    FF_FAIL(who, ": ", name, ": truncated file (", n, " bytes: the start of a JPEG or PNG, nothing more)");
   else {
     what = "not a JPEG or PNG file (it starts with";
     char hex[8];
@@ -211,7 +219,7 @@ void append_bytes(void* ctx, void* data, int size) {
   out->insert(out->end(), p, p + size);
 }
 
-inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {  // stb_image's own weights, so
+inline uint8_t luma(uint8_t r, uint8_t g, uint8_t b) {            // stb_image's own weights, so
   return static_cast<uint8_t>((r * 77 + g * 150 + b * 29) >> 8);  // both gray paths agree
 }
 
@@ -232,9 +240,7 @@ Image::Image(int w, int h, int c, uint8_t fill) : width(w), height(h), channels(
   pixels.assign(static_cast<size_t>(w) * h * c, fill);
 }
 
-std::string Image::str() const {
-  return detail::cat(kind_name(channels), " ", width, "x", height);
-}
+std::string Image::str() const { return detail::cat(kind_name(channels), " ", width, "x", height); }
 
 namespace {
 
@@ -258,8 +264,8 @@ Image decode_jpeg_turbo(const uint8_t* bytes, size_t n, const std::string& name,
   img.height = sh;
   img.channels = want;
   img.pixels.assign(static_cast<size_t>(sw) * sh * want, 0);
-  if (tjDecompress2(tj.get(), src, size, img.pixels.data(), sw, sw * want, sh, want == 1 ? TJPF_GRAY : TJPF_RGB,
-                    0) != 0 &&
+  if (tjDecompress2(tj.get(), src, size, img.pixels.data(), sw, sw * want, sh, want == 1 ? TJPF_GRAY : TJPF_RGB, 0) !=
+          0 &&
       tjGetErrorCode(tj.get()) != TJERR_WARNING)
     FF_FAIL("load_image: ", name, ": cannot decode JPEG (", tjGetErrorStr2(tj.get()), ")");
   return img;
@@ -354,8 +360,7 @@ std::vector<uint8_t> encode_jpeg(const Image& img, int quality) {
   check_image(img, "encode_jpeg");
   FF_CHECK(quality >= 1 && quality <= 100, "encode_jpeg: quality must be in 1..100, got ", quality);
   std::vector<uint8_t> out;
-  if (!stbi_write_jpg_to_func(append_bytes, &out, img.width, img.height, img.channels, img.data(),
-                              quality))
+  if (!stbi_write_jpg_to_func(append_bytes, &out, img.width, img.height, img.channels, img.data(), quality))
     FF_FAIL("encode_jpeg: stb_image_write failed for ", img.str());
   return out;
 }
@@ -418,7 +423,8 @@ Tensor image_to_tensor_chw(const Image& img, Device device) {
   float* d = t.data<float>();
   const uint8_t* s = img.data();
   for (int c = 0; c < C; ++c)
-    for (int i = 0; i < HW; ++i) d[static_cast<size_t>(c) * HW + i] = s[static_cast<size_t>(i) * C + c] * (1.0f / 255.0f);
+    for (int i = 0; i < HW; ++i)
+      d[static_cast<size_t>(c) * HW + i] = s[static_cast<size_t>(i) * C + c] * (1.0f / 255.0f);
   return device.is_cpu() ? t : t.to(device);
 }
 

@@ -59,7 +59,6 @@ const std::string& meta_at(const std::map<std::string, std::string>& meta, const
   return it->second;
 }
 
-
 // ---------------------------------------------------------------- the tensors a configuration implies
 // Names and shapes only, nothing allocated: the same walk as the constructors (models/*.cpp); the
 // test ModelFactory.TensorShapesEqualTheNetworks compares the two for configurations of each kind.
@@ -145,7 +144,8 @@ struct Spec {
       }
       in = w;
     }
-    for (int s = 1; s < 5; ++s) conv("lateral" + std::to_string(s + 1), c.widths[static_cast<size_t>(s)], c.fpn, 1, true);
+    for (int s = 1; s < 5; ++s)
+      conv("lateral" + std::to_string(s + 1), c.widths[static_cast<size_t>(s)], c.fpn, 1, true);
     conv("neck.0", c.fpn, c.fpn, 3, false);
     bn("neck.1", c.fpn);
     conv("heatmap", c.fpn, 1, 1, true);
@@ -173,9 +173,9 @@ void check_file_tensors(const SafeTensors& st, const ModelTensorShapes& expected
     file_numel += t.numel();
   }
   const int64_t want_numel = total_numel(expected);
-  const std::string totals = detail::cat("configuration '", config, "' implies ", expected.size(), " tensors of ",
-                                         want_numel, " elements, the file holds ", st.tensors.size(), " of ",
-                                         file_numel);
+  const std::string totals =
+      detail::cat("configuration '", config, "' implies ", expected.size(), " tensors of ", want_numel,
+                  " elements, the file holds ", st.tensors.size(), " of ", file_numel);
   std::set<std::string> names;
   std::string missing, unexpected;
   size_t nm = 0, nu = 0;
@@ -197,19 +197,34 @@ void check_file_tensors(const SafeTensors& st, const ModelTensorShapes& expected
 }
 }  // namespace
 
-
 ModelTensorShapes model_tensor_shapes(const std::string& kind, const std::string& config, const std::string& what) {
   Spec s;
-  if (kind == "hourglass") s.hourglass(parse_config<HourglassConfig>(kind, config, what));
-  else if (kind == "embedding") s.embedding(parse_config<EmbeddingConfig>(kind, config, what));
-  else if (kind == "resnet") s.resnet("", parse_config<ResNetConfig>(kind, config, what));
-  else if (kind == "detector") s.detector(parse_config<DetectorConfig>(kind, config, what));
-  else FF_FAIL(what, ": unknown model kind '", kind, "' (expected one of ", kKinds, ")");
+  if (kind == "hourglass")
+    s.hourglass(parse_config<HourglassConfig>(kind, config, what));
+  else if (kind == "embedding")
+    s.embedding(parse_config<EmbeddingConfig>(kind, config, what));
+  else if (kind == "resnet")
+    s.resnet("", parse_config<ResNetConfig>(kind, config, what));
+  else if (kind == "detector")
+    s.detector(parse_config<DetectorConfig>(kind, config, what));
+  else
+    FF_FAIL(what, ": unknown model kind '", kind, "' (expected one of ", kKinds, ")");
+  // Each value is bounded by its parser, but together they can still describe a network no
+  // machine holds (width=16 with 64 blocks per stage: tens of billions of weights).
+  double total = 0;
+  for (auto& [name, shape] : s.t) {
+    double n = 1;
+    for (int64_t d : shape) n *= static_cast<double>(d);
+    total += n;
+  }
+  FF_CHECK(total <= static_cast<double>(kMaxModelWeights), what, ": ", kind, " config '", config, "' describes ",
+           static_cast<long long>(total), " weights; at most ", kMaxModelWeights,
+           " are allowed (ResNet-50 holds 25.6 million)");
   return s.t;
 }
 
-std::map<std::string, std::string> model_metadata(const std::string& kind, const std::string& config,
-                                                  const Head* head, const std::map<std::string, std::string>& extra) {
+std::map<std::string, std::string> model_metadata(const std::string& kind, const std::string& config, const Head* head,
+                                                  const std::map<std::string, std::string>& extra) {
   std::map<std::string, std::string> meta{{"model", kind}, {"config", config}};
   if (head) {
     FF_CHECK(kind == "embedding", "model_metadata: a ", head->kind(), " head goes with an embedding network, not a ",
@@ -236,8 +251,8 @@ void save_model(const std::string& path, Module& module, const std::string& kind
   auto [own_kind, own_config] = describe(module);
   if (!own_kind.empty()) {
     FF_CHECK(own_kind == kind, what, ": the module is a ", own_kind, " network, not a ", kind);
-    FF_CHECK(own_config == canon, what, ": configuration '", config, "' differs from the network's own '",
-             own_config, "'");
+    FF_CHECK(own_config == canon, what, ": configuration '", config, "' differs from the network's own '", own_config,
+             "'");
   }
   if (head) {
     FF_CHECK(kind == "embedding", what, ": a ", head->kind(), " head goes with an embedding network, not a ", kind);
@@ -255,11 +270,12 @@ void save_model(const std::string& path, Module& module, const std::string& kind
   write_safetensors(path, tensors, model_metadata(kind, config, head, extra_meta), bf16);
 }
 
-void save_model(const std::string& path, Module& module, Head* head, const std::map<std::string, std::string>& extra_meta,
-                bool bf16) {
+void save_model(const std::string& path, Module& module, Head* head,
+                const std::map<std::string, std::string>& extra_meta, bool bf16) {
   auto [kind, config] = describe(module);
-  FF_CHECK(!kind.empty(), "save_model(", path,
-           "): not a StackedHourglass, EmbeddingNet, ResNet or FaceDetectorNet; pass the kind and configuration explicitly");
+  FF_CHECK(
+      !kind.empty(), "save_model(", path,
+      "): not a StackedHourglass, EmbeddingNet, ResNet or FaceDetectorNet; pass the kind and configuration explicitly");
   save_model(path, module, kind, config, extra_meta, head, bf16);
 }
 
@@ -350,10 +366,10 @@ CheckedModel check_model(const SafeTensors& st, const std::string& what) {
     expected.emplace_back(std::string(kHeadPrefix) + "weight", Shape{cm.classes, dim});
     if (cm.head == "softmax") expected.emplace_back(std::string(kHeadPrefix) + "bias", Shape{cm.classes});
   }
-  check_file_tensors(st, expected,
-                     cm.config + (cm.head.empty() ? "" : ", " + cm.head + " head of " + std::to_string(cm.classes) +
-                                                             " classes"),
-                     what);
+  check_file_tensors(
+      st, expected,
+      cm.config + (cm.head.empty() ? "" : ", " + cm.head + " head of " + std::to_string(cm.classes) + " classes"),
+      what);
   return cm;
 }
 }  // namespace
@@ -379,8 +395,10 @@ LoadedModel load_model(const SafeTensors& st, const std::string& what, uint64_t 
   // Split the file: the network's tensors, and the head's under "head.".
   SafeTensors net, head;
   for (auto& [name, t] : st.tensors) {
-    if (name.rfind(kHeadPrefix, 0) == 0) head.tensors.emplace_back(name.substr(5), t);
-    else net.tensors.emplace_back(name, t);
+    if (name.rfind(kHeadPrefix, 0) == 0)
+      head.tensors.emplace_back(name.substr(5), t);
+    else
+      net.tensors.emplace_back(name, t);
   }
   load_module(*lm.module, net, /*strict=*/true, what);
   if (!cm.head.empty()) {
@@ -399,6 +417,8 @@ LoadedModel load_model(const SafeTensors& st, const std::string& what, uint64_t 
   return lm;
 }
 
-LoadedModel load_model(const std::string& path, uint64_t seed) { return load_model(read_safetensors(path), path, seed); }
+LoadedModel load_model(const std::string& path, uint64_t seed) {
+  return load_model(read_safetensors(path), path, seed);
+}
 
 }  // namespace ff

@@ -65,10 +65,14 @@ struct LoadedModel {
 };
 
 // The tensors (state_dict names and shapes) a network of `kind` with configuration `config` holds,
-// computed without building it; `what` names the source in errors (a bad kind or configuration).
+// computed without building it; `what` names the source in errors (a bad kind or configuration,
+// or one of more than kMaxModelWeights weights).
 using ModelTensorShapes = std::vector<std::pair<std::string, Shape>>;
 ModelTensorShapes model_tensor_shapes(const std::string& kind, const std::string& config,
                                       const std::string& what = "model_tensor_shapes");
+// The most weights (tensor elements, buffers included) a configuration may describe: 2^31, 8 GiB
+// of float32; model_tensor_shapes refuses more.
+constexpr int64_t kMaxModelWeights = int64_t{1} << 31;
 // The most classes a head in a model file may have.
 constexpr int64_t kMaxHeadClasses = 10000000;
 

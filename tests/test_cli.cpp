@@ -243,7 +243,7 @@ TEST(Cli, ResumeKeepsTheRunsConfiguration) {
   EXPECT_NE(r.output.find("train-landmarks: 1 steps"), std::string::npos) << r.output;
   r = run_cli(common + " --epochs 3 --resume --config small");
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_TRUE(one_line_has(r.output, "--resume: " + run + "/last.safetensors was trained with config " + cfg +
+  EXPECT_TRUE(one_line_has(r.output, "--resume: " + run + "/last.state.safetensors was trained with config " + cfg +
                                          "; --config asks for stem=16,mid=32,channels=64,stacks=2,landmarks=5,input=128"))
       << r.output;
 }

@@ -43,8 +43,10 @@ void perturb(Module& m, uint64_t seed) {
       t->fill_(7);  // num_batches_tracked: must survive too
       continue;
     }
-    if (name.find("running_var") != std::string::npos) uniform_(*t, 0.5, 1.5, rng);
-    else if (name.find("running_mean") != std::string::npos) uniform_(*t, -0.1, 0.1, rng);
+    if (name.find("running_var") != std::string::npos)
+      uniform_(*t, 0.5, 1.5, rng);
+    else if (name.find("running_mean") != std::string::npos)
+      uniform_(*t, -0.1, 0.1, rng);
   }
 }
 
@@ -191,15 +193,16 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
   Corrupt c;
   ASSERT_NO_THROW(load_model(c.good, "good"));
   c.expect([](SafeTensors& s) { s.metadata.erase("model"); }, {"corrupt.safetensors", "'model' is missing"}, "no kind");
-  c.expect([](SafeTensors& s) { s.metadata["model"] = "transformer"; }, {"unknown model kind 'transformer'", "hourglass"},
-           "unknown kind");
+  c.expect([](SafeTensors& s) { s.metadata["model"] = "transformer"; },
+           {"unknown model kind 'transformer'", "hourglass"}, "unknown kind");
   c.expect([](SafeTensors& s) { s.metadata.erase("config"); }, {"'config' is missing"}, "no config");
   c.expect([](SafeTensors& s) { s.metadata["config"] = ""; }, {"empty configuration"}, "empty config");
   c.expect([](SafeTensors& s) { s.metadata["config"] = "width=0.25,blocks=1:x:1:1,classes=0,input=64"; },
            {"bad embedding configuration", "blocks"}, "non-numeric block count");
   c.expect([](SafeTensors& s) { s.metadata["config"] = "width=0.25abc,blocks=1:1:1:1"; }, {"'0.25abc' is not a number"},
            "trailing garbage in a number");
-  c.expect([](SafeTensors& s) { s.metadata["config"] = "width=0.25,colour=3"; }, {"unknown key 'colour'"}, "unknown key");
+  c.expect([](SafeTensors& s) { s.metadata["config"] = "width=0.25,colour=3"; }, {"unknown key 'colour'"},
+           "unknown key");
   c.expect([](SafeTensors& s) { s.metadata["config"] = "width=0.25,blocks=1:1:1"; }, {"bad embedding configuration"},
            "three stages");
   c.expect([](SafeTensors& s) { s.metadata["config"] = "width"; }, {"not key=value"}, "no value");
@@ -210,7 +213,8 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
            "embedding config read as a hourglass");
   // The head's description.
   c.expect([](SafeTensors& s) { s.metadata.erase("classes"); }, {"'classes' is missing"}, "head without classes");
-  c.expect([](SafeTensors& s) { s.metadata["classes"] = "-3"; }, {"'-3' is not a positive integer"}, "negative classes");
+  c.expect([](SafeTensors& s) { s.metadata["classes"] = "-3"; }, {"'-3' is not a positive integer"},
+           "negative classes");
   c.expect([](SafeTensors& s) { s.metadata["classes"] = "5.5"; }, {"not a positive integer"}, "fractional classes");
   c.expect([](SafeTensors& s) { s.metadata["classes"] = "6"; },
            {"corrupt.safetensors", "tensor 'head.weight' has shape [5, 128] in the file", "implies [6, 128]"},
@@ -219,7 +223,8 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
   c.expect([](SafeTensors& s) { s.metadata["m"] = "big"; }, {"'big' is not a number"}, "non-numeric margin");
   c.expect([](SafeTensors& s) { s.metadata["m"] = "3"; }, {"bad ArcFace head", "0 <= m < pi/2"}, "margin out of range");
   c.expect([](SafeTensors& s) { s.metadata["head"] = "cosface"; }, {"unknown head 'cosface'"}, "unknown head");
-  c.expect([](SafeTensors& s) { s.metadata.erase("head"); }, {"head tensor", "no 'head' metadata"}, "head tensors only");
+  c.expect([](SafeTensors& s) { s.metadata.erase("head"); }, {"head tensor", "no 'head' metadata"},
+           "head tensors only");
   c.expect(
       [](SafeTensors& s) {
         for (size_t i = 0; i < s.tensors.size(); ++i)
@@ -230,11 +235,15 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
   c.expect(
       [](SafeTensors& s) {
         for (size_t i = 0; i < s.tensors.size(); ++i)
-          if (s.tensors[i].first == "backbone.bn1.running_var") s.tensors.erase(s.tensors.begin() + static_cast<long>(i));
+          if (s.tensors[i].first == "backbone.bn1.running_var")
+            s.tensors.erase(s.tensors.begin() + static_cast<long>(i));
       },
       {"1 missing: backbone.bn1.running_var"}, "missing network tensor");
-  c.expect([](SafeTensors& s) { s.tensors.emplace_back("backbone.fc.weight", Tensor::zeros({2, 2})); },
-           {"unexpected: backbone.fc.weight"}, "unexpected network tensor");
+  c.expect(
+      [](SafeTensors& s) {
+        s.tensors.emplace_back("backbone.fc.weight", Tensor::zeros({2, 2}));
+      },
+      {"unexpected: backbone.fc.weight"}, "unexpected network tensor");
 }
 
 // model_tensor_shapes walks the constructors' structure without building anything; it must agree
@@ -254,15 +263,18 @@ TEST(ModelFactory, TensorShapesEqualTheNetworks) {
     StackedHourglass net(HourglassConfig::parse(c), rng);
     expect_same(net, "hourglass", c);
   }
-  for (const char* c : {"width=0.125,blocks=1:2:1:1,classes=10,input=32", "width=0.0625,blocks=3:4:6:3,classes=0,input=64"}) {
+  for (const char* c :
+       {"width=0.125,blocks=1:2:1:1,classes=10,input=32", "width=0.0625,blocks=3:4:6:3,classes=0,input=64"}) {
     ResNet net(ResNetConfig::parse(c), rng);
     expect_same(net, "resnet", c);
   }
-  for (const std::string c : {EmbeddingConfig::small().str(), std::string("width=0.0625,blocks=2:1:1:2,embedding=8,dropout=0")}) {
+  for (const std::string c :
+       {EmbeddingConfig::small().str(), std::string("width=0.0625,blocks=2:1:1:2,embedding=8,dropout=0")}) {
     EmbeddingNet net(EmbeddingConfig::parse(c), rng);
     expect_same(net, "embedding", c);
   }
-  for (const std::string c : {DetectorConfig::small().str(), std::string("widths=8:8:16:16:32,extra=0:2:1:0:1,fpn=16,input=96")}) {
+  for (const std::string c :
+       {DetectorConfig::small().str(), std::string("widths=8:8:16:16:32,extra=0:2:1:0:1,fpn=16,input=96")}) {
     FaceDetectorNet net(DetectorConfig::parse(c), rng);
     expect_same(net, "detector", c);
   }
@@ -297,35 +309,39 @@ TEST(ModelFactory, OversizedDescriptionsAreRefusedBeforeAnythingIsBuilt) {
   refused_without_allocating([](SafeTensors& s) { s.metadata["classes"] = "1e8"; },
                              {"metadata 'classes' = '1e8' is out of range (allowed 1..10000000)"}, "1e8 classes");
   refused_without_allocating([](SafeTensors& s) { s.metadata["classes"] = "1000000"; },
-                             {"tensor 'head.weight' has shape [5, 128] in the file",
-                              "implies [1000000, 128]", "arcface head of 1000000 classes"},
+                             {"tensor 'head.weight' has shape [5, 128] in the file", "implies [1000000, 128]",
+                              "arcface head of 1000000 classes"},
                              "a million classes over a 5-class head");
   refused_without_allocating(
       [](SafeTensors& s) {
         s.tensors.clear();
-        s.metadata = {{"model", "hourglass"}, {"config", "stem=64,mid=128,channels=256,stacks=16,landmarks=5,input=256"}};
+        s.metadata = {{"model", "hourglass"},
+                      {"config", "stem=64,mid=128,channels=256,stacks=16,landmarks=5,input=256"}};
       },
       {"tensors do not match the model", "missing: init_conv.0.weight"}, "16 stacks from metadata alone");
   refused_without_allocating(
       [](SafeTensors& s) {
-        s.metadata = {{"model", "hourglass"}, {"config", "stem=64,mid=128,channels=256,stacks=2000,landmarks=5,input=256"}};
+        s.metadata = {{"model", "hourglass"},
+                      {"config", "stem=64,mid=128,channels=256,stacks=2000,landmarks=5,input=256"}};
       },
       {"stacks = '2000' is out of range (allowed 1..16)"}, "2000 stacks");
   refused_without_allocating(
       [](SafeTensors& s) {
         s.tensors.clear();
-        s.metadata = {{"model", "detector"}, {"config", "widths=4096:4096:4096:4096:4096,extra=16:16:16:16:16,fpn=4096,input=4096"}};
+        s.metadata = {{"model", "detector"},
+                      {"config", "widths=4096:4096:4096:4096:4096,extra=16:16:16:16:16,fpn=4096,input=4096"}};
       },
-      {"tensors do not match the model", "missing: stage1.0.weight"}, "widest detector from metadata alone");
+      {"detector config 'widths=4096:4096:4096:4096:4096,extra=16:16:16:16:16,fpn=4096,input=4096' describes "
+       "12903276645 weights; at most 2147483648 are allowed"},
+      "widest detector from metadata alone");
 }
 
 // Every value of every configuration string is read whole and bounded before any arithmetic
 // (64 * width + 0.5 overflowed for width=1e300); the message names the string and the key.
 TEST(ModelFactory, ConfigValuesAreBoundedAndWhole) {
-  auto refused = [](const std::function<void()>& f, const std::string& needle) {
-    expect_error(f, {needle}, needle);
-  };
-  refused([] { HourglassConfig::parse("channels=12abc"); }, "hourglass config 'channels=12abc': channels: '12abc' is not an integer");
+  auto refused = [](const std::function<void()>& f, const std::string& needle) { expect_error(f, {needle}, needle); };
+  refused([] { HourglassConfig::parse("channels=12abc"); },
+          "hourglass config 'channels=12abc': channels: '12abc' is not an integer");
   refused([] { HourglassConfig::parse("channels=0"); }, "channels = '0' is out of range (allowed 2..4096)");
   refused([] { HourglassConfig::parse("channels=8192"); }, "allowed 2..4096");
   refused([] { HourglassConfig::parse("channels=-64"); }, "allowed 2..4096");
@@ -336,34 +352,50 @@ TEST(ModelFactory, ConfigValuesAreBoundedAndWhole) {
   refused([] { HourglassConfig::parse("stacks=17"); }, "stacks = '17' is out of range (allowed 1..16)");
   refused([] { HourglassConfig::parse("stem=1e3"); }, "stem: '1e3' is not an integer");
   refused([] { HourglassConfig::parse("stacks=99999999999999999999"); }, "is out of range (allowed 1..16)");
-  refused([] { ResNetConfig::parse("width=1e300"); }, "resnet config 'width=1e300': width = '1e300' is out of range (allowed 0..16)");
+  refused([] { ResNetConfig::parse("width=1e300"); },
+          "resnet config 'width=1e300': width = '1e300' is out of range (allowed 0..16)");
   refused([] { ResNetConfig::parse("width=inf"); }, "width: 'inf' is not a number");
   refused([] { ResNetConfig::parse("width=0.0625abc"); }, "width: '0.0625abc' is not a number");
   refused([] { ResNetConfig::parse("width=0.001"); }, "makes no channel");
   refused([] { ResNetConfig::parse("blocks=3:4:65:3"); }, "blocks = '65' is out of range (allowed 1..64)");
   refused([] { ResNetConfig::parse("blocks=3:4:6:3:3"); }, "has more than 4 stages");
-  refused([] { ResNetConfig::parse("classes=100000000"); }, "classes = '100000000' is out of range (allowed 0..10000000)");
+  refused([] { ResNetConfig::parse("classes=100000000"); },
+          "classes = '100000000' is out of range (allowed 0..10000000)");
   refused([] { ResNetConfig::parse("input=0"); }, "input = '0' is out of range (allowed 8..4096)");
-  refused([] { EmbeddingConfig::parse("width=0.25,embedding=9000"); }, "embedding = '9000' is out of range (allowed 1..8192)");
+  refused([] { EmbeddingConfig::parse("width=0.25,embedding=9000"); },
+          "embedding = '9000' is out of range (allowed 1..8192)");
   refused([] { EmbeddingConfig::parse("width=0.25,dropout=1"); }, "dropout must be below 1");
   refused([] { EmbeddingConfig::parse("width=0.25,bn=2"); }, "bn = '2' is out of range (allowed 0..1)");
   refused([] { DetectorConfig::parse("fpn=32abc"); }, "detector config 'fpn=32abc': fpn: '32abc' is not an integer");
-  refused([] { DetectorConfig::parse("widths=16:24:32:64:99999"); }, "widths = '99999' is out of range (allowed 1..4096)");
+  refused([] { DetectorConfig::parse("widths=16:24:32:64:99999"); },
+          "widths = '99999' is out of range (allowed 1..4096)");
   refused([] { DetectorConfig::parse("extra=0:0:1:1:17"); }, "extra = '17' is out of range (allowed 0..16)");
   refused([] { DetectorConfig::parse("widths=1:2:3:4:5:6"); }, "has more than 5 stages");
   refused([] { DetectorConfig::parse("input=0"); }, "input = '0' is out of range (allowed 32..4096)");
   // The largest allowed values parse (what they build is bounded by the file that describes them).
   EXPECT_NO_THROW(HourglassConfig::parse("stem=4096,mid=4096,channels=4096,stacks=16,landmarks=1024,input=4096"));
   EXPECT_NO_THROW(ResNetConfig::parse("width=16,blocks=64:64:64:64,classes=10000000,input=4096"));
+  // Together they describe more than kMaxModelWeights: model_tensor_shapes (what every model file
+  // is checked by) refuses it, naming the count; the reference network passes (found by
+  // fuzz_config, tests/fuzz/regressions/config/config_10).
+  refused([] { model_tensor_shapes("embedding", "width=16,blocks=64:64:64:64,embedding=8192,input=4096"); },
+          "weights; at most 2147483648 are allowed (ResNet-50 holds 25.6 million)");
+  EXPECT_NO_THROW(model_tensor_shapes("embedding", EmbeddingConfig::named("reference").str()));
 }
 
 // shape_numel and the byte count of a new tensor are checked products: a shape whose element
 // count overflows int64 is refused, not wrapped into a small allocation.
 TEST(ModelFactory, ShapesTooLargeAreRefused) {
-  expect_error([] { shape_numel({int64_t{1} << 32, int64_t{1} << 32}); }, {"shape too large: [4294967296, 4294967296]"},
-               "numel overflow");
-  expect_error([] { Tensor::empty({int64_t{1} << 31, int64_t{1} << 31}, DType::F64); },
-               {"shape too large: [2147483648, 2147483648] of float64"}, "bytes overflow");
+  expect_error(
+      [] {
+        shape_numel({int64_t{1} << 32, int64_t{1} << 32});
+      },
+      {"shape too large: [4294967296, 4294967296]"}, "numel overflow");
+  expect_error(
+      [] {
+        Tensor::empty({int64_t{1} << 31, int64_t{1} << 31}, DType::F64);
+      },
+      {"shape too large: [2147483648, 2147483648] of float64"}, "bytes overflow");
   EXPECT_EQ(shape_numel({int64_t{1} << 31, int64_t{1} << 31}), int64_t{1} << 62);
 }
 
