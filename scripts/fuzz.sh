@@ -78,7 +78,10 @@ for t in "${TARGETS[@]}"; do
   rc=$?
   set -e
   runs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$BUILD/fuzz_$t.txt" | grep -oE '[0-9]+$' || echo "?")
-  cov=$(grep -oE '#[0-9]+ +DONE +cov: [0-9]+' "$BUILD/fuzz_$t.txt" | grep -oE '[0-9]+$' || true)
+  # coverage: edges reached by the seeds (INITED) and at the end (DONE)
+  cov0=$(grep -oE 'INITED[[:space:]]+cov: [0-9]+' "$BUILD/fuzz_$t.txt" | grep -oE '[0-9]+$' | head -1 || true)
+  cov=$(grep -oE 'DONE[[:space:]]+cov: [0-9]+' "$BUILD/fuzz_$t.txt" | grep -oE '[0-9]+$' | tail -1 || true)
+  [ -n "$cov" ] && cov="${cov0:-?} -> $cov edges"
   if [ "$rc" != 0 ]; then
     grep -E "ERROR|runtime error|broken promise|SUMMARY|Test unit written" "$BUILD/fuzz_$t.txt" | head -12
     art=$(grep -oE "Test unit written to [^ ]+" "$BUILD/fuzz_$t.txt" | tail -1 | sed 's/Test unit written to //')

@@ -4,7 +4,8 @@
 #   demo   building the faceforge command (compiler, CMake, OpenBLAS, oneDNN, stb, libjpeg-turbo, zlib, JSON, CLI11)
 #   test   + GoogleTest, Google Benchmark (the benchmarks are compiled by the tests' build too),
 #          and Debian's PyTorch (python3-torch, torchvision, numpy: the tests generate reference data),
-#          pip (scripts/mtcnn_weights.sh downloads facenet-pytorch's wheel for its MTCNN weights)
+#          pip (scripts/mtcnn_weights.sh downloads facenet-pytorch's wheel for its MTCNN weights),
+#          clang with its sanitizer/libFuzzer runtimes and OpenMP (scripts/fuzz.sh builds the fuzz targets)
 #   bench  + OpenCV's Python module (bench/run_cpu_bench.sh compares our warp with cv2.warpAffine)
 #   baselines  demo + dlib and OpenCV for C++ and OpenCV's cascades: the classical face detectors
 #          of tools/baseline_detectors.cpp (scripts/baselines.sh)
@@ -14,7 +15,7 @@ set -euo pipefail
 WHAT=${1:-test}
 DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libdnnl-dev libstb-dev libturbojpeg0-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
       libcairo2-dev fonts-dejavu-core)
-TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy python3-pip)
+TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy python3-pip clang libclang-rt-dev libomp-dev)
 BENCH=(python3-opencv)
 BASELINES=(libdlib-dev libopencv-dev opencv-data)
 case "$WHAT" in

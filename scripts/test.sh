@@ -115,6 +115,14 @@ python3 tests/crash/crash_consistency.py --faceforge build/faceforge --shim buil
 grep -E "^==|FAIL" build/crash_output.txt | head -40
 set -e
 
+# Fuzzing (issue 13, docs/reliability.md): the libFuzzer targets of tests/fuzz/ under ASan + UBSan,
+# every regression and seed replayed, then each target fuzzed for FF_FUZZ_SECONDS (30 here, to keep
+# CI under 30 minutes; `bash scripts/fuzz.sh 600` for a longer search).
+set +e
+fuzz_status=0
+bash scripts/fuzz.sh "${FF_FUZZ_SECONDS:-30}" || fuzz_status=1
+set -e
+
 # The handwritten CUDA kernels, on the CPU emulation of the CUDA execution model (cudaemu/,
 # docs/cuda-emulation.md): the same tests, with a cuda device whose kernels run as fibers on the
 # host. cuDNN and cuBLAS are CPU stand-ins there: tests of nothing but a library call skip ("needs
@@ -195,4 +203,4 @@ else
   emu_status=1
 fi
 set -e
-[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ]
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ] && [ "$fuzz_status" = 0 ]
