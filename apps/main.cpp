@@ -2,6 +2,7 @@
 // and turns any error into one line on stderr and exit code 1. An unknown subcommand is named with
 // the nearest valid one; a subcommand missing arguments names all of them, not only the first.
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -77,6 +78,23 @@ std::string missing_arguments(CLI::App& app) {
 
 }  // namespace
 
+// An error message, for the terminal: it may quote bytes of a user's file, so control bytes
+// other than newline and tab are printed as \xNN (a list file must not drive the terminal).
+static std::string printable(const std::string& s) {
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 int main(int argc, char** argv) {
   using namespace ff::app;
   CLI::App app{"faceforge — face landmarks, alignment and recognition on our own deep learning engine"};
@@ -108,17 +126,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const ff::Error& e) {
-    std::cerr << "faceforge: error: " << e.what() << "\n";
+    std::cerr << "faceforge: error: " << printable(e.what()) << "\n";
     return 1;
   }
   try {
     for (auto& [sub, action] : actions)
       if (sub->parsed()) return action();
   } catch (const ff::Error& e) {
-    std::cerr << "faceforge: error: " << e.what() << "\n";
+    std::cerr << "faceforge: error: " << printable(e.what()) << "\n";
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "faceforge: error: " << e.what() << "\n";
+    std::cerr << "faceforge: error: " << printable(e.what()) << "\n";
     return 1;
   }
   return 1;

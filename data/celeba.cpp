@@ -112,8 +112,8 @@ std::vector<const Line*> plain_rows(const std::vector<Line>& lines, size_t nfiel
               l.fields.size(), ": ", quoted(l.text));
     auto [it, fresh] = seen.emplace(l.fields[0], l.number);
     if (!fresh)
-      FF_FAIL(who, ": ", where(path, l), ": ", l.fields[0], " is listed twice (first on line ",
-              it->second, ")");
+      FF_FAIL(who, ": ", where(path, l), ": ", quoted(l.fields[0]), " is listed twice (first on line ", it->second,
+              ")");
     rows.push_back(&l);
   }
   return rows;
@@ -150,8 +150,8 @@ std::vector<const Line*> counted_rows(const std::vector<Line>& lines, const char
               expected, "), got ", l.fields.size(), ": ", quoted(l.text));
     auto [it, fresh] = seen.emplace(l.fields[0], l.number);
     if (!fresh)
-      FF_FAIL(who, ": ", where(path, l), ": ", l.fields[0], " is listed twice (first on line ",
-              it->second, ")");
+      FF_FAIL(who, ": ", where(path, l), ": ", quoted(l.fields[0]), " is listed twice (first on line ", it->second,
+              ")");
     rows.push_back(&l);
   }
   if (static_cast<size_t>(count) != rows.size())
@@ -343,7 +343,7 @@ void check_known(const std::vector<Row>& rows, const std::unordered_map<std::str
   std::string examples;
   for (const Row& r : rows)
     if (!index.count(r.file)) {
-      if (unknown < 5) examples += (unknown ? ", " : "") + r.file;
+      if (unknown < 5) examples += (unknown ? ", " : "") + quoted(r.file);
       ++unknown;
     }
   if (unknown)
@@ -421,7 +421,7 @@ FaceSet load_faces(const std::string& root, FaceFilter keep, const CelebAFiles& 
   std::string examples;
   for (const FaceRecord& e : ds.faces)
     if (e.partition < 0) {
-      if (unassigned < 5) examples += (unassigned ? ", " : "") + e.file;
+      if (unassigned < 5) examples += (unassigned ? ", " : "") + quoted(e.file);
       ++unassigned;
     }
   if (unassigned)
@@ -472,10 +472,10 @@ std::vector<std::string> missing_images(const FaceSet& ds) {
 }
 
 void check_images_present(const FaceSet& ds) {
-  std::vector<std::string> miss = missing_images(ds);
+  const std::vector<std::string> miss = missing_images(ds);
   if (miss.empty()) return;
   std::string list;
-  for (size_t i = 0; i < miss.size() && i < 10; ++i) list += (i ? ", " : "") + miss[i];
+  for (size_t i = 0; i < miss.size() && i < 10; ++i) list += (i ? ", " : "") + quoted(miss[i]);
   FF_FAIL("check_images_present: ", miss.size(), " of ", ds.faces.size(), " images listed in ",
           ds.root, " are missing from ", ds.image_dir, ": ", list, miss.size() > 10 ? ", ..." : "");
 }
@@ -484,9 +484,15 @@ void check_images_present(const FaceSet& ds) {
 namespace {
 const char* const kPointsOutside = "points outside the photo";
 const char* const kBoxOutside = "box outside the photo";
+const char* const kEyesCoincide = "eye points that coincide";
 
 // Why the face does not fit a W x H photo, or nullptr.
 const char* misfit(const FaceRecord& f, int W, int H) {
+  // Points 0 and 1 are the eyes: their distance normalises every landmark error (NME) and sets the
+  // alignment's scale, so a face whose eyes coincide cannot be trained or scored.
+  if (f.landmarks && f.landmarks->size() >= 2 && (*f.landmarks)[0].x == (*f.landmarks)[1].x &&
+      (*f.landmarks)[0].y == (*f.landmarks)[1].y)
+    return kEyesCoincide;
   if (f.landmarks)
     for (const Point2& p : *f.landmarks)
       if (!(p.x >= -0.5 && p.x <= W - 0.5 && p.y >= -0.5 && p.y <= H - 0.5)) return kPointsOutside;
@@ -532,7 +538,7 @@ FaceSkips drop_faces_outside_photos(FaceSet& ds) {
       kept.push_back(std::move(f));
       continue;
     }
-    const bool points = why[i] == kPointsOutside;
+    const bool points = why[i] == kPointsOutside || why[i] == kEyesCoincide;
     out.skipped.push_back(
         {points ? ds.landmark_file : ds.box_file, points ? f.landmark_line : f.box_line, f.file, why[i]});
   }
@@ -545,7 +551,7 @@ std::string FaceSkips::summary() const {
   if (skipped.empty()) return "";
   std::string s = detail::cat("skipped ", skipped.size(), " of ", checked, " faces:");
   bool first_reason = true;
-  for (const char* reason : {kPointsOutside, kBoxOutside}) {
+  for (const char* reason : {kPointsOutside, kBoxOutside, kEyesCoincide}) {
     size_t count = 0;
     const SkippedFace* first = nullptr;
     for (const SkippedFace& f : skipped)

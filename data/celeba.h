@@ -150,7 +150,7 @@ struct SkippedFace {
   std::string list;    // the annotation file of the offending row
   size_t line = 0;     // its line there
   std::string image;   // "000123.jpg"
-  std::string reason;  // "points outside the photo" or "box outside the photo"
+  std::string reason;  // "points outside the photo", "box outside the photo" or "eye points that coincide"
 };
 struct FaceSkips {
   size_t checked = 0;                // faces compared with their photo
@@ -161,10 +161,10 @@ struct FaceSkips {
   std::string csv() const;  // "file,line,image,reason" and a row per face, quoted per RFC 4180
 };
 // Reads the size of every face's photo from its header (image_size: no decoding) and drops the
-// faces whose landmarks lie outside the photo ([-0.5, W - 0.5] x [-0.5, H - 0.5]) or whose box has
-// less than half its area inside it (CelebA's own boxes overhang their photo by up to a fifth of
-// their area, so overhang alone is allowed). Relabels what is kept. A photo whose header does not
-// read (missing, not JPEG or PNG, too large) throws, naming it.
+// faces whose two eye points (0 and 1) coincide, whose landmarks lie outside the photo
+// ([-0.5, W - 0.5] x [-0.5, H - 0.5]) or whose box has less than half its area inside it (CelebA's own boxes overhang
+// their photo by up to a fifth of their area, so overhang alone is allowed). Relabels what is kept. A photo whose
+// header does not read (missing, not JPEG or PNG, too large) throws, naming it.
 FaceSkips drop_faces_outside_photos(FaceSet& ds);
 // What a trainer does with the skips: one line on stderr (when any face was skipped, prefixed by
 // `who`) and the CSV written to csv_path (always, a header alone when none was).

@@ -57,7 +57,7 @@ LandmarkEvalResult eval_landmarks(const LandmarkEvalOptions& o) {
       truth.insert(truth.end(), {t.x, t.y});
     }
   }
-  r.metrics = landmark_metrics(pred, truth, 5, 0.10);
+  r.metrics = landmark_metrics(pred, truth, 5, 0.10, r.files);
   if (o.out.empty()) return r;
 
   std::error_code ec;

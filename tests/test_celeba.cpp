@@ -4,12 +4,13 @@
 // Run: ./build-cpu/ff_tests --gtest_filter='CelebA*'
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
-#include <unistd.h>
 
 #include "data/celeba.h"
 #include "data/detect_sample.h"
@@ -218,6 +219,33 @@ TEST(CelebA, ControlBytesInMessagesAreEscaped) {
     EXPECT_NE(msg.find("'\\x1b[2J\\x07\\x7f!'"), std::string::npos) << msg;
     for (char c : msg) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << "raw control byte in " << msg;
   }
+  // Every other message that names a listed image escapes it too: a name listed twice, a row of
+  // another list naming an image the identities do not, an image without a partition, a missing
+  // image (review #24: these printed the raw bytes).
+  const std::string evil = "\x1b]0;owned\x07.jpg";
+  auto escaped = [&](const std::function<void()>& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error: " << needle;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+      EXPECT_NE(msg.find("'\\x1b]0;owned\\x07.jpg'"), std::string::npos) << msg;
+      for (char c : msg)
+        EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << "raw control byte in " << msg;
+    }
+  };
+  const std::string twice = d.write("twice.txt", "000001.jpg 1\n" + evil + " 2\n" + evil + " 3\n");
+  escaped([&] { read_identities(twice); }, "is listed twice");
+  TempDir root;
+  write_small_dataset(root);
+  std::ofstream(root.path / "list_eval_partition.txt", std::ios::app) << evil << " 0\n";
+  escaped([&] { load_faces(root.path.string()); }, "does not list");
+  write_small_dataset(root);
+  std::ofstream(root.path / "identity_CelebA.txt", std::ios::app) << evil << " 7\n";
+  escaped([&] { load_faces(root.path.string()); }, "have no partition");
+  std::ofstream(root.path / "list_eval_partition.txt", std::ios::app) << evil << " 0\n";
+  escaped([&] { load_faces(root.path.string(), FaceFilter::All); }, "missing");
 }
 
 TEST(CelebA, WritersRoundTrip) {
@@ -433,6 +461,20 @@ TEST(CelebA, FacesOutsideTheirPhotoAreSkippedAndCounted) {
   EXPECT_EQ(e.skipped[0].image, "000002.jpg");  // 5 x 5 of its 10 x 10 inside
   EXPECT_EQ(e.skipped[0].line, 4u);
   EXPECT_EQ(edge.size(), 2u);
+
+  // Eyes that coincide (no inter-ocular distance: nothing to normalise an error by or to align
+  // with) are found when the data is read, not at the first validation (review #20).
+  d.write("list_bbox_celeba.txt",
+          "3\nimage_id x_1 y_1 width height\n000001.jpg 1 2 10 12\n000002.jpg 0 0 5 5\n"
+          "000003.jpg 3 3 4 4\n");
+  d.write("list_landmarks_celeba.txt", std::string("1\n") + kLandmarkHeader + "000001.jpg 5 6 5 6 9 9 6 12 12 12\n");
+  FaceSet eyes = load_faces(d.path.string(), FaceFilter::Landmarks);
+  const FaceSkips es = drop_faces_outside_photos(eyes);
+  ASSERT_EQ(es.skipped.size(), 1u) << es.summary();
+  EXPECT_EQ(es.skipped[0].reason, "eye points that coincide");
+  EXPECT_EQ(es.skipped[0].line, 3u);
+  EXPECT_EQ(es.summary(), "skipped 1 of 1 faces: 1 eye points that coincide (first: " + lm + ":3 '000001.jpg')");
+  EXPECT_EQ(eyes.size(), 0u);
 
   // CSV fields with a comma or a quote are quoted (RFC 4180).
   FaceSkips q;

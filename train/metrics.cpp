@@ -65,7 +65,7 @@ std::vector<RocPoint> roc_impl(const std::vector<double>& scores, const std::vec
 // ================================================================ landmarks
 
 LandmarkMetrics landmark_metrics(const std::vector<double>& pred, const std::vector<double>& gt, int64_t n_points,
-                                 double threshold) {
+                                 double threshold, const std::vector<std::string>& names) {
   const char* who = "landmark_metrics";
   FF_CHECK(n_points >= 2, who, ": needs at least 2 points per image (0 and 1 are the eyes), got ", n_points);
   FF_CHECK(std::isfinite(threshold) && threshold > 0, who, ": threshold must be positive, got ", threshold);
@@ -87,7 +87,9 @@ LandmarkMetrics landmark_metrics(const std::vector<double>& pred, const std::vec
     const double* g = gt.data() + i * n_points * 2;
     const double* p = pred.data() + i * n_points * 2;
     double iod = std::hypot(g[0] - g[2], g[1] - g[3]);
-    FF_CHECK(iod > 0, who, ": image ", i, " has a zero inter-ocular distance (ground-truth points 0 and 1 coincide)");
+    FF_CHECK(iod > 0, who, ": image ", i,
+             static_cast<size_t>(i) < names.size() ? " (" + names[static_cast<size_t>(i)] + ")" : std::string(),
+             " has a zero inter-ocular distance (ground-truth points 0 and 1 coincide)");
     double s = 0;
     for (int64_t k = 0; k < n_points; ++k) {
       double e = std::hypot(p[2 * k] - g[2 * k], p[2 * k + 1] - g[2 * k + 1]);

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -41,9 +42,10 @@ struct LandmarkMetrics {
   std::vector<double> point_error;  // [P] pixels
 };
 
-// pred, gt: N * P * 2 values (x, y of point p of image i at [(i * P + p) * 2]).
+// pred, gt: N * P * 2 values (x, y of point p of image i at [(i * P + p) * 2]). names: the N
+// images' names for messages (optional: an image whose two eye points coincide is named).
 LandmarkMetrics landmark_metrics(const std::vector<double>& pred, const std::vector<double>& gt, int64_t n_points,
-                                 double threshold = 0.10);
+                                 double threshold = 0.10, const std::vector<std::string>& names = {});
 // pred, gt: float32 or float64 [N, P, 2] (any device; copied to the host), P >= 2.
 LandmarkMetrics landmark_metrics(const Tensor& pred, const Tensor& gt, double threshold = 0.10);
 
