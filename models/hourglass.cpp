@@ -1,6 +1,7 @@
 // models/hourglass.cpp — see hourglass.h.
 #include "models/hourglass.h"
 
+#include <set>
 #include <sstream>
 
 #include "engine/parse.h"
@@ -28,11 +29,13 @@ HourglassConfig HourglassConfig::parse(const std::string& s) {
   FF_CHECK(!s.empty(), "hourglass config: empty configuration string");
   std::istringstream is(s);
   std::string kv;
+  std::set<std::string> seen;  // a key given twice is a mistake, not "the last one wins"
   while (std::getline(is, kv, ',')) {
     auto eq = kv.find('=');
     FF_CHECK(eq != std::string::npos && eq > 0, "hourglass config: entry '", kv, "' of '", s, "' is not key=value");
     std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
     std::string what = "hourglass config '" + s + "': " + k;
+    FF_CHECK(seen.insert(k).second, "hourglass config '", s, "': ", k, " is given twice");
     if (k == "stem") c.stem_channels = parse_int(v, what, 1, kMaxChannels);
     else if (k == "mid") c.mid_channels = parse_int(v, what, 2, kMaxChannels);
     else if (k == "channels") c.channels = parse_int(v, what, 2, kMaxChannels);

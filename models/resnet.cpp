@@ -1,6 +1,7 @@
 // models/resnet.cpp — see resnet.h.
 #include "models/resnet.h"
 
+#include <set>
 #include <sstream>
 
 #include "engine/parse.h"
@@ -44,11 +45,13 @@ ResNetConfig ResNetConfig::parse(const std::string& s) {
   FF_CHECK(!s.empty(), "resnet config: empty configuration string");
   std::istringstream is(s);
   std::string kv;
+  std::set<std::string> seen;  // a key given twice is a mistake, not "the last one wins"
   while (std::getline(is, kv, ',')) {
     auto eq = kv.find('=');
     FF_CHECK(eq != std::string::npos && eq > 0, "resnet config: entry '", kv, "' of '", s, "' is not key=value");
     std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
     std::string what = "resnet config '" + s + "': " + k;
+    FF_CHECK(seen.insert(k).second, "resnet config '", s, "': ", k, " is given twice");
     if (k == "width") c.width = parse_number(v, what, 0, kMaxWidth);
     else if (k == "classes") c.classes = parse_int(v, what, 0, kMaxClasses);
     else if (k == "input") c.input_size = parse_int(v, what, kMinInput, kMaxInput);
@@ -149,7 +152,11 @@ EmbeddingConfig EmbeddingConfig::parse(const std::string& s) {
   std::string rest;
   std::istringstream is(s);
   std::string kv;
+  std::set<std::string> seen;
   while (std::getline(is, kv, ',')) {
+    const std::string key = kv.substr(0, kv.find('='));
+    if (key == "embedding" || key == "dropout" || key == "bn")
+      FF_CHECK(seen.insert(key).second, "embedding config '", s, "': ", key, " is given twice");
     if (kv.rfind("embedding=", 0) == 0)
       c.embedding_dim = parse_int(kv.substr(10), "embedding config '" + s + "': embedding", 1, kMaxEmbedding);
     else if (kv.rfind("dropout=", 0) == 0)

@@ -207,8 +207,13 @@ TEST(ModelFactory, CorruptedMetadataIsAnError) {
            "three stages");
   c.expect([](SafeTensors& s) { s.metadata["config"] = "width"; }, {"not key=value"}, "no value");
   // A configuration that parses but does not fit the tensors: names the tensor and both shapes.
-  c.expect([](SafeTensors& s) { s.metadata["config"] = EmbeddingConfig::small().str() + ",embedding=64"; },
-           {"embedding_layer.1.weight", "shape"}, "config disagrees with the weights");
+  c.expect(
+      [](SafeTensors& s) {
+        EmbeddingConfig other = EmbeddingConfig::small();
+        other.embedding_dim = 64;
+        s.metadata["config"] = other.str();
+      },
+      {"embedding_layer.1.weight", "shape"}, "config disagrees with the weights");
   c.expect([](SafeTensors& s) { s.metadata["model"] = "hourglass"; }, {"bad hourglass configuration"},
            "embedding config read as a hourglass");
   // The head's description.
@@ -358,6 +363,12 @@ TEST(ModelFactory, ConfigValuesAreBoundedAndWhole) {
   refused([] { ResNetConfig::parse("width=0.0625abc"); }, "width: '0.0625abc' is not a number");
   refused([] { ResNetConfig::parse("width=0.001"); }, "makes no channel");
   refused([] { ResNetConfig::parse("blocks=3:4:65:3"); }, "blocks = '65' is out of range (allowed 1..64)");
+  // A key given twice is refused (it was "the last one wins"), in each of the four parsers.
+  refused([] { HourglassConfig::parse("stem=8,stem=9"); }, "hourglass config 'stem=8,stem=9': stem is given twice");
+  refused([] { ResNetConfig::parse("width=1,width=0.5"); }, "resnet config 'width=1,width=0.5': width is given twice");
+  refused([] { EmbeddingConfig::parse("embedding=8,embedding=16"); }, "embedding is given twice");
+  refused([] { EmbeddingConfig::parse("width=1,blocks=1:1:1:1,blocks=2:2:2:2"); }, "blocks is given twice");
+  refused([] { DetectorConfig::parse("fpn=8,fpn=16"); }, "detector config 'fpn=8,fpn=16': fpn is given twice");
   refused([] { ResNetConfig::parse("blocks=3:4:6:3:3"); }, "has more than 4 stages");
   refused([] { ResNetConfig::parse("classes=100000000"); },
           "classes = '100000000' is out of range (allowed 0..10000000)");

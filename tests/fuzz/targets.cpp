@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 
 #include "data/celeba.h"
 #include "data/image.h"
@@ -224,6 +226,11 @@ void config(const uint8_t* data, size_t size) {
       again = DetectorConfig::parse(printed).str();
     }
     FF_FUZZ_ASSERT(printed == again, "a configuration's str() does not parse back to itself");
+    // What parsed names no key twice (a second value used to win silently).
+    std::set<std::string> keys;
+    std::istringstream is(cfg);
+    for (std::string kv; std::getline(is, kv, ',');)
+      FF_FUZZ_ASSERT(keys.insert(kv.substr(0, kv.find('='))).second, "a configuration naming a key twice was accepted");
   });
 }
 
