@@ -270,3 +270,51 @@ TEST(Cli, TrainEmbedWithoutValidationImagesReportsTheTrainLoss) {
 }
 
 }  // namespace
+
+// `faceforge check` (review #17): a run folder passes file by file; a flipped bit in a model
+// file's data, a file cut short and a folder whose checkpoint is gone each fail with exit 1 and a
+// line naming the file and what is wrong.
+TEST(Cli, CheckPassesARunAndNamesWhatIsWrong) {
+  ff::test::TempDir dir("ff_cli_check");
+  const std::string run = dir.file("lmk");
+  CliRun r = run_cli("train-landmarks --data " + tiny_synth() + " --out " + run +
+                     " --batch 2 --max-images 2 --max-val-images 1 --workers 0 --cache-mb 0 --epochs 1"
+                     " --config stem=8,mid=8,channels=8,stacks=1,landmarks=5,input=32");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_cli("check " + run);
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, run + "/last.state.safetensors: ok: ")) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, " verified, checkpoint at step 1, hourglass model (")) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, run + "/best.safetensors: ok: ")) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, " 0 problems")) << r.output;
+
+  // One bit of the last tensor's data (the file's last byte) flipped in a copy of best.
+  const std::string flipped = dir.file("flipped.safetensors");
+  std::filesystem::copy_file(run + "/best.safetensors", flipped);
+  {
+    std::fstream f(flipped, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-1, std::ios::end);
+    char c = 0;
+    f.get(c);
+    f.seekp(-1, std::ios::end);
+    f.put(static_cast<char>(c ^ 0x10));
+  }
+  r = run_cli("check " + flipped);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, flipped + ": FAILED: ")) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, "the tensor data does not match the file's checksum")) << r.output;
+
+  // The same file cut short.
+  const std::string cut = dir.file("cut.safetensors");
+  std::filesystem::copy_file(run + "/best.safetensors", cut);
+  std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
+  r = run_cli("check " + cut);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, cut + ": FAILED: ")) << r.output;
+
+  // A folder that lost its checkpoint: what --resume needs is named.
+  std::filesystem::remove(run + "/last.state.safetensors");
+  r = run_cli("check " + run);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(one_line_has(r.output, run + ": FAILED: last.state.safetensors is missing")) << r.output;
+}

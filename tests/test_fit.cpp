@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -152,6 +153,7 @@ TEST(Fit, NanIsCaughtAtTheIntervalsReadAndTheCheckpointStaysGood) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("at step 8 (the mean of steps 6 to 8"), std::string::npos) << msg;
     EXPECT_NE(msg.find("nan"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("; stopping (the last checkpoint, from an earlier step, is intact)."), std::string::npos) << msg;
   }
   SafeTensors last = read_safetensors(dir.str("run/last.safetensors"));
   EXPECT_EQ(last.metadata.at("step"), "5");
@@ -164,6 +166,20 @@ TEST(Fit, NanIsCaughtAtTheIntervalsReadAndTheCheckpointStaysGood) {
   EXPECT_THROW(s.run(dir.str("saves"), false, o), Error);
   EXPECT_EQ(read_safetensors(dir.str("saves/last.safetensors")).metadata.at("step"), "6");
   EXPECT_EQ(log_rows(dir.str("saves/log.csv")).back().first, 6);
+  // A NaN before the first checkpoint says that there is none (review #27: it claimed one intact).
+  ToyRun early;
+  o.save_every = 0;
+  o.nan_at_step = 2;  // read at step 4; the first checkpoint would be epoch 1's, at step 5
+  try {
+    early.run(dir.str("early"), false, o);
+    FAIL() << "a NaN loss must stop the run";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("at step 4"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("; stopping (no checkpoint has been written yet)."), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("is intact"), std::string::npos) << msg;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.str("early/last.state.safetensors")));
 }
 
 TEST(Fit, MetricDirectionPicksBestAndDrivesThePlateau) {

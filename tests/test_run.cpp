@@ -194,6 +194,17 @@ TEST(CsvLog, ResumeKeepsCompleteRowsUpToTheCheckpointStep) {
   EXPECT_NE(e.find(p + ":3: the step 'x2' is not a number"), std::string::npos) << e;
 }
 
+// Names from list files may hold commas, quotes or line breaks: every CSV the project writes
+// (images.csv of eval-landmarks, align's landmarks.csv, the run's tables) quotes them (review #23).
+TEST(CsvLog, FieldsAreQuotedAsRfc4180Says) {
+  EXPECT_EQ(csv_field("000001.jpg"), "000001.jpg");
+  EXPECT_EQ(csv_field(""), "");
+  EXPECT_EQ(csv_field("a,b.jpg"), "\"a,b.jpg\"");
+  EXPECT_EQ(csv_field("say \"cheese\".jpg"), "\"say \"\"cheese\"\".jpg\"");
+  EXPECT_EQ(csv_field("two\nlines.jpg"), "\"two\nlines.jpg\"");
+  EXPECT_EQ(csv_field("cr\r.jpg"), "\"cr\r.jpg\"");
+}
+
 TEST(CsvLog, AFailedWriteStopsNamingTheFile) {
   // /dev/full accepts opens and fails every write with ENOSPC: the log is started elsewhere and
   // then pointed at it through a symlink replaced after the start, as a disk filling up would.
