@@ -119,10 +119,13 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
     FF_CHECK(!o.detector.empty(), "eval-embed: --wild needs --detector FILE (the detector that finds the faces)");
     const std::string wild_dir = o.wild + "/img_celeba";
     FF_CHECK(std::filesystem::is_directory(wild_dir), "eval-embed: --wild ", o.wild, " has no img_celeba/ folder");
+    // The names are --data's (already checked there); a symlink in the wild folder must not lead out.
+    const ImageFolder wild_folder(wild_dir);
+    const std::string wild_what = "eval-embed: --wild " + o.wild;
     auto keep_present = [&](std::vector<size_t>& v) {
       std::vector<size_t> k;
       for (size_t i : v)
-        if (std::filesystem::is_regular_file(wild_dir + "/" + set.faces[i].file)) k.push_back(i);
+        if (std::filesystem::is_regular_file(wild_folder.path_of(set.faces[i].file, wild_what, 0))) k.push_back(i);
       v = k;
     };
     keep_present(val);
@@ -156,7 +159,7 @@ EmbedEvalResult eval_embed(const EmbedEvalOptions& o) {
       std::vector<FaceBox> boxes;
       for (size_t k = c0; k < std::min(todo.size(), c0 + chunk); ++k) {
         FaceRecord& f = wild.faces[todo[k]];
-        f.path = wild_dir + "/" + f.file;
+        f.path = wild_folder.path_of(f.file, wild_what, 0);
         Image photo = load_image(f.path, 3);
         const auto t = clock::now();
         std::vector<FaceDetection> found = detector->detect(photo);

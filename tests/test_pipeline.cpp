@@ -278,6 +278,24 @@ TEST_F(PipelineDemo, EvalEmbedWildRunsThePipelineBesideTheCrops) {
   EmbedEvalOptions bad = w;
   bad.detector.clear();
   EXPECT_THROW(eval_embed(bad), Error);
+  // A wild folder whose photos are symlinks to files outside it is refused before any is read
+  // (review #16: the names were joined to it unchecked).
+  const std::string links = *dir_ + "/wild_symlinks";
+  std::filesystem::create_directories(links + "/img_celeba");
+  for (const auto& e : std::filesystem::directory_iterator(plain.data + "/img_celeba"))
+    std::filesystem::create_symlink(std::filesystem::absolute(e.path()),
+                                    links + "/img_celeba/" + e.path().filename().string());
+  EmbedEvalOptions sym = w;
+  sym.wild = links;
+  try {
+    eval_embed(sym);
+    ADD_FAILURE() << "symlinks out of the wild folder were followed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("eval-embed: --wild " + links + ": image name '"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("leaves the image folder " + links + "/img_celeba"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
