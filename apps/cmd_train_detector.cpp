@@ -21,8 +21,9 @@ ff::app::Command reg("train-detector", "Train the face detector (anchor-free, st
       "(faces from 16 px to the whole frame, zoom-out, mosaics, flips, colour jitter, no-face\n"
       "pictures: data/detect_sample.h). Trains on partition 0 (without a partition file: all but the\n"
       "last tenth) and validates after every epoch by AP at IoU 0.5 on fixed augmented samples of the\n"
-      "other photos. Writes RUN/log.csv, RUN/val.csv, RUN/last.safetensors, RUN/best.safetensors and\n"
-      "RUN/report/ (the validation PR curve). --resume continues RUN exactly.");
+      "other photos. Writes RUN/log.csv, RUN/val.csv, RUN/last.state.safetensors (the checkpoint),\n"
+      "RUN/last.safetensors, RUN/best.safetensors (model files) and RUN/report/ (the validation PR\n"
+      "curve). --resume continues RUN exactly from last.state.safetensors.");
   sub.add_option("--data", o->data, "Data folder DIR")->required();
   sub.add_option("--out", o->out, "Run folder RUN (must not hold a run unless --resume)")->required();
   sub.add_option("--config", o->config,

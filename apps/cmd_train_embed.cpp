@@ -23,9 +23,10 @@ ff::app::Command reg("train-embed", "Train the face-embedding network (ArcFace o
       "Faces are aligned by their five landmarks (list_landmarks_celeba.txt, or --landmarks-model) to\n"
       "insightface's template at the config's input size, in one warp together with the training\n"
       "augmentation (flip, small rotation/scale/shift), then colour jitter.\n"
-      "Writes RUN/log.csv (every step), RUN/epochs.csv (validation each epoch), RUN/last.safetensors\n"
-      "and RUN/best.safetensors (weights with their metadata, plus .state files for --resume) and\n"
-      "RUN/report/ (index.html, loss and accuracy curves, aligned faces).\n"
+      "Writes RUN/log.csv (every step), RUN/epochs.csv (validation each epoch),\n"
+      "RUN/last.state.safetensors (the one checkpoint --resume reads), RUN/last.safetensors and\n"
+      "RUN/best.safetensors (model files: weights with their metadata) and RUN/report/ (index.html,\n"
+      "loss and accuracy curves, aligned faces), each written atomically.\n"
       "Held-out identities (--holdout-identities) are never trained on: eval-embed verifies on them.\n"
       "With --resume the run keeps the options it was started with (only --data, --device and\n"
       "--workers may change); --epochs and the rest must be left out or repeated unchanged.");

@@ -24,10 +24,11 @@ ff::app::Command reg("train-landmarks", "Train the landmark network (stacked hou
       "list_bbox_celeba.txt, list_landmarks_celeba.txt); `faceforge synth` writes such a folder.\n"
       "Trains on partition 0 and validates on partition 1 after every epoch (NME normalised by the\n"
       "inter-ocular distance). Writes RUN/log.csv (per step), RUN/val.csv (per epoch),\n"
-      "RUN/last.safetensors and RUN/best.safetensors (weights with the model's metadata, each with\n"
-      "its .state.safetensors training state) and RUN/report/ (curves, sample predictions).\n"
-      "--resume continues RUN from last.safetensors exactly (same losses as an uninterrupted run);\n"
-      "raise --epochs to train a finished run further.");
+      "RUN/last.state.safetensors (the checkpoint: weights, optimizer, schedule, random streams),\n"
+      "RUN/last.safetensors and RUN/best.safetensors (model files: weights with the model's metadata)\n"
+      "and RUN/report/ (curves, sample predictions). Every file is written atomically.\n"
+      "--resume continues RUN from last.state.safetensors exactly (same losses as an uninterrupted\n"
+      "run), with the configuration it was trained with; raise --epochs to train a finished run further.");
   sub.add_option("--data", o->t.data, "CelebA-format data folder DIR")->required();
   sub.add_option("--out", o->t.out, "Run folder RUN (must not hold a run unless --resume)")->required();
   sub.add_option("--config", o->t.config,

@@ -12,6 +12,7 @@
 
 #include "data/detections.h"
 #include "data/image.h"
+#include "engine/safetensors.h"
 #include "test_util.h"
 
 namespace {
@@ -317,4 +318,30 @@ TEST(Cli, CheckPassesARunAndNamesWhatIsWrong) {
   r = run_cli("check " + run);
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(one_line_has(r.output, run + ": FAILED: last.state.safetensors is missing")) << r.output;
+}
+
+// A checkpoint whose metadata was edited (with its checksum rewritten, so it reads) is refused on
+// --resume naming the file and the key, never "stod" (review #18).
+TEST(Cli, ResumeNamesACorruptMetadataValue) {
+  ff::test::TempDir dir("ff_cli_meta");
+  const std::string run = dir.file("lmk");
+  const std::string common = "train-landmarks --data " + tiny_synth() + " --out " + run +
+                             " --batch 2 --max-images 2 --max-val-images 1 --workers 0 --cache-mb 0";
+  CliRun r = run_cli(common + " --epochs 1 --config stem=8,mid=8,channels=8,stacks=1,landmarks=5,input=32");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string state = run + "/last.state.safetensors";
+  const ff::SafeTensors good = ff::read_safetensors(state);
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"crop_scale", "1.2x"}, {"heatmap_fg_weight", "nan"}}) {
+    ff::SafeTensors st = good;
+    st.metadata[key] = value;
+    ff::write_safetensors(state, st.tensors, st.metadata);
+    r = run_cli(common + " --epochs 2 --resume");
+    EXPECT_EQ(r.status, 1) << r.output;
+    EXPECT_TRUE(one_line_has(r.output, state + ": metadata '" + key + "': '" + value + "' is not a number"))
+        << r.output;
+  }
+  ff::write_safetensors(state, good.tensors, good.metadata);
+  r = run_cli(common + " --epochs 2 --resume");
+  EXPECT_EQ(r.status, 0) << r.output;
 }
