@@ -54,7 +54,22 @@ def list_seeds(src, tag):
             kept = [ln for ln in lines[2:] if ln.strip()]
             rows = b"\n".join([str(len(kept)).encode()] + lines[1:])
         put("celeba", f"{tag}_{name}", bytes([i]) + rows)
-        parts.append(rows)
+    # The joined seed runs over the target's folder of 000001.jpg .. 000003.jpg: the first three
+    # identity rows, renamed to those, and the other files' rows of the same images.
+    ids = [ln.split() for ln in head(os.path.join(src, LISTS[0]), 3).decode().splitlines()]
+    rename = {f[0]: f"{k + 1:06d}.jpg" for k, f in enumerate(ids)}
+
+    def rows_of(name, skip):
+        with open(os.path.join(src, name)) as f:
+            lines = f.read().splitlines()
+        kept = [" ".join([rename[ln.split()[0]]] + ln.split()[1:]) for ln in lines[skip:]
+                if ln.split() and ln.split()[0] in rename]
+        return lines[:skip], kept
+    for name in LISTS:
+        top, kept = rows_of(name, 2 if name.startswith(("list_bbox", "list_landmarks")) else 0)
+        if top:
+            top[0] = str(len(kept))
+        parts.append(("\n".join(top + kept) + "\n").encode())
     put("celeba", f"{tag}_joined", bytes([4]) + b"\0".join(parts))
 
 

@@ -30,6 +30,12 @@
   } while (0)
 
 namespace ff::fuzz {
+
+Outcome& last_outcome() {
+  static Outcome o;
+  return o;
+}
+
 namespace {
 
 // Runs f; an ff::Error is a refusal, which is fine. Its message must not be empty.
@@ -37,11 +43,14 @@ namespace {
 template <typename F>
 void refusal_ok(F&& f) {
   static const bool verbose = std::getenv("FF_FUZZ_VERBOSE") != nullptr;
+  Outcome& out = last_outcome();
   try {
     f();
+    ++out.accepted;
     if (verbose) std::fprintf(stderr, "fuzz target: accepted\n");
   } catch (const Error& e) {
     FF_FUZZ_ASSERT(e.what() != nullptr && e.what()[0] != '\0', "an ff::Error with an empty message");
+    if (out.refused++ == 0) out.first_refusal = e.what();
     if (verbose) std::fprintf(stderr, "fuzz target: refused: %.300s\n", e.what());
   }
 }
@@ -89,6 +98,7 @@ const Scratch& scratch() {
 }  // namespace
 
 void safetensors(const uint8_t* data, size_t size) {
+  last_outcome() = {};
   const std::string bytes(reinterpret_cast<const char*>(data), size);
   refusal_ok([&] {
     SafeTensors st = parse_safetensors(bytes, "fuzz input");
@@ -104,6 +114,7 @@ void safetensors(const uint8_t* data, size_t size) {
 }
 
 void model(const uint8_t* data, size_t size) {
+  last_outcome() = {};
   const std::string bytes(reinterpret_cast<const char*>(data), size);
   SafeTensors st;
   try {
@@ -124,6 +135,7 @@ void model(const uint8_t* data, size_t size) {
 }
 
 void image(const uint8_t* data, size_t size) {
+  last_outcome() = {};
   if (size < 1) return;
   const int pick = data[0];
   const int channels = (pick & 3) == 3 ? 3 : (pick & 3);  // 0, 1, 2->2 (refused), 3
@@ -144,6 +156,7 @@ void image(const uint8_t* data, size_t size) {
 }
 
 void celeba(const uint8_t* data, size_t size) {
+  last_outcome() = {};
   if (size < 1) return;
   const Scratch& s = scratch();
   const int pick = data[0] % 5;
@@ -190,6 +203,7 @@ void celeba(const uint8_t* data, size_t size) {
 }
 
 void config(const uint8_t* data, size_t size) {
+  last_outcome() = {};
   if (size < 1) return;
   static const char* const kinds[] = {"hourglass", "embedding", "resnet", "detector"};
   const std::string kind = kinds[data[0] % 4];

@@ -33,6 +33,15 @@ void celeba(const uint8_t* data, size_t size);
 // parses to the same, and its tensors (model_tensor_shapes) must be bounded.
 void config(const uint8_t* data, size_t size);
 
+// What the last call of a target made of its input: how many of its steps accepted it, how many
+// refused it, and the first refusal's message (tests/test_fuzz_corpus.cpp checks each regression
+// against tests/fuzz/expected.txt: refused for the reason it was written for, or accepted).
+struct Outcome {
+  int accepted = 0, refused = 0;
+  std::string first_refusal;
+};
+Outcome& last_outcome();
+
 struct Target {
   const char* name;
   void (*run)(const uint8_t*, size_t);
