@@ -48,8 +48,10 @@ ff::app::Command reg("detect", "Find the faces of photos: boxes, scores, five po
     });
     size_t faces = 0;
     for (const auto& p : r.detections.photos) faces += p.faces.size();
+    // r.detections holds the photos that were read; the unreadable ones count among those given.
     std::printf("detect: %zu faces in %zu photos (%zu without a face, %zu unreadable) by %s\n", faces,
-                r.detections.photos.size(), r.no_face.size(), r.unreadable.size(), det->name().c_str());
+                r.detections.photos.size() + r.unreadable.size(), r.no_face.size(), r.unreadable.size(),
+                det->name().c_str());
     std::printf("wrote:");
     for (const std::string& w : r.written) std::printf(" %s", w.c_str());
     std::printf("\n");

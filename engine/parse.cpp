@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <set>
+#include <sstream>
 
 #include "engine/error.h"
 
@@ -50,6 +52,21 @@ uint64_t parse_uint64(const std::string& s, const std::string& what) {
   FF_CHECK(digits && end == b + s.size(), what, ": ", shown(s), " is not a non-negative integer");
   FF_CHECK(errno != ERANGE, what, " = ", shown(s), " is out of range (allowed 0..18446744073709551615)");
   return static_cast<uint64_t>(v);
+}
+
+std::vector<std::pair<std::string, std::string>> config_entries(const std::string& s, const std::string& kind) {
+  FF_CHECK(!s.empty(), kind, " config: empty configuration string");
+  std::vector<std::pair<std::string, std::string>> out;
+  std::set<std::string> seen;
+  std::istringstream is(s);
+  for (std::string kv; std::getline(is, kv, ',');) {
+    const size_t eq = kv.find('=');
+    FF_CHECK(eq != std::string::npos && eq > 0, kind, " config: entry '", kv, "' of '", s, "' is not key=value");
+    std::string k = kv.substr(0, eq);
+    FF_CHECK(seen.insert(k).second, kind, " config '", s, "': ", k, " is given twice");
+    out.emplace_back(std::move(k), kv.substr(eq + 1));
+  }
+  return out;
 }
 
 }  // namespace ff

@@ -12,6 +12,8 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ff {
 
@@ -23,5 +25,10 @@ double parse_number(const std::string& s, const std::string& what, double lo, do
 int64_t parse_int(const std::string& s, const std::string& what, int64_t lo, int64_t hi);
 // The same for an unsigned 64-bit value (a seed); "-1" is refused, not wrapped to 2^64 - 1.
 uint64_t parse_uint64(const std::string& s, const std::string& what);
+
+// The entries of a configuration string "key=value,key=value" of the network `kind` ("hourglass",
+// ...), in order. Refuses an empty string, an entry that is not key=value and a key given twice
+// (a second value must not silently win), naming the kind and the string.
+std::vector<std::pair<std::string, std::string>> config_entries(const std::string& s, const std::string& kind);
 
 }  // namespace ff

@@ -2,7 +2,6 @@
 #include "models/detector.h"
 
 #include <cmath>
-#include <set>
 #include <sstream>
 
 #include "engine/autograd.h"
@@ -57,16 +56,8 @@ std::string DetectorConfig::str() const {
 // the command line.
 DetectorConfig DetectorConfig::parse(const std::string& s) {
   DetectorConfig c;
-  FF_CHECK(!s.empty(), "detector config: empty configuration string");
-  std::istringstream is(s);
-  std::string kv;
-  std::set<std::string> seen;  // a key given twice is a mistake, not "the last one wins"
-  while (std::getline(is, kv, ',')) {
-    auto eq = kv.find('=');
-    FF_CHECK(eq != std::string::npos && eq > 0, "detector config: entry '", kv, "' of '", s, "' is not key=value");
-    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    std::string what = "detector config '" + s + "': " + k;
-    FF_CHECK(seen.insert(k).second, "detector config '", s, "': ", k, " is given twice");
+  for (const auto& [k, v] : config_entries(s, "detector")) {
+    const std::string what = "detector config '" + s + "': " + k;
     if (k == "widths") c.widths = split(v, what, 1, kMaxChannels);
     else if (k == "extra") {
       auto e = split(v, what, 0, kMaxExtra);

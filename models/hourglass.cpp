@@ -1,7 +1,6 @@
 // models/hourglass.cpp — see hourglass.h.
 #include "models/hourglass.h"
 
-#include <set>
 #include <sstream>
 
 #include "engine/parse.h"
@@ -26,16 +25,8 @@ std::string HourglassConfig::str() const {
 // string may come from a file (a model's metadata) or the command line.
 HourglassConfig HourglassConfig::parse(const std::string& s) {
   HourglassConfig c;
-  FF_CHECK(!s.empty(), "hourglass config: empty configuration string");
-  std::istringstream is(s);
-  std::string kv;
-  std::set<std::string> seen;  // a key given twice is a mistake, not "the last one wins"
-  while (std::getline(is, kv, ',')) {
-    auto eq = kv.find('=');
-    FF_CHECK(eq != std::string::npos && eq > 0, "hourglass config: entry '", kv, "' of '", s, "' is not key=value");
-    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    std::string what = "hourglass config '" + s + "': " + k;
-    FF_CHECK(seen.insert(k).second, "hourglass config '", s, "': ", k, " is given twice");
+  for (const auto& [k, v] : config_entries(s, "hourglass")) {
+    const std::string what = "hourglass config '" + s + "': " + k;
     if (k == "stem") c.stem_channels = parse_int(v, what, 1, kMaxChannels);
     else if (k == "mid") c.mid_channels = parse_int(v, what, 2, kMaxChannels);
     else if (k == "channels") c.channels = parse_int(v, what, 2, kMaxChannels);

@@ -42,16 +42,8 @@ std::string ResNetConfig::str() const {
 // computes 64 * width + 0.5): the string may come from a file or the command line.
 ResNetConfig ResNetConfig::parse(const std::string& s) {
   ResNetConfig c;
-  FF_CHECK(!s.empty(), "resnet config: empty configuration string");
-  std::istringstream is(s);
-  std::string kv;
-  std::set<std::string> seen;  // a key given twice is a mistake, not "the last one wins"
-  while (std::getline(is, kv, ',')) {
-    auto eq = kv.find('=');
-    FF_CHECK(eq != std::string::npos && eq > 0, "resnet config: entry '", kv, "' of '", s, "' is not key=value");
-    std::string k = kv.substr(0, eq), v = kv.substr(eq + 1);
-    std::string what = "resnet config '" + s + "': " + k;
-    FF_CHECK(seen.insert(k).second, "resnet config '", s, "': ", k, " is given twice");
+  for (const auto& [k, v] : config_entries(s, "resnet")) {
+    const std::string what = "resnet config '" + s + "': " + k;
     if (k == "width") c.width = parse_number(v, what, 0, kMaxWidth);
     else if (k == "classes") c.classes = parse_int(v, what, 0, kMaxClasses);
     else if (k == "input") c.input_size = parse_int(v, what, kMinInput, kMaxInput);

@@ -546,25 +546,6 @@ TEST(EmbedTrain, AlignsByATrainedLandmarkNetwork) {
   EXPECT_FALSE(fs::exists(dir.path / "run2" / "last.safetensors"));
 }
 
-namespace {
-// Rewrites field `field` (0 = the file name) of line `line` of a list file; returns that line's file name.
-std::string patch_list_field(const std::string& path, size_t line, size_t field, const std::string& value) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  std::istringstream fields(lines.at(line - 1));
-  std::vector<std::string> f;
-  for (std::string x; fields >> x;) f.push_back(x);
-  f.at(field) = value;
-  std::string joined;
-  for (const std::string& x : f) joined += (joined.empty() ? "" : " ") + x;
-  lines[line - 1] = joined;
-  std::ofstream out(path, std::ios::trunc);
-  for (const std::string& l : lines) out << l << '\n';
-  return f[0];
-}
-}  // namespace
-
 // train-embed leaves out faces whose landmarks fall outside their photo (counted on stderr, listed
 // in RUN/skipped.csv) and refuses a dataset with missing images before it creates the run.
 TEST(EmbedTrain, SkipsFacesOutsideTheirPhotoAndChecksImagesFirst) {

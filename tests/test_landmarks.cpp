@@ -20,9 +20,11 @@
 #include "face/landmark_report.h"
 #include "face/landmarks.h"
 #include "data/synth.h"
+#include "tests/test_util.h"
 
 namespace fs = std::filesystem;
 using namespace ff;
+using ff::test::patch_list_field;
 
 namespace {
 
@@ -371,25 +373,6 @@ TEST_F(LandmarkRun, TinyRunLearnsAndWritesItsFiles) {
   other.config = "small";
   EXPECT_THROW(train_landmarks(other), Error);
 }
-
-namespace {
-// Rewrites field `field` (0 = the file name) of line `line` of a list file; returns that line's file name.
-std::string patch_list_field(const std::string& path, size_t line, size_t field, const std::string& value) {
-  std::ifstream in(path);
-  std::vector<std::string> lines;
-  for (std::string l; std::getline(in, l);) lines.push_back(l);
-  std::istringstream fields(lines.at(line - 1));
-  std::vector<std::string> f;
-  for (std::string x; fields >> x;) f.push_back(x);
-  f.at(field) = value;
-  std::string joined;
-  for (const std::string& x : f) joined += (joined.empty() ? "" : " ") + x;
-  lines[line - 1] = joined;
-  std::ofstream out(path, std::ios::trunc);
-  for (const std::string& l : lines) out << l << '\n';
-  return f[0];
-}
-}  // namespace
 
 // Faces whose points or box fall outside their photo are left out before training, counted on
 // stderr and listed in RUN/skipped.csv (file:line of the offending row).

@@ -11,7 +11,9 @@
 #include <fstream>
 #include <functional>
 #include <initializer_list>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "engine/ops.h"
 
@@ -132,5 +134,23 @@ struct TempDir {
     return file(name);
   }
 };
+
+// Rewrites field `field` (0 = the file name) of line `line` (1-based) of a whitespace-separated
+// list file; returns that line's file name.
+inline std::string patch_list_field(const std::string& path, size_t line, size_t field, const std::string& value) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  std::istringstream fields(lines.at(line - 1));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  f.at(field) = value;
+  std::string joined;
+  for (const std::string& x : f) joined += (joined.empty() ? "" : " ") + x;
+  lines[line - 1] = joined;
+  std::ofstream out(path, std::ios::trunc);
+  for (const std::string& l : lines) out << l << '\n';
+  return f[0];
+}
 
 }  // namespace ff::test
