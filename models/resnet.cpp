@@ -1,7 +1,6 @@
 // models/resnet.cpp — see resnet.h.
 #include "models/resnet.h"
 
-#include <set>
 #include <sstream>
 
 #include "engine/parse.h"
@@ -142,20 +141,14 @@ std::string EmbeddingConfig::str() const {
 EmbeddingConfig EmbeddingConfig::parse(const std::string& s) {
   EmbeddingConfig c;
   std::string rest;
-  std::istringstream is(s);
-  std::string kv;
-  std::set<std::string> seen;
-  while (std::getline(is, kv, ',')) {
-    const std::string key = kv.substr(0, kv.find('='));
-    if (key == "embedding" || key == "dropout" || key == "bn")
-      FF_CHECK(seen.insert(key).second, "embedding config '", s, "': ", key, " is given twice");
-    if (kv.rfind("embedding=", 0) == 0)
-      c.embedding_dim = parse_int(kv.substr(10), "embedding config '" + s + "': embedding", 1, kMaxEmbedding);
-    else if (kv.rfind("dropout=", 0) == 0)
-      c.dropout = parse_number(kv.substr(8), "embedding config '" + s + "': dropout", 0, 1);
-    else if (kv.rfind("bn=", 0) == 0)
-      c.bn = parse_int(kv.substr(3), "embedding config '" + s + "': bn", 0, 1) == 1;
-    else rest += (rest.empty() ? "" : ",") + kv;
+  // Its own keys here; the rest is the backbone's (ResNetConfig::parse). config_entries refuses
+  // empty entries and keys given twice over the whole string.
+  for (const auto& [k, v] : config_entries(s, "embedding")) {
+    const std::string what = "embedding config '" + s + "': " + k;
+    if (k == "embedding") c.embedding_dim = parse_int(v, what, 1, kMaxEmbedding);
+    else if (k == "dropout") c.dropout = parse_number(v, what, 0, 1);
+    else if (k == "bn") c.bn = parse_int(v, what, 0, 1) == 1;
+    else rest += (rest.empty() ? "" : ",") + k + "=" + v;
   }
   c.resnet = ResNetConfig::parse(rest);
   FF_CHECK(c.dropout < 1, "embedding config: dropout must be below 1 (allowed 0 <= dropout < 1), got '", s, "'");

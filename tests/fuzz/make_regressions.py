@@ -197,6 +197,7 @@ def main():
         (3, "widths=16:24:32:64:99999"), (3, "widths=1:2:3:4:5:6"), (3, "fpn=32abc"), (3, "input=0"),
         (3, "extra=0:0:1:1:17"), (0, "stem=8,stem=9"), (1, "="), (2, ",,,"), (0, "channels=1e3"),
         (3, "fpn=8,fpn=16"), (1, "embedding=8,embedding=16"),  # a key twice: the last one won
+        (1, ",,,,,,,,,,,,,,,blocks=4:2:2:2,classes=1,"),  # found by fuzzing: leading empty entries were skipped
     ]
     for i, (kind, s) in enumerate(configs):
         put("config", f"config_{i:02d}", bytes([kind]) + s.encode())
