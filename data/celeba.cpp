@@ -380,6 +380,8 @@ std::string ImageFolder::path_of(const std::string& name, const std::string& lis
   return join_path(dir, name);
 }
 
+std::string quote_for_message(const std::string& s) { return quoted(s); }
+
 FaceSet load_faces(const std::string& root, FaceFilter keep, const CelebAFiles& files) {
   std::error_code ec;
   FF_CHECK(fs::exists(root, ec), "data folder ", root, " does not exist");

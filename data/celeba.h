@@ -123,6 +123,10 @@ enum class FaceFilter {
   BoxAndLandmarks,  // those with a face box and five landmarks (the landmark network)
 };
 
+// A value from a user's file, for a message: in single quotes, cut at 120 bytes, control bytes as
+// \xNN (a list file must not drive the terminal).
+std::string quote_for_message(const std::string& s);
+
 // Reads and joins DIR's files. Every image of the identity file must have a partition; boxes and
 // landmarks may cover a part of the images; rows of any file naming images the identity file does
 // not list are an error. Then keeps the images `keep` asks for, and checks that they exist on disk
