@@ -149,14 +149,14 @@ void write_train_report(const std::string& run_dir) {
   html.write(rep + "/index.html");
 }
 
-void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, double auc) {
+void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, double auc, const std::string& title) {
   Series s{"ROC (AUC " + fmt("%.4f", auc) + ")", {}, {}};
   for (const RocPoint& p : roc) {
     s.x.push_back(p.far);
     s.y.push_back(p.tar);
   }
   ChartOptions o;
-  o.title = "open-set verification on held-out identities";
+  o.title = title;
   o.x_label = "false accept rate";
   o.y_label = "true accept rate";
   o.log_x = true;

@@ -21,6 +21,7 @@ void write_train_report(const std::string& run_dir);
 
 // The ROC (TAR against FAR, log-scaled FAR axis) as a line chart; SVG or PNG by the path's
 // extension (report/chart.h save_line_chart).
-void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, double auc);
+void write_roc_chart(const std::string& path, const std::vector<RocPoint>& roc, double auc,
+                     const std::string& title = "open-set verification on held-out identities");
 
 }  // namespace ff
