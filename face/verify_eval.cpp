@@ -142,15 +142,16 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
     if (o.detect_threshold >= 0) d.score_threshold = o.detect_threshold;
     detector = load_detector(o.detector.empty() ? default_detector_model() : o.detector, d);
     if (o.detector_landmarks) {
-      FF_CHECK(o.landmarks_model.empty(), "eval-verify: --detector-landmarks aligns by the detector's points; "
+      FF_CHECK(o.landmarks_model.empty(),
+               "eval-verify: --detector-landmarks aligns by the detector's points; "
                "--landmarks-model is not used with it");
       r.aligned_by = detector->name() + ", the largest face, aligned by its five points";
     } else {
       std::string path = o.landmarks_model;
       if (path.empty()) {
         auto rec = emb.loaded.meta.find("train.landmarks_model");
-        path = rec != emb.loaded.meta.end() && fs::is_regular_file(rec->second) ? rec->second
-                                                                                : default_landmark_model();
+        path =
+            rec != emb.loaded.meta.end() && fs::is_regular_file(rec->second) ? rec->second : default_landmark_model();
       }
       lmk = load_landmark_model(path);
       r.aligned_by = detector->name() + ", the largest face, landmarks by " + path;
@@ -199,8 +200,8 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
           ph.why = "no face found by " + detector->name();
           continue;
         }
-        const FaceDetection& best = *std::max_element(
-            found.begin(), found.end(), [](const FaceDetection& x, const FaceDetection& y) {
+        const FaceDetection& best =
+            *std::max_element(found.begin(), found.end(), [](const FaceDetection& x, const FaceDetection& y) {
               return x.box.width * x.box.height < y.box.width * y.box.height;
             });
         if (o.detector_landmarks) {
@@ -248,13 +249,11 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
     const PhotoPair& p = list.pairs[i];
     r.same.push_back(p.same ? 1 : 0);
     r.fold.push_back(p.fold);
-    const bool failed =
-        photos[pa[i]].status != PhotoStatus::Ok || photos[pb[i]].status != PhotoStatus::Ok;
+    const bool failed = photos[pa[i]].status != PhotoStatus::Ok || photos[pb[i]].status != PhotoStatus::Ok;
     r.pairs_with_failed_photo += failed;
     double dot = 0;
     if (!failed)
-      for (int64_t k = 0; k < D; ++k)
-        dot += static_cast<double>(emb_rows[pa[i] * D + k]) * emb_rows[pb[i] * D + k];
+      for (int64_t k = 0; k < D; ++k) dot += static_cast<double>(emb_rows[pa[i] * D + k]) * emb_rows[pb[i] * D + k];
     r.scores[i] = dot;
   }
   r.roc = roc_curve(r.scores, r.same);
@@ -280,21 +279,19 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
     std::snprintf(line, sizeof line, "  %-40s %s\n", name, value.c_str());
     t << line;
   };
-  t << "eval-verify: " << o.model << " on " << o.pairs << " (" << (list.format == "lfw" ? "LFW's pairs.txt format" : "a plain list")
-    << ")\n";
+  t << "eval-verify: " << o.model << " on " << o.pairs << " ("
+    << (list.format == "lfw" ? "LFW's pairs.txt format" : "a plain list") << ")\n";
   t << "  photos from " << o.images << ", aligned by " << r.aligned_by << "\n";
   row("pairs: same / different", std::to_string(r.same_pairs) + " / " + std::to_string(r.different_pairs));
   row("photos / unreadable / no face found",
       std::to_string(r.photos) + " / " + std::to_string(r.photos_unreadable) + " / " +
-          std::to_string(r.photos_no_face) + (r.pairs_with_failed_photo
-                                                  ? " (" + std::to_string(r.pairs_with_failed_photo) +
-                                                        " pairs score 0 for it)"
-                                                  : std::string()));
+          std::to_string(r.photos_no_face) +
+          (r.pairs_with_failed_photo ? " (" + std::to_string(r.pairs_with_failed_photo) + " pairs score 0 for it)"
+                                     : std::string()));
   if (detector) row("photos with several faces (largest used)", std::to_string(r.photos_several_faces));
   if (list.folds >= 2) {
     std::snprintf(line, sizeof line, "%.2f%% +- %.2f%% (thresholds %.4f .. %.4f, mean %.4f)", 100 * r.kfold.mean,
-                  100 * r.kfold.std,
-                  *std::min_element(r.kfold.fold_threshold.begin(), r.kfold.fold_threshold.end()),
+                  100 * r.kfold.std, *std::min_element(r.kfold.fold_threshold.begin(), r.kfold.fold_threshold.end()),
                   *std::max_element(r.kfold.fold_threshold.begin(), r.kfold.fold_threshold.end()),
                   r.kfold.mean_threshold);
     row((std::to_string(list.folds) + "-fold accuracy (LFW protocol)").c_str(), line);
@@ -346,15 +343,16 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
     s << "line,a,b,same,fold,score,threshold,right\n";
     for (int64_t i = 0; i < n_pairs; ++i) {
       const PhotoPair& p = list.pairs[i];
-      s << p.line << "," << csv_field(p.a) << "," << csv_field(p.b) << "," << int(r.same[i]) << ","
-        << p.fold + 1 << "," << fmt("%.6f", r.scores[i]) << ","
+      s << p.line << "," << csv_field(p.a) << "," << csv_field(p.b) << "," << int(r.same[i]) << "," << p.fold + 1 << ","
+        << fmt("%.6f", r.scores[i]) << ","
         << (r.right.empty() ? std::string() : fmt("%.6f", r.kfold.fold_threshold[p.fold])) << ","
         << (r.right.empty() ? std::string() : std::to_string(int(r.right[i]))) << "\n";
     }
     write_file_atomic(o.out + "/scores.csv", s.str(), who);
     std::ostringstream roc;
     roc << "far,tar,threshold\n";
-    for (const RocPoint& p : r.roc) roc << fmt("%.9g", p.far) << "," << fmt("%.9g", p.tar) << "," << fmt("%.9g", p.threshold) << "\n";
+    for (const RocPoint& p : r.roc)
+      roc << fmt("%.9g", p.far) << "," << fmt("%.9g", p.tar) << "," << fmt("%.9g", p.threshold) << "\n";
     write_file_atomic(o.out + "/roc.csv", roc.str(), who);
     const std::string title = "verification on " + fs::path(o.pairs).filename().string() + " (" +
                               std::to_string(r.same_pairs) + " + " + std::to_string(r.different_pairs) + " pairs)";
@@ -402,8 +400,8 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
       for (int64_t i : shown) {
         const double thr = r.kfold.fold_threshold[r.fold[i]];
         std::string text = std::string(r.same[i] ? "same, rejected: " : "different, accepted: ") +
-                           fmt("%.3f", r.scores[i]) + (r.same[i] ? " < " : " >= ") + fmt("%.3f", thr) +
-                           "\n" + shorten(photos[pa[i]].name, 36) + "\n" + shorten(photos[pb[i]].name, 36);
+                           fmt("%.3f", r.scores[i]) + (r.same[i] ? " < " : " >= ") + fmt("%.3f", thr) + "\n" +
+                           shorten(photos[pa[i]].name, 36) + "\n" + shorten(photos[pb[i]].name, 36);
         tiles.push_back(pair_tile(face_of(photos[pa[i]]), face_of(photos[pb[i]]), text));
       }
       Image sheet;
@@ -416,9 +414,10 @@ VerifyEvalResult eval_verify(const VerifyEvalOptions& o) {
       }
       // A title line above the grid.
       const std::string title = std::to_string(rejects.size()) + " same pairs rejected, " +
-                                std::to_string(accepts.size()) + " different pairs accepted (each by its fold's "
-                                "threshold); the " + std::to_string(take_r) + " + " + std::to_string(take_a) +
-                                " furthest from it";
+                                std::to_string(accepts.size()) +
+                                " different pairs accepted (each by its fold's "
+                                "threshold); the " +
+                                std::to_string(take_r) + " + " + std::to_string(take_a) + " furthest from it";
       const int title_h = 24;
       Image out(std::max(sheet.width, text_width(title, 12) + 12), sheet.height + title_h, 3, 255);
       for (int y = 0; y < sheet.height; ++y)

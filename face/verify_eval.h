@@ -33,10 +33,10 @@
 namespace ff {
 
 struct VerifyEvalOptions {
-  std::string pairs;            // the pairs list (LFW's pairs.txt or a plain list)
-  std::string images;           // the folder the list's photo names are relative to
-  std::string model;            // the embedding model (RUN/best.safetensors of train-embed)
-  std::string out;              // "" : print only
+  std::string pairs;   // the pairs list (LFW's pairs.txt or a plain list)
+  std::string images;  // the folder the list's photo names are relative to
+  std::string model;   // the embedding model (RUN/best.safetensors of train-embed)
+  std::string out;     // "" : print only
   // How faces are aligned: by the five points of `landmarks` (a list in CelebA's
   // list_landmarks_celeba.txt format naming the photos as the pairs list does) when given;
   // otherwise each photo's largest face by `detector` ("" : the demo's), then its landmarks by
@@ -48,32 +48,32 @@ struct VerifyEvalOptions {
   double detect_threshold = -1;  // < 0: the detector's own
   bool detector_landmarks = false;
   std::string landmarks_model;
-  int64_t batch = 32;            // faces per forward
-  int workers = 2;               // threads decoding photos
-  int64_t sheet_pairs = 24;      // failed pairs drawn (half false rejects, half false accepts)
-  bool quiet = false;            // no progress lines on stderr
+  int64_t batch = 32;        // faces per forward
+  int workers = 2;           // threads decoding photos
+  int64_t sheet_pairs = 24;  // failed pairs drawn (half false rejects, half false accepts)
+  bool quiet = false;        // no progress lines on stderr
 };
 
 struct VerifyEvalResult {
-  std::string format;            // "lfw" or "plain"
+  std::string format;  // "lfw" or "plain"
   int folds = 0;
   int64_t pairs = 0, same_pairs = 0, different_pairs = 0;
-  int64_t photos = 0;            // distinct photos the list names
+  int64_t photos = 0;                                 // distinct photos the list names
   int64_t photos_unreadable = 0, photos_no_face = 0;  // of them: not read / no face found (score 0)
-  int64_t photos_several_faces = 0;                    // the largest face used
+  int64_t photos_several_faces = 0;                   // the largest face used
   int64_t pairs_with_failed_photo = 0;
-  std::string aligned_by;        // "the landmarks of FILE", "DETECTOR + landmark network FILE", ...
-  std::vector<double> scores;    // per pair, in list order
-  std::vector<int> fold;         // per pair
-  std::vector<uint8_t> same;     // per pair
-  std::vector<uint8_t> right;    // per pair: its fold's threshold decides it correctly (empty when folds < 2)
-  KFoldAccuracy kfold;           // empty fold_accuracy when the list has one fold
+  std::string aligned_by;      // "the landmarks of FILE", "DETECTOR + landmark network FILE", ...
+  std::vector<double> scores;  // per pair, in list order
+  std::vector<int> fold;       // per pair
+  std::vector<uint8_t> same;   // per pair
+  std::vector<uint8_t> right;  // per pair: its fold's threshold decides it correctly (empty when folds < 2)
+  KFoldAccuracy kfold;         // empty fold_accuracy when the list has one fold
   std::vector<RocPoint> roc;
   double auc = 0;
   TarAtFar tar_far_1e1, tar_far_1e2, tar_far_1e3;
   double seconds = 0, ms_per_photo = 0, detect_ms_per_photo = 0;
   std::vector<std::string> written;  // files written under out
-  std::string table;             // the printed table
+  std::string table;                 // the printed table
 };
 
 // Throws a one-line ff::Error for a missing or malformed list, folder or model (naming the file

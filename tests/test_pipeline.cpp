@@ -8,12 +8,15 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "engine/error.h"
 #include "engine/safetensors.h"
-#include "models/factory.h"
 #include "face/embed.h"
 #include "face/pipeline.h"
+#include "face/verify_eval.h"
+#include "models/factory.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -378,3 +381,197 @@ TEST_F(PipelineDemo, AlignEmbedVerifyWithTrainedModels) {
 }
 
 }  // namespace
+
+// eval-verify (face/verify_eval.h) on pairs of the demo's photos: each score is the cosine of the
+// pipeline's own embeddings of the two photos, the k-fold numbers use the list's folds (not
+// random ones), LFW's format gives the same scores as the plain list of the same pairs, a missing
+// photo is counted and scores 0, and every output is written.
+TEST_F(PipelineDemo, EvalVerifyScoresPairsWithTheListsFolds) {
+  const std::string data = *dir_ + "/demo/data", work = *dir_ + "/eval_verify";
+  fs::create_directories(work);
+  std::vector<IdentityRow> ids = read_identities(data + "/identity_CelebA.txt");
+  std::map<std::string, Landmarks5> points;
+  for (const LandmarkRow& r : read_landmarks(data + "/list_landmarks_celeba.txt")) points[r.file] = r.points;
+  std::map<int, std::vector<std::string>> by_id;
+  for (const IdentityRow& r : ids) by_id[r.identity].push_back(r.file);
+  // Pairs: for each identity with two photos, one same pair and one different pair.
+  struct P {
+    std::string a, b;
+    bool same;
+  };
+  std::vector<P> same, diff;
+  std::vector<int> people;
+  for (auto& [id, files] : by_id) people.push_back(id);
+  for (size_t k = 0; k < people.size(); ++k) {
+    const auto& f = by_id[people[k]];
+    const auto& g = by_id[people[(k + 1) % people.size()]];
+    if (f.size() >= 2) same.push_back({f[0], f[1], true});
+    diff.push_back({f[0], g.back(), false});
+  }
+  ASSERT_GE(same.size(), 6u);
+  ASSERT_GE(diff.size(), 6u);
+  same.resize(6), diff.resize(6);
+  // Three folds of 2 + 2 pairs, in LFW's order (a fold's same pairs, then its different pairs).
+  std::vector<P> pairs;
+  for (int f = 0; f < 3; ++f) {
+    for (int k = 0; k < 2; ++k) pairs.push_back(same[2 * f + k]);
+    for (int k = 0; k < 2; ++k) pairs.push_back(diff[2 * f + k]);
+  }
+  {
+    std::ofstream o(work + "/pairs.txt");
+    o << "# the demo's photos\nfolds 3\n";
+    for (const P& p : pairs) o << p.a << " " << p.b << " " << (p.same ? 1 : 0) << "\n";
+  }
+  VerifyEvalOptions vo;
+  vo.pairs = work + "/pairs.txt";
+  vo.images = data + "/img_celeba";
+  vo.model = result_->embedding_model;
+  vo.landmarks = data + "/list_landmarks_celeba.txt";
+  vo.out = work + "/out";
+  vo.quiet = true;
+  vo.batch = 5;  // several chunks and batches
+  const VerifyEvalResult r = eval_verify(vo);
+  ASSERT_EQ(r.pairs, 12);
+  EXPECT_EQ(r.same_pairs, 6);
+  EXPECT_EQ(r.folds, 3);
+  EXPECT_EQ(r.format, "plain");
+  EXPECT_EQ(r.photos_unreadable + r.photos_no_face, 0);
+
+  // The scores, from embed_photos directly.
+  EmbeddingModel em = load_embedding_model(vo.model);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const Image a = load_image(vo.images + "/" + pairs[i].a), b = load_image(vo.images + "/" + pairs[i].b);
+    const std::vector<float> e =
+        embed_photos(em, {&a, &b}, {points[pairs[i].a], points[pairs[i].b]}).to_vector<float>();
+    double dot = 0;
+    for (int64_t k = 0; k < em.dim; ++k) dot += static_cast<double>(e[k]) * e[em.dim + k];
+    EXPECT_NEAR(r.scores[i], dot, 1e-5) << "pair " << i;
+    EXPECT_EQ(r.fold[i], static_cast<int>(i / 4)) << "pair " << i;
+  }
+  // The numbers, from the metrics on those scores and the list's folds.
+  const KFoldAccuracy kf = kfold_accuracy(r.scores, r.same, r.fold, 3);
+  EXPECT_EQ(r.kfold.fold_accuracy, kf.fold_accuracy);
+  EXPECT_EQ(r.kfold.fold_threshold, kf.fold_threshold);
+  EXPECT_DOUBLE_EQ(r.auc, roc_auc(r.scores, r.same));
+  ASSERT_EQ(r.right.size(), 12u);
+  int right_in_fold0 = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(r.right[i] != 0, (r.scores[i] >= kf.fold_threshold[0]) == (r.same[i] != 0));
+    right_in_fold0 += r.right[i];
+  }
+  EXPECT_DOUBLE_EQ(kf.fold_accuracy[0], right_in_fold0 / 4.0);
+
+  // Every output; the scores file has a row per pair; the contact sheet is a picture.
+  for (const char* f :
+       {"metrics.csv", "scores.csv", "roc.csv", "roc.png", "roc.svg", "failed_photos.csv", "failed_pairs.png"})
+    EXPECT_TRUE(fs::is_regular_file(vo.out + "/" + f)) << f;
+  std::ifstream sc(vo.out + "/scores.csv");
+  int rows = 0;
+  for (std::string l; std::getline(sc, l);) ++rows;
+  EXPECT_EQ(rows, 13);
+  const Image sheet = load_image(vo.out + "/failed_pairs.png");
+  EXPECT_GT(sheet.width, 200);
+
+  // LFW's layout and format for the same pairs: photos renamed Person_K/Person_K_000N.jpg.
+  const std::string lfw = work + "/lfw";
+  std::map<std::string, std::pair<std::string, int>> lfw_name;  // demo file -> (person, number)
+  std::ostringstream lm;
+  std::map<int, int> count;
+  for (const IdentityRow& row : ids) {
+    const std::string person = "Person_" + std::to_string(row.identity);
+    const int n = ++count[row.identity];
+    lfw_name[row.file] = {person, n};
+    char file[64];
+    std::snprintf(file, sizeof file, "%s/%s_%04d.jpg", person.c_str(), person.c_str(), n);
+    fs::create_directories(lfw + "/" + person);
+    fs::copy_file(vo.images + "/" + row.file, lfw + "/" + file);
+    lm << file;
+    for (const Point2& p : points[row.file]) lm << " " << p.x << " " << p.y;
+    lm << "\n";
+  }
+  std::ofstream(work + "/lfw_landmarks.txt")
+      << ids.size() << "\nlefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y "
+      << "rightmouth_x rightmouth_y\n"
+      << lm.str();
+  {
+    std::ofstream o(work + "/lfw_pairs.txt");
+    o << "3\t2\n";
+    for (const P& p : pairs) {
+      const auto& [pa, na] = lfw_name[p.a];
+      const auto& [pb, nb] = lfw_name[p.b];
+      if (p.same)
+        o << pa << "\t" << na << "\t" << nb << "\n";
+      else
+        o << pa << "\t" << na << "\t" << pb << "\t" << nb << "\n";
+    }
+  }
+  VerifyEvalOptions lo = vo;
+  lo.pairs = work + "/lfw_pairs.txt";
+  lo.images = lfw;
+  lo.landmarks = work + "/lfw_landmarks.txt";
+  lo.out.clear();
+  const VerifyEvalResult l = eval_verify(lo);
+  EXPECT_EQ(l.format, "lfw");
+  ASSERT_EQ(l.scores.size(), r.scores.size());
+  for (size_t i = 0; i < r.scores.size(); ++i) EXPECT_NEAR(l.scores[i], r.scores[i], 1e-6) << "pair " << i;
+  EXPECT_EQ(l.kfold.fold_accuracy, r.kfold.fold_accuracy);
+
+  // A photo that is not there: counted, its pair scores 0, listed in failed_photos.csv.
+  {
+    std::ofstream o(work + "/pairs.txt", std::ios::app);
+    o << "gone.jpg " << pairs[0].a << " 0\n";
+  }
+  std::vector<LandmarkRow> with_gone = read_landmarks(vo.landmarks);
+  with_gone.push_back(
+      {"gone.jpg", Landmarks5{Point2{1, 1}, Point2{9, 1}, Point2{5, 5}, Point2{2, 8}, Point2{8, 8}}, 0});
+  write_landmarks(work + "/landmarks_gone.txt", with_gone);
+  VerifyEvalOptions go = vo;
+  go.landmarks = work + "/landmarks_gone.txt";
+  go.out = work + "/out_gone";
+  const VerifyEvalResult g = eval_verify(go);
+  EXPECT_EQ(g.photos_unreadable, 1);
+  EXPECT_EQ(g.pairs_with_failed_photo, 1);
+  EXPECT_EQ(g.scores.back(), 0.0);
+  std::ifstream fp(go.out + "/failed_photos.csv");
+  std::string fps((std::istreambuf_iterator<char>(fp)), std::istreambuf_iterator<char>());
+  EXPECT_NE(fps.find("gone.jpg,"), std::string::npos) << fps;
+  EXPECT_NE(fps.find("unreadable"), std::string::npos) << fps;
+
+  // A landmark list without one of the photos: named, with the pairs list's line.
+  VerifyEvalOptions nl = vo;  // vo.landmarks has no row for gone.jpg, line 15 of pairs.txt
+  expect_throw_with([&] { eval_verify(nl); }, {"has no landmarks for 1 of the", "pairs.txt:15 gone.jpg"});
+  // --landmarks with a detector is refused; so is a list without different pairs.
+  VerifyEvalOptions both = vo;
+  both.detector = result_->detector_model;
+  expect_throw_with([&] { eval_verify(both); }, {"cannot be combined with --detector"});
+  {
+    std::ofstream o(work + "/only_same.txt");
+    o << pairs[0].a << " " << pairs[0].b << " 1\n";
+  }
+  VerifyEvalOptions os = vo;
+  os.pairs = work + "/only_same.txt";
+  expect_throw_with([&] { eval_verify(os); }, {"1 same-person and 0 different-person pairs"});
+
+  // The pipeline's own stages: the detector's largest face (the --quick detector made eager, as
+  // above, so it finds one in every photo), the hourglass's landmarks from that box.
+  SafeTensors st = read_safetensors(result_->detector_model);
+  for (auto& [name, t] : st.tensors) {
+    if (name == "heatmap.bias") t.data<float>()[0] = 12.0f;
+    if (name == "size.bias") t.data<float>()[0] = t.data<float>()[1] = std::log(64.0f / 4);
+    if (name == "size.weight") t.fill_(0.0);
+  }
+  write_safetensors(work + "/eager.safetensors", st.tensors, st.metadata);
+  VerifyEvalOptions po = vo;
+  po.landmarks.clear();
+  po.out.clear();
+  po.detector = work + "/eager.safetensors";
+  po.landmarks_model = result_->landmark_model;
+  const VerifyEvalResult pr = eval_verify(po);
+  EXPECT_EQ(pr.photos_no_face, 0);
+  EXPECT_NE(pr.aligned_by.find("landmarks by " + result_->landmark_model), std::string::npos) << pr.aligned_by;
+  for (double v : pr.scores) EXPECT_TRUE(std::isfinite(v) && v >= -1.0001 && v <= 1.0001) << v;
+  // Different landmarks than the list's: the scores differ from the landmark-list run.
+  double moved = 0;
+  for (size_t i = 0; i < pr.scores.size() && i < r.scores.size(); ++i) moved += std::abs(pr.scores[i] - r.scores[i]);
+  EXPECT_GT(moved, 1e-4);
+}
