@@ -166,7 +166,19 @@ Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
   }
 }
 
+Storage::Storage(void* external, size_t n, std::shared_ptr<void> owner)
+    : data(external), nbytes(n), device(Device::cpu()), external_owner(std::move(owner)) {
+  FF_CHECK(external != nullptr || n == 0, "Storage: external memory is null");
+}
+
 Storage::~Storage() {
+  if (external_owner) {
+    try {
+      wait_for_readers();
+    } catch (const std::exception&) {
+    }
+    return;  // the owner frees it (when its last reference goes)
+  }
   if (device.is_cpu()) {
     try {
       wait_for_readers();  // an upload still reading the block must finish before it is freed
@@ -199,6 +211,21 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   FF_CHECK(!__builtin_mul_overflow(shape_numel(shape), static_cast<int64_t>(dtype_size(dtype)), &bytes),
            "shape too large: ", shape_str(shape), " of ", dtype_name(dtype));
   impl->storage = std::make_shared<Storage>(bytes, device);
+  impl->shape = shape;
+  impl->dtype = dtype;
+  return Tensor(impl);
+}
+
+Tensor Tensor::from_external(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner) {
+  for (int64_t d : shape) FF_CHECK(d >= 0, "Tensor::from_external: negative size in shape ", shape_str(shape));
+  int64_t bytes = 0;
+  FF_CHECK(!__builtin_mul_overflow(shape_numel(shape), static_cast<int64_t>(dtype_size(dtype)), &bytes),
+           "shape too large: ", shape_str(shape), " of ", dtype_name(dtype));
+  FF_CHECK(reinterpret_cast<uintptr_t>(data) % dtype_size(dtype) == 0,
+           "Tensor::from_external: the memory is not aligned to ", dtype_size(dtype), " bytes");
+  FF_CHECK(owner != nullptr, "Tensor::from_external: no owner keeps the memory alive");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(data, static_cast<size_t>(bytes), std::move(owner));
   impl->shape = shape;
   impl->dtype = dtype;
   return Tensor(impl);

@@ -32,6 +32,9 @@ struct HostReader {
 // (engine/cuda_runtime.h), host memory from aligned malloc (64-byte alignment).
 struct Storage {
   Storage(size_t nbytes, Device device);
+  // Host memory that belongs to someone else (a numpy array, python/): `owner` keeps it alive and
+  // is released with the block; nothing is freed or counted in host_bytes_in_use().
+  Storage(void* external, size_t nbytes, std::shared_ptr<void> owner);
   ~Storage();  // a host block first waits for its readers
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -45,6 +48,7 @@ struct Storage {
   // pinned block calls wait_for_readers() first: train/loader.cpp before it refills a batch slot.
   bool pinned = false;
   std::shared_ptr<HostReader> readers;
+  std::shared_ptr<void> external_owner;  // set for external host memory (see above)
   void wait_for_readers();  // waits for `readers`, then drops it
 };
 
@@ -110,6 +114,9 @@ class Tensor {
   }
   // A 0-dim tensor holding one value.
   static Tensor scalar(double value, DType dtype = DType::F32, Device device = Device::cpu());
+  // A tensor over host memory it does not own (no copy): `data` must hold shape_numel(shape)
+  // contiguous elements of `dtype`, aligned to the element size, alive as long as `owner` is.
+  static Tensor from_external(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> owner);
 
   // ---- metadata
   bool defined() const { return impl_ != nullptr; }

@@ -6,6 +6,8 @@
 #          and Debian's PyTorch (python3-torch, torchvision, numpy: the tests generate reference data),
 #          pip (scripts/mtcnn_weights.sh downloads facenet-pytorch's wheel for its MTCNN weights),
 #          clang with its sanitizer/libFuzzer runtimes and OpenMP (scripts/fuzz.sh builds the fuzz targets)
+#          pybind11 and Python's headers (the Python module, python/), pytest (tests/python/), and
+#          Jupyter's nbconvert, kernel and matplotlib (CI executes docs/notebooks/pipeline.ipynb)
 #   bench  + OpenCV's Python module (bench/run_cpu_bench.sh compares our warp with cv2.warpAffine)
 #   baselines  demo + dlib and OpenCV for C++ and OpenCV's cascades: the classical face detectors
 #          of tools/baseline_detectors.cpp (scripts/baselines.sh)
@@ -15,7 +17,8 @@ set -euo pipefail
 WHAT=${1:-test}
 DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libdnnl-dev libstb-dev libturbojpeg0-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
       libcairo2-dev fonts-dejavu-core)
-TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy python3-pip clang libclang-rt-dev libomp-dev)
+TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy python3-pip clang libclang-rt-dev libomp-dev
+      pybind11-dev python3-dev python3-pytest jupyter-nbconvert python3-nbformat python3-ipykernel python3-matplotlib)
 BENCH=(python3-opencv)
 BASELINES=(libdlib-dev libopencv-dev opencv-data)
 case "$WHAT" in

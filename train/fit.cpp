@@ -120,6 +120,18 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
                         static_cast<long long>(step), mean, t.optimizer.lr(0), rate);
           progress.update(st.step - r.first_step, line);
         }
+        if (o.on_report) {
+          FitReport rep;
+          rep.epoch = epoch + 1;
+          rep.epochs = o.epochs;
+          rep.step = step;
+          rep.steps_done = st.step - r.first_step;
+          rep.steps_total = remaining;
+          rep.loss = mean;
+          rep.lr = t.optimizer.lr(0);
+          rep.images_per_s = rate;
+          o.on_report(rep);
+        }
         pending = Tensor();
         pending_steps = 0;
         pending_images = 0;
@@ -164,6 +176,21 @@ FitResult fit(const std::string& name, RunDir& run, Trainee& t, Loader& loader, 
     // The epoch's rows and reports, then best, then the checkpoint: whatever a kill interrupts is
     // newer than the checkpoint, and the resumed run writes it again (train/run.h).
     if (hooks.on_epoch_end) hooks.on_epoch_end(e);
+    if (o.on_report) {
+      FitReport rep;
+      rep.epoch = e.epoch;
+      rep.epochs = o.epochs;
+      rep.step = e.step;
+      rep.steps_done = st.step - r.first_step;
+      rep.steps_total = remaining;
+      rep.loss = e.train_loss;
+      rep.lr = e.lr;
+      rep.images_per_s = e.images_per_s;
+      rep.epoch_end = true;
+      rep.metric = e.metric;
+      rep.improved = e.improved;
+      o.on_report(rep);
+    }
     if (e.improved) save("best");
     save("last");
     images += epoch_images;

@@ -38,6 +38,17 @@
 
 namespace ff {
 
+// What FitOptions::on_report receives.
+struct FitReport {
+  int64_t epoch = 0, epochs = 0;            // 1-based epoch, the run's total
+  int64_t step = 0;                         // optimizer steps of the run so far
+  int64_t steps_done = 0, steps_total = 0;  // of this call
+  double loss = 0, lr = 0, images_per_s = 0;
+  bool epoch_end = false;  // true: after validation; metric and improved are set
+  double metric = 0;
+  bool improved = false;
+};
+
 struct FitOptions {
   int64_t epochs = 1;           // the run's total epochs (a resumed run continues up to it)
   int64_t save_every = 0;       // also checkpoint "last" every this many steps (0: at epoch ends only)
@@ -50,6 +61,9 @@ struct FitOptions {
   // the inputs of that step are NaN, so its loss is, as a corrupt batch would make it.
   int64_t stop_after_steps = -1;
   int64_t nan_at_step = -1;
+  // Optional: called where the progress line is (each logged interval) and after each epoch's
+  // validation, for callers that show progress their own way (the Python module, python/).
+  std::function<void(const FitReport&)> on_report;
 };
 
 // What fit trains and checkpoints.
