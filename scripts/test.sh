@@ -115,6 +115,37 @@ python3 tests/crash/crash_consistency.py --faceforge build/faceforge --shim buil
 grep -E "^==|FAIL" build/crash_output.txt | head -40
 set -e
 
+# The Python module (python/, docs/python.md): pytest on tests/python/ (numpy sharing, refusals,
+# ops and a network against PyTorch, the pipeline's stages, training from Python), then the
+# notebook docs/notebooks/pipeline.ipynb executed on the same demo output (a fresh `demo --quick`).
+set +e
+py_status=0
+echo "== Python module"
+if ls build/python/faceforge/_core*.so > /dev/null 2>&1; then
+  t0=$(date +%s)
+  rm -rf build/py_demo
+  build/faceforge demo --quick --out build/py_demo > build/py_demo.log 2>&1 || { tail -20 build/py_demo.log; py_status=1; }
+  echo "   demo --quick for the module's tests and the notebook: $(( $(date +%s) - t0 )) s"
+  FF_DEMO_OUT=$PWD/build/py_demo PYTHONPATH=build/python /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+    tests/python 2>&1 | tail -15
+  [ "${PIPESTATUS[0]}" = 0 ] || py_status=1
+  t0=$(date +%s)
+  rm -rf build/notebook
+  if FF_ROOT=$PWD FF_DEMO_OUT=$PWD/build/py_demo /usr/bin/python3 -m jupyter nbconvert --to notebook --execute \
+       --ExecutePreprocessor.timeout=600 --output-dir build/notebook docs/notebooks/pipeline.ipynb \
+       > build/notebook.log 2>&1; then
+    echo "   docs/notebooks/pipeline.ipynb executed in $(( $(date +%s) - t0 )) s: build/notebook/pipeline.ipynb"
+  else
+    tail -30 build/notebook.log
+    echo "   docs/notebooks/pipeline.ipynb FAILED (log: build/notebook.log)"
+    py_status=1
+  fi
+else
+  echo "   not built (build/python/faceforge/_core*.so is missing: pybind11-dev and python3-dev?)"
+  py_status=1
+fi
+set -e
+
 # Fuzzing (issue 13, docs/reliability.md): the libFuzzer targets of tests/fuzz/ under ASan + UBSan,
 # every regression and seed replayed, then each target fuzzed for FF_FUZZ_SECONDS (30 here, to keep
 # CI under 30 minutes; `bash scripts/fuzz.sh 600` for a longer search).
@@ -203,4 +234,4 @@ else
   emu_status=1
 fi
 set -e
-[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ] && [ "$fuzz_status" = 0 ]
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ] && [ "$fuzz_status" = 0 ] && [ "$py_status" = 0 ]
