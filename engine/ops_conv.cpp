@@ -7,6 +7,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/conv.h"
 #include "kernels/elementwise.h"
 #include "kernels/pool.h"
@@ -55,7 +56,7 @@ ConvShape conv_shape(const Tensor& x, const Tensor& w, const Tensor& b, int stri
 }
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
   const ConvShape s = conv_shape(x, w, b, stride, pad);
   Tensor y = Tensor::empty({s.n, s.cout, s.ho, s.wo}, x.dtype(), x.device());
   FF_DISPATCH_FLOAT("conv2d", x,
@@ -78,11 +79,19 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int
   });
 }
 
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int stride, int pad) {
+  TraceScope trace;
+  Tensor y = conv2d_untraced(x, w, b, stride, pad);
+  if (trace.outer()) trace.record(TraceRecord{"conv2d", {x, w, b}, y, {{"stride", {stride}}, {"pad", {pad}}}, {}});
+  return y;
+}
+
 // ---------------------------------------------------------------- conv2d_bn_eval
 
-Tensor conv2d_bn_eval(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
-                      const Tensor& running_mean, const Tensor& running_var, double eps, int stride, int pad,
-                      bool relu) {
+static Tensor conv2d_bn_eval_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gamma,
+                                      const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
+                                      double eps, int stride, int pad, bool relu) {
   const char* op = "conv2d_bn_eval";
   const ConvShape s = conv_shape(x, w, b, stride, pad);
   FF_CHECK(!grad_enabled() || !any_requires_grad({x, w, b, gamma, beta}), op,
@@ -118,9 +127,24 @@ Tensor conv2d_bn_eval(const Tensor& x, const Tensor& w, const Tensor& b, const T
   return y;
 }
 
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor conv2d_bn_eval(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& gamma, const Tensor& beta,
+                      const Tensor& running_mean, const Tensor& running_var, double eps, int stride, int pad,
+                      bool relu) {
+  TraceScope trace;
+  Tensor y = conv2d_bn_eval_untraced(x, w, b, gamma, beta, running_mean, running_var, eps, stride, pad, relu);
+  if (trace.outer())
+    trace.record(TraceRecord{"conv2d_bn_eval",
+                             {x, w, b, gamma, beta, running_mean, running_var},
+                             y,
+                             {{"stride", {stride}}, {"pad", {pad}}, {"relu", {relu ? 1 : 0}}},
+                             {{"eps", eps}}});
+  return y;
+}
+
 // ---------------------------------------------------------------- max_pool2d
 
-Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad, bool ceil_mode) {
+static Tensor max_pool2d_untraced(const Tensor& x, int kernel, int stride, int pad, bool ceil_mode) {
   const char* op = "max_pool2d";
   check_float(op, x, "input x");
   check_dim(op, x, 4, "input x [N, C, H, W]");
@@ -165,9 +189,23 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad, bool ceil_mo
   });
 }
 
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int pad, bool ceil_mode) {
+  TraceScope trace;
+  Tensor y = max_pool2d_untraced(x, kernel, stride, pad, ceil_mode);
+  if (trace.outer())
+    trace.record(
+        TraceRecord{"max_pool2d",
+                    {x},
+                    y,
+                    {{"kernel", {kernel}}, {"stride", {stride}}, {"pad", {pad}}, {"ceil_mode", {ceil_mode ? 1 : 0}}},
+                    {}});
+  return y;
+}
+
 // ---------------------------------------------------------------- adaptive_avg_pool2d_1x1
 
-Tensor adaptive_avg_pool2d_1x1(const Tensor& x) {
+static Tensor adaptive_avg_pool2d_1x1_untraced(const Tensor& x) {
   const char* op = "adaptive_avg_pool2d_1x1";
   check_float(op, x, "input x");
   check_dim(op, x, 4, "input x [N, C, H, W]");
@@ -182,6 +220,14 @@ Tensor adaptive_avg_pool2d_1x1(const Tensor& x) {
                       BK::global_avg_pool_backward(n * c, hw, g.data<T>(), gx.data<T>()));
     return std::vector<Tensor>{gx};
   });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor adaptive_avg_pool2d_1x1(const Tensor& x) {
+  TraceScope trace;
+  Tensor y = adaptive_avg_pool2d_1x1_untraced(x);
+  if (trace.outer()) trace.record(TraceRecord{"adaptive_avg_pool2d_1x1", {x}, y, {}, {}});
+  return y;
 }
 
 }  // namespace ff

@@ -8,6 +8,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/detect_loss.h"
 
 namespace ff {
@@ -25,7 +26,7 @@ void check_data(const char* op, const Tensor& x, const Tensor& data, const char*
 }  // namespace
 
 // ---------------------------------------------------------------- sigmoid
-Tensor sigmoid(const Tensor& x) {
+static Tensor sigmoid_untraced(const Tensor& x) {
   const char* op = "sigmoid";
   check_float(op, x, "x");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
@@ -38,6 +39,14 @@ Tensor sigmoid(const Tensor& x) {
                       BK::sigmoid_backward(g.data<T>(), saved.data<T>(), gx.data<T>(), g.numel()));
     return std::vector<Tensor>{gx};
   });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor sigmoid(const Tensor& x) {
+  TraceScope trace;
+  Tensor y = sigmoid_untraced(x);
+  if (trace.outer()) trace.record(TraceRecord{"sigmoid", {x}, y, {}, {}});
+  return y;
 }
 
 // ---------------------------------------------------------------- focal_loss

@@ -4,6 +4,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/elementwise.h"
 #include "kernels/prelu.h"
 
@@ -32,9 +33,17 @@ Tensor affine(const Tensor& x, double alpha, double beta) {
 }
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+static Tensor add_untraced(const Tensor& a, const Tensor& b) {
   Tensor y = binary("add", BinaryOp::Add, a, b);
   return record(y, "add", {a, b}, [](const Tensor& g) { return std::vector<Tensor>{g, g}; });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor add(const Tensor& a, const Tensor& b) {
+  TraceScope trace;
+  Tensor y = add_untraced(a, b);
+  if (trace.outer()) trace.record(TraceRecord{"add", {a, b}, y, {}, {}});
+  return y;
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
@@ -66,7 +75,7 @@ Tensor add_scalar(const Tensor& x, double s) {
   return record(y, "add_scalar", {x}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
-Tensor relu(const Tensor& x) {
+static Tensor relu_untraced(const Tensor& x) {
   check_float("relu", x, "x");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   int64_t n = x.numel();
@@ -80,7 +89,15 @@ Tensor relu(const Tensor& x) {
   });
 }
 
-Tensor prelu(const Tensor& x, const Tensor& w) {
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor relu(const Tensor& x) {
+  TraceScope trace;
+  Tensor y = relu_untraced(x);
+  if (trace.outer()) trace.record(TraceRecord{"relu", {x}, y, {}, {}});
+  return y;
+}
+
+static Tensor prelu_untraced(const Tensor& x, const Tensor& w) {
   const char* op = "prelu";
   check_float(op, x, "x");
   check_float(op, w, "weight w");
@@ -102,6 +119,14 @@ Tensor prelu(const Tensor& x, const Tensor& w) {
                                          need_x ? gx.data<T>() : nullptr, need_w ? gw.data<T>() : nullptr));
     return std::vector<Tensor>{gx, gw};
   });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor prelu(const Tensor& x, const Tensor& w) {
+  TraceScope trace;
+  Tensor y = prelu_untraced(x, w);
+  if (trace.outer()) trace.record(TraceRecord{"prelu", {x, w}, y, {}, {}});
+  return y;
 }
 
 namespace {

@@ -6,12 +6,13 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/linear.h"
 
 namespace ff {
 
 // ---------------------------------------------------------------- linear
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& b) {
   const char* op = "linear";
   check_float(op, x, "x");
   check_float(op, w, "w");
@@ -54,8 +55,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   });
 }
 
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  TraceScope trace;
+  Tensor y = linear_untraced(x, w, b);
+  if (trace.outer()) trace.record(TraceRecord{"linear", {x, w, b}, y, {}, {}});
+  return y;
+}
+
 // ---------------------------------------------------------------- l2_normalize
-Tensor l2_normalize(const Tensor& x, double eps) {
+static Tensor l2_normalize_untraced(const Tensor& x, double eps) {
   const char* op = "l2_normalize";
   check_float(op, x, "x");
   check_dim(op, x, 2, "x [N, D]");
@@ -73,6 +82,14 @@ Tensor l2_normalize(const Tensor& x, double eps) {
                                                 rows, cols, T(eps)));
     return std::vector<Tensor>{dx};
   });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor l2_normalize(const Tensor& x, double eps) {
+  TraceScope trace;
+  Tensor y = l2_normalize_untraced(x, eps);
+  if (trace.outer()) trace.record(TraceRecord{"l2_normalize", {x}, y, {}, {{"eps", eps}}});
+  return y;
 }
 
 }  // namespace ff

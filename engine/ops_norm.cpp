@@ -7,6 +7,7 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/batchnorm.h"
 #include "kernels/dropout.h"
 
@@ -26,8 +27,8 @@ void check_channel_param(const Tensor& x, const Tensor& t, const char* what) {
 }
 }  // namespace
 
-Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
-                    Tensor& running_var, bool training, double momentum, double eps) {
+static Tensor batch_norm2d_untraced(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                                    Tensor& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm2d";
   check_float(op, x, "x");
   check_dim(op, x, 4, "x");
@@ -93,6 +94,20 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Te
                   return std::vector<Tensor>{gx_needed ? gx : Tensor(), gg_needed ? gg : Tensor(),
                                              gb_needed ? gb : Tensor()};
                 });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor batch_norm2d(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                    bool training, double momentum, double eps) {
+  TraceScope trace;
+  Tensor y = batch_norm2d_untraced(x, gamma, beta, running_mean, running_var, training, momentum, eps);
+  if (trace.outer())
+    trace.record(TraceRecord{"batch_norm2d",
+                             {x, gamma, beta, running_mean, running_var},
+                             y,
+                             {{"training", {training ? 1 : 0}}},
+                             {{"eps", eps}}});
+  return y;
 }
 
 // ---------------------------------------------------------------- dropout

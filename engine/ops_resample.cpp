@@ -6,13 +6,14 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/trace.h"
 #include "kernels/upsample.h"
 
 namespace ff {
 
 // ---------------------------------------------------------------- upsample_bilinear2d
 
-Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
+static Tensor upsample_bilinear2d_untraced(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
   const char* op = "upsample_bilinear2d";
   check_float(op, x, "x");
   check_dim(op, x, 4, "x");
@@ -31,6 +32,16 @@ Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool a
                                                      align_corners));
     return std::vector<Tensor>{gx};
   });
+}
+
+// Traced for export (engine/trace.h): the op above, recorded when a Tracer is active.
+Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w, bool align_corners) {
+  TraceScope trace;
+  Tensor y = upsample_bilinear2d_untraced(x, out_h, out_w, align_corners);
+  if (trace.outer())
+    trace.record(TraceRecord{
+        "upsample_bilinear2d", {x}, y, {{"size", {out_h, out_w}}, {"align_corners", {align_corners ? 1 : 0}}}, {}});
+  return y;
 }
 
 }  // namespace ff

@@ -1,5 +1,6 @@
 // engine/tensor.cpp — Storage, Tensor construction, copies, views and autograd entry points.
 #include "engine/tensor.h"
+#include "engine/trace.h"
 
 #include <sys/mman.h>
 
@@ -373,6 +374,7 @@ Tensor Tensor::detach() const {
 }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
+  TraceScope trace;  // engine/trace.h: a reshape in a model's forward is one node of its graph
   Shape s = new_shape;
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -393,9 +395,9 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
   Tensor out = detach();
   out.impl()->shape = s;
   Shape old = shape();
-  return record(out, "reshape", {*this}, [old](const Tensor& g) {
-    return std::vector<Tensor>{g.reshape(old)};
-  });
+  out = record(out, "reshape", {*this}, [old](const Tensor& g) { return std::vector<Tensor>{g.reshape(old)}; });
+  if (trace.outer()) trace.record(TraceRecord{"reshape", {*this}, out, {{"shape", s}}, {}});
+  return out;
 }
 
 void Tensor::fill_(double value) { ff::fill_(*this, value); }

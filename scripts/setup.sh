@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/setup.sh [demo|test|bench|baselines] — install the Debian packages one use of faceforge needs (run
 # as root or with sudo; a no-op when everything is present). Each set includes the one before it:
-#   demo   building the faceforge command (compiler, CMake, OpenBLAS, oneDNN, stb, libjpeg-turbo, zlib, JSON, CLI11)
+#   demo   building the faceforge command (compiler, CMake, OpenBLAS, oneDNN, stb, libjpeg-turbo, zlib, JSON, CLI11,
+#          Cairo, ONNX and protobuf for `faceforge export`)
 #   test   + GoogleTest, Google Benchmark (the benchmarks are compiled by the tests' build too),
 #          and Debian's PyTorch (python3-torch, torchvision, numpy: the tests generate reference data),
 #          pip (scripts/mtcnn_weights.sh downloads facenet-pytorch's wheel for its MTCNN weights),
@@ -16,7 +17,7 @@
 set -euo pipefail
 WHAT=${1:-test}
 DEMO=(build-essential cmake ninja-build pkg-config libopenblas-dev libdnnl-dev libstb-dev libturbojpeg0-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
-      libcairo2-dev fonts-dejavu-core)
+      libcairo2-dev fonts-dejavu-core libonnx-dev libprotobuf-dev)
 TEST=(libgtest-dev libbenchmark-dev python3-torch python3-torchvision python3-numpy python3-pip clang libclang-rt-dev libomp-dev
       pybind11-dev python3-dev python3-pytest jupyter-nbconvert python3-nbformat python3-ipykernel python3-matplotlib)
 BENCH=(python3-opencv)
