@@ -146,6 +146,16 @@ else
 fi
 set -e
 
+# ONNX export (docs/onnx.md): the demo's networks exported and run by ONNX Runtime (PyPI) on real
+# faces, every output within 1e-4 of faceforge's.
+set +e
+echo "== ONNX export, checked by ONNX Runtime"
+t0=$(date +%s)
+onnx_status=0
+bash scripts/onnx_check.sh build/py_demo || onnx_status=1
+echo "   ($(( $(date +%s) - t0 )) s)"
+set -e
+
 # Fuzzing (issue 13, docs/reliability.md): the libFuzzer targets of tests/fuzz/ under ASan + UBSan,
 # every regression and seed replayed, then each target fuzzed for FF_FUZZ_SECONDS (30 here, to keep
 # CI under 30 minutes; `bash scripts/fuzz.sh 600` for a longer search).
@@ -234,4 +244,4 @@ else
   emu_status=1
 fi
 set -e
-[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ] && [ "$fuzz_status" = 0 ] && [ "$py_status" = 0 ]
+[ "$status" = 0 ] && [ "$status2" = 0 ] && [ "$emu_status" = 0 ] && [ "$crash_status" = 0 ] && [ "$fuzz_status" = 0 ] && [ "$py_status" = 0 ] && [ "$onnx_status" = 0 ]
