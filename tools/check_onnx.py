@@ -68,6 +68,9 @@ def main(argv=None):
     print(f"check_onnx: onnx {onnx.__version__}, onnxruntime {ort.__version__}")
     ok, rows = True, []
     for model_path, ref_path in zip(a.pairs[0::2], a.pairs[1::2]):
+        for f in (model_path, ref_path):
+            if not os.path.isfile(f):
+                raise SystemExit(f"check_onnx: {f}: no such file")
         model = onnx.load(model_path)
         onnx.checker.check_model(model, full_check=True)
         ref = read_safetensors(ref_path)
