@@ -241,6 +241,15 @@ void export_record(GraphBuilder& b, const TraceRecord& r, size_t k) {
   } else if (r.op == "max_pool2d") {
     onnx::NodeProto& n = b.node("MaxPool", {in(0)}, {out});
     const int64_t kk = attr1(r, "kernel"), s = attr1(r, "stride"), p = attr1(r, "pad");
+    // ONNX's ceil mode keeps a last window that starts in the right padding, which ours (and
+    // PyTorch's) drops: where the sizes differ the graph would be wrong, so it is refused.
+    for (int d = 2; d < 4; ++d) {
+      const int64_t span = r.inputs[0].size(d) + 2 * p - kk;
+      const int64_t onnx = (attr1(r, "ceil_mode") ? (span + s - 1) / s : span / s) + 1;
+      FF_CHECK(onnx == r.output.size(d), "export: max_pool2d (kernel ", kk, ", stride ", s, ", pad ", p,
+               ", ceil_mode) of ", r.inputs[0].str(), " gives ", r.output.str(), "; ONNX's MaxPool would give ", onnx,
+               " on dimension ", d, ", so it is refused");
+    }
     attr_ints(n, "kernel_shape", {kk, kk});
     attr_ints(n, "strides", {s, s});
     attr_ints(n, "pads", {p, p, p, p});
@@ -263,7 +272,9 @@ void export_record(GraphBuilder& b, const TraceRecord& r, size_t k) {
     b.node("Max", {norm, b.const_f32(static_cast<float>(r.floats.at("eps")))}, {clamped});
     b.node("Div", {in(0), clamped}, {out});
   } else if (r.op == "upsample_bilinear2d") {
-    // sizes = [N, C] of the input (the batch stays symbolic) + the traced [H, W].
+    // sizes = [N, C] of the input (the batch stays symbolic) + the traced [H, W]. Our kernel's
+    // source coordinate is (d + 0.5) in/out - 0.5 at every size (kernels/upsample.h), which is
+    // ONNX's half_pixel exactly (pytorch_half_pixel differs at an output side of 1).
     const auto& size = r.ints.at("size");
     const std::string shape = b.fresh("shape"), nc = b.fresh("nc"), sizes = b.fresh("sizes");
     b.node("Shape", {in(0)}, {shape});
@@ -272,8 +283,7 @@ void export_record(GraphBuilder& b, const TraceRecord& r, size_t k) {
     attr_int(cat, "axis", 0);
     onnx::NodeProto& n = b.node("Resize", {in(0), "", "", sizes}, {out});
     attr_string(n, "mode", "linear");
-    attr_string(n, "coordinate_transformation_mode",
-                attr1(r, "align_corners") ? "align_corners" : "pytorch_half_pixel");
+    attr_string(n, "coordinate_transformation_mode", attr1(r, "align_corners") ? "align_corners" : "half_pixel");
   } else if (r.op == "reshape") {
     Shape s = r.ints.at("shape");
     const Tensor& x = r.inputs[0];

@@ -365,6 +365,17 @@ void set_progress(FitOptions& fit, const py::object& progress) {
   };
 }
 
+// The options every training function shares (train/fit.h FitOptions), then the training itself
+// with the GIL released and the progress callback installed.
+template <typename Options, typename Train>
+auto run_training(Options& o, Kwargs& k, const char* fn, const py::object& progress, Train train) {
+  k.get("epochs", o.fit.epochs), k.get("save_every", o.fit.save_every), k.get("log_every", o.fit.log_every);
+  k.finish(fn);
+  set_progress(o.fit, progress);
+  py::gil_scoped_release nogil;
+  return train(o);
+}
+
 py::dict fit_result(const FitResult& r) {
   py::dict d;
   d["steps"] = r.steps, d["best_metric"] = r.best_metric, d["images_per_s"] = r.images_per_s;
@@ -815,15 +826,8 @@ PYBIND11_MODULE(_core, m) {
         k.get("config", o.config), k.get("batch", o.batch), k.get("lr", o.lr), k.get("device", o.device);
         k.get("resume", o.resume), k.get("seed", o.seed), k.get("workers", o.workers);
         k.get("cache_mb", o.cache_mb), k.get("max_images", o.max_images), k.get("max_val_images", o.max_val_images);
-        k.get("crop_scale", o.crop_scale), k.get("fg_weight", o.fg_weight), k.get("epochs", o.fit.epochs);
-        k.get("save_every", o.fit.save_every), k.get("log_every", o.fit.log_every);
-        k.finish("train_landmarks");
-        set_progress(o.fit, progress);
-        LandmarkTrainResult r;
-        {
-          py::gil_scoped_release nogil;
-          r = train_landmarks(o);
-        }
+        k.get("crop_scale", o.crop_scale), k.get("fg_weight", o.fg_weight);
+        LandmarkTrainResult r = run_training(o, k, "train_landmarks", progress, train_landmarks);
         return fit_result(r);
       },
       py::arg("data"), py::arg("out"), py::kw_only(), py::arg("progress") = py::none(),
@@ -839,14 +843,7 @@ PYBIND11_MODULE(_core, m) {
         k.get("s", o.arcface_s), k.get("m", o.arcface_m), k.get("device", o.device), k.get("resume", o.resume);
         k.get("seed", o.seed), k.get("workers", o.workers), k.get("cache_mb", o.cache_mb);
         k.get("split", o.split), k.get("holdout", o.holdout), k.get("landmarks_model", o.landmarks_model);
-        k.get("epochs", o.fit.epochs), k.get("save_every", o.fit.save_every), k.get("log_every", o.fit.log_every);
-        k.finish("train_embed");
-        set_progress(o.fit, progress);
-        EmbedTrainResult r;
-        {
-          py::gil_scoped_release nogil;
-          r = train_embed(o);
-        }
+        EmbedTrainResult r = run_training(o, k, "train_embed", progress, train_embed);
         py::dict d = fit_result(r);
         d["num_classes"] = r.num_classes, d["train_images"] = r.train_images, d["val_images"] = r.val_images;
         py::list acc;
@@ -865,14 +862,7 @@ PYBIND11_MODULE(_core, m) {
         k.get("config", o.config), k.get("batch", o.batch), k.get("lr", o.lr), k.get("device", o.device);
         k.get("landmark_weight", o.landmark_weight), k.get("workers", o.workers), k.get("seed", o.seed);
         k.get("resume", o.resume), k.get("max_images", o.max_images), k.get("max_val_images", o.max_val_images);
-        k.get("epochs", o.fit.epochs), k.get("save_every", o.fit.save_every), k.get("log_every", o.fit.log_every);
-        k.finish("train_detector");
-        set_progress(o.fit, progress);
-        DetectorTrainResult r;
-        {
-          py::gil_scoped_release nogil;
-          r = train_detector(o);
-        }
+        DetectorTrainResult r = run_training(o, k, "train_detector", progress, train_detector);
         py::dict d;
         d["best"] = r.best, d["last"] = r.last, d["best_ap50"] = r.best_ap50, d["steps"] = r.steps;
         d["seconds"] = r.seconds, d["images_per_s"] = r.images_per_s;

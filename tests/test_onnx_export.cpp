@@ -141,14 +141,17 @@ TEST(OnnxExport, EachKindHasItsConvention) {
 // A network whose forward ends in an op the tracer does not know, or does what a graph with a
 // symbolic batch cannot, is refused and no file appears.
 struct BadResNet : ResNet {
-  enum What { UntracedOp, TrainingBatchNorm, BatchReshape } what;
-  BadResNet(What w, Rng& rng) : ResNet(small_config(), rng), what(w) {}
-  static ResNetConfig small_config() {
+  enum What { UntracedOp, TrainingBatchNorm, BatchReshape, CeilPool } what;
+  BadResNet(What w, Rng& rng) : ResNet(small_config(w), rng), what(w) {}
+  static ResNetConfig small_config(What w) {
     ResNetConfig c;
-    c.width = 0.125, c.blocks = {1, 1, 1, 1}, c.input_size = 32;
+    c.width = 0.125, c.blocks = {1, 1, 1, 1}, c.input_size = w == CeilPool ? 33 : 32;
     return c;
   }
   Tensor forward(const Tensor& x) override {
+    // 33 + 2 - 2 = 33: ONNX's ceil mode makes 18 windows, the last starting in the right padding,
+    // which ours (as PyTorch) drops: 17.
+    if (what == CeilPool) return max_pool2d(x, 2, 2, 1, true);
     Tensor f = ResNet::forward(x);
     if (what == UntracedOp) return relu(scale(f, 2.0));
     if (what == BatchReshape) return f.reshape({-1});
@@ -166,7 +169,8 @@ TEST(OnnxExport, RefusesWhatItCannotMapAndWritesNothing) {
     std::vector<std::string> needles;
   } cases[] = {{BadResNet::UntracedOp, {"relu", "no traced op produced", "nothing was written"}},
                {BadResNet::TrainingBatchNorm, {"training mode"}},
-               {BadResNet::BatchReshape, {"batch dimension", "refused"}}};
+               {BadResNet::BatchReshape, {"batch dimension", "refused"}},
+               {BadResNet::CeilPool, {"max_pool2d", "ONNX's MaxPool would give 18", "refused"}}};
   for (const Case& c : cases) {
     LoadedModel m = loaded("resnet", std::make_shared<BadResNet>(c.what, rng));
     expect_error([&] { export_onnx(m, path); }, c.needles, "bad network");
